@@ -1,0 +1,56 @@
+"""Shared fixtures: one cache of built-in data sets and one converted Adult per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built-in data sets materialize once per session, never in the user's home."""
+    path = tmp_path_factory.mktemp("tuner-cache")
+    os.environ["TUNER_CACHE_DIR"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "adult" / "adult.data").exists():
+        pytest.skip(f"the shared data sets are not at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def adult(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tuner.data.convert import ConvertOptions, convert
+
+    out = tmp_path_factory.mktemp("adult") / "ds"
+    convert(
+        shared_data / "adult" / "adult.data",
+        out,
+        ConvertOptions(validation=shared_data / "adult" / "adult.test", label="ltgt50k"),
+    )
+    return out
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """Run `tune ARGS...` in-process; returns (exit code, stdout, stderr)."""
+    from tuner.cli import main
+
+    def run(*args: str | Path) -> tuple[int, str, str]:
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

@@ -1,0 +1,201 @@
+"""The `tune` command: parses arguments, calls the library, maps errors to exit codes.
+
+Only click is imported at module level; each verb imports what it needs when it runs,
+so `tune --help` and bad-input errors never pay for TensorFlow, Ray or MLflow.
+Exit codes: 0 success, 2 bad input (one line, no traceback), 1 unexpected failure.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from tuner import __version__
+from tuner.errors import ConfigError, TunerError
+
+PROG = "tune"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    __version__, "--version", "-V", prog_name="tuner", message="%(prog)s %(version)s"
+)
+def cli() -> None:
+    """tuner: hyperparameter sweeps for TensorFlow models.
+
+    Ray Tune schedules the trials, Optuna samples and prunes, MLflow records.
+    """
+
+
+@cli.group()
+def data() -> None:
+    """Convert CSV/LIBSVM files to TFRecord data sets and inspect them."""
+
+
+def _names(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+def _label_map(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old.strip():
+            raise ConfigError(f"--label-map '{pair}': expected OLD=NEW")
+        out[old.strip()] = new.strip()
+    return out
+
+
+@data.command("convert")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "-o",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output directory (created; it appears only once complete).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "libsvm"]),
+    help="Source format; default: from the extension (.csv, .tsv, .libsvm, .svm).",
+)
+@click.option(
+    "--validation",
+    type=click.Path(path_type=Path),
+    help="A separate validation/test file, converted with the training file's schema.",
+)
+@click.option("--split", type=float, help="Hold out this fraction of SRC as the validation split.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --split.")
+@click.option("--columns", help="Comma-separated column names, for a CSV without a header line.")
+@click.option("--label", help="The label column (default: the last column).")
+@click.option("--categorical", help="Comma-separated columns to treat as categorical.")
+@click.option("--numeric", help="Comma-separated columns to treat as numeric.")
+@click.option(
+    "--label-map",
+    "label_map",
+    multiple=True,
+    metavar="OLD=NEW",
+    help="Rename a label value before classes are formed (repeatable).",
+)
+@click.option(
+    "--task",
+    type=click.Choice(["binary", "multiclass", "regression"]),
+    help="Label kind; default: inferred (text or two values → classes, numbers → regression).",
+)
+@click.option("--shards", type=int, default=1, show_default=True, help="TFRecord files per split.")
+@click.option("--compress", is_flag=True, help="GZIP-compress the TFRecord files.")
+@click.option("--dimension", type=int, help="LIBSVM: the feature dimension (default: largest id).")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def data_convert(
+    src: Path,
+    out: Path,
+    fmt,
+    validation,
+    split,
+    seed,
+    columns,
+    label,
+    categorical,
+    numeric,
+    label_map,
+    task,
+    shards,
+    compress,
+    dimension,
+    force,
+) -> None:
+    """Convert a CSV or LIBSVM file SRC into a TFRecord data set with a schema.
+
+    \b
+    Missing values: '?', empty, NA, N/A, NaN, null and None (after white space is
+    stripped) are missing; numeric → NaN, categorical → "" (its own lookup id).
+    A validation label with a trailing period ('>50K.') matches the training class
+    without it ('>50K'); --label-map renames any other value.
+    """
+    from tuner.data.convert import ConvertOptions, convert
+
+    options = ConvertOptions(
+        format=fmt,
+        validation=validation,
+        split=split,
+        seed=seed,
+        columns=_names(columns) or None,
+        label=label,
+        categorical=_names(categorical),
+        numeric=_names(numeric),
+        label_map=_label_map(label_map),
+        task=task,
+        shards=shards,
+        compression="GZIP" if compress else None,
+        dimension=dimension,
+        force=force,
+    )
+    schema = convert(src, out, options)
+    kinds: dict[str, int] = {}
+    for f in schema.features:
+        kinds[f.kind] = kinds.get(f.kind, 0) + 1
+    rows = ", ".join(f"{name} {s.rows:,}" for name, s in schema.splits.items())
+    click.echo(
+        f"wrote {out}: {rows} rows; {len(schema.features)} features "
+        f"({', '.join(f'{n} {k}' for k, n in kinds.items())}); label {schema.label.name} "
+        f"({schema.label.kind})"
+    )
+
+
+@data.command("inspect")
+@click.argument("path")
+@click.option("--head", "-n", type=int, default=3, show_default=True, help="Examples to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def data_inspect(path: str, head: int, as_json: bool) -> None:
+    """Show the schema, row counts and first records of PATH.
+
+    PATH is a converted data set, `builtin:NAME`, or any TFRecord file or folder of them
+    (without a schema, feature keys and types are inferred from the records).
+    """
+    from tuner.data.inspect import inspect, render
+
+    if head < 0:
+        raise ConfigError(f"--head {head}: expected 0 or more")
+    info = inspect(path, head)
+    click.echo(json.dumps(info, indent=2) if as_json else render(info))
+
+
+def _error(message: str) -> None:
+    click.echo(f"{PROG}: error: {message}", err=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns (and exits with) the exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        result = cli.main(args=args, prog_name=PROG, standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except TunerError as exc:
+        _error(exc.format())
+        code = exc.exit_code
+    except click.exceptions.UsageError as exc:
+        cmd = exc.ctx.command_path if exc.ctx else PROG
+        _error(f"{exc.format_message()} (see '{cmd} --help')".replace("\n", " "))
+        code = 2
+    except click.exceptions.Abort:
+        _error("aborted")
+        code = 130
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        _error("interrupted")
+        code = 130
+    except Exception:
+        traceback.print_exc()
+        _error("unexpected failure (the traceback above is a bug in tuner; please report it)")
+        code = 1
+    if argv is None:
+        sys.exit(code)
+    return code

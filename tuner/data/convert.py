@@ -1,0 +1,201 @@
+"""`tune data convert`: a source file (plus an optional validation file) → a data set.
+
+Everything that can be wrong with the input is checked while reading the sources,
+before TensorFlow is imported and before anything is written; the output directory then
+appears in one rename, so a failed or interrupted conversion leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tuner.data.schema import Feature, Label, LabelKind, Schema, Split, save_schema
+from tuner.data.sources import check_file, detect_format, sha256
+from tuner.data.table import Table, derive_features, derive_label, encode_labels
+from tuner.errors import ConfigError, DataError
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """Everything `tune data convert` accepts besides the source and the output."""
+
+    format: str | None = None
+    validation: Path | None = None
+    split: float | None = None
+    seed: int = 0
+    columns: Sequence[str] | None = None
+    label: str | None = None
+    categorical: Iterable[str] = ()
+    numeric: Iterable[str] = ()
+    label_map: Mapping[str, str] = field(default_factory=dict)
+    task: LabelKind | None = None
+    shards: int = 1
+    compression: str | None = None  # None or "GZIP"
+    dimension: int | None = None
+    force: bool = False
+
+
+def convert(src: str | Path, out: str | Path, options: ConvertOptions) -> Schema:
+    src = check_file(src)
+    out = Path(out)
+    _check_options(out, options)
+    fmt = detect_format(src, options.format)
+    if options.validation is not None:
+        check_file(options.validation)
+
+    if fmt == "csv":
+        from tuner.data.csv_source import read_csv
+
+        train = read_csv(
+            src,
+            columns=options.columns,
+            label=options.label,
+            categorical=options.categorical,
+            numeric=options.numeric,
+            label_map=options.label_map,
+        )
+        kinds = {n: "numeric" if n in train.numeric else "categorical" for n in train.order}
+        tables = _split(train, options.split, options.seed)
+        if options.validation is not None:
+            tables["validation"] = read_csv(
+                options.validation,
+                columns=options.columns,
+                label=train.label_name,
+                label_map=options.label_map,
+                kinds=kinds,
+            )
+    elif fmt == "libsvm":
+        from tuner.data.libsvm_source import read_libsvm
+
+        if options.split is not None:
+            raise ConfigError("--split is supported for CSV sources only", where=src)
+        train, base = read_libsvm(src, dimension=options.dimension)
+        tables = {"train": train}
+        if options.validation is not None:
+            tables["validation"], _ = read_libsvm(
+                options.validation,
+                index_base=base,
+                dimension=train.sparse["features"].dimension,
+            )
+    else:
+        raise ConfigError(f"unknown format '{fmt}'", hint="expected csv or libsvm")
+
+    sources = {"train": src, "validation": options.validation or src}
+    return write_dataset(
+        tables,
+        out,
+        source_format=fmt,
+        task=options.task,
+        shards=options.shards,
+        compression=options.compression,
+        force=options.force,
+        sources={k: sources[k] for k in tables},
+    )
+
+
+def _check_options(out: Path, options: ConvertOptions) -> None:
+    if options.split is not None and not 0.0 < options.split < 1.0:
+        raise ConfigError(f"--split {options.split}: expected a fraction between 0 and 1")
+    if options.split is not None and options.validation is not None:
+        raise ConfigError("--split and --validation exclude each other: pick one")
+    if options.shards < 1:
+        raise ConfigError(f"--shards {options.shards}: expected 1 or more")
+    if out.exists() and not options.force:
+        raise ConfigError("already exists", where=out, hint="pass --force to replace it")
+
+
+def _split(table: Table, fraction: float | None, seed: int) -> dict[str, Table]:
+    """A seeded random split that keeps source order inside each part."""
+    if fraction is None:
+        return {"train": table}
+    n = table.rows
+    k = round(n * fraction)
+    if k == 0 or k == n:
+        raise ConfigError(
+            f"--split {fraction} of {n} rows leaves one side empty", where=table.source
+        )
+    perm = np.random.default_rng(seed).permutation(n)
+    return {
+        "train": table.take(np.sort(perm[k:])),
+        "validation": table.take(np.sort(perm[:k])),
+    }
+
+
+def write_dataset(
+    tables: Mapping[str, Table],
+    out: Path,
+    *,
+    source_format: str,
+    task: LabelKind | None = None,
+    shards: int = 1,
+    compression: str | None = None,
+    force: bool = False,
+    sources: Mapping[str, Path] | None = None,
+    extra: Mapping[str, object] | None = None,
+) -> Schema:
+    """Derive the schema from tables['train'], encode every split, write atomically."""
+    train = tables["train"]
+    features: tuple[Feature, ...] = derive_features(train)
+    label: Label = derive_label(train, task)
+    encoded = {name: encode_labels(t, label) for name, t in tables.items()}
+
+    from tuner.data.writer import write_split
+
+    out = out.absolute()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        splits = {}
+        hashes = {p: sha256(Path(p)) for p in set((sources or {}).values())}
+        for name, table in tables.items():
+            files, file_rows = write_split(
+                table, encoded[name], label, tmp, name, shards, compression
+            )
+            source = (sources or {}).get(name)
+            splits[name] = Split(
+                rows=table.rows,
+                files=tuple(files),
+                file_rows=tuple(file_rows),
+                source=str(Path(source).absolute()) if source else None,
+                source_sha256=hashes.get(source) if source else None,
+            )
+        schema = Schema(
+            features=features,
+            label=label,
+            splits=splits,
+            source_format=source_format,  # type: ignore[arg-type]
+            compression=compression,  # type: ignore[arg-type]
+            extra=dict(extra or {}),
+        )
+        save_schema(schema, tmp)
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp made it private; give it the usual mode
+        _replace(tmp, out, force)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return schema
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _replace(tmp: Path, out: Path, force: bool) -> None:
+    if out.exists():
+        if not force:
+            raise DataError("already exists", where=out, hint="pass --force to replace it")
+        old = out.with_name(f".{out.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
