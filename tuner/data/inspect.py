@@ -10,7 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tuner.data.records import compression_of, count_records, examples, infer_features
+from tuner.data.records import (
+    check_matches_schema,
+    compression_of,
+    count_records,
+    examples,
+    infer_features,
+)
 from tuner.data.records import example_to_dict as _as_dict
 from tuner.data.schema import SCHEMA_FILE, load_schema
 from tuner.errors import DataError
@@ -54,8 +60,6 @@ def _inspect_dataset(directory: Path, head: int) -> dict[str, Any]:
             )
         rows[name] = counted
     first = directory / schema.splits["train"].files[0]
-    from tuner.data.records import check_matches_schema
-
     check_matches_schema(schema, first)
     return {
         "path": str(directory),

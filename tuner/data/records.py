@@ -7,7 +7,6 @@ and a schema mismatch deep inside `parse_example`; users need the file and the r
 from __future__ import annotations
 
 import contextlib
-import gzip
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ def located(path: str | Path) -> Iterator[None]:
         yield
     except tf.errors.DataLossError as exc:
         raise DataError(_data_loss_message(exc), where=path) from None
-    except (tf.errors.InvalidArgumentError, gzip.BadGzipFile) as exc:
+    except tf.errors.InvalidArgumentError as exc:
         raise DataError(
             f"records do not parse: {_first_line(exc)}",
             where=path,
