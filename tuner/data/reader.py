@@ -159,9 +159,10 @@ def dataset(
 
     Unshuffled, rows come in file order. Shuffled, the row order of an epoch is defined
     as: the shards interleaved, cut into blocks of SHUFFLE_BLOCK records, each block
-    permuted by a stateless shuffle seeded from (seed, epoch, block). A cold process streams exactly that (and keeps what it parsed);
-    a warm one applies the same permutation to its in-memory columns. Both give the same
-    batches, so a trial resumed in a new process continues the uninterrupted trajectory.
+    permuted by a stateless shuffle seeded from (seed, epoch, block). A cold process
+    streams exactly that (and keeps what it parsed); a warm one applies the same
+    permutation to its in-memory columns. Both give the same batches, so a trial resumed
+    in a new process continues the uninterrupted trajectory.
     `cache=None` caches when the split's files fit TUNER_DATA_CACHE_BYTES.
     """
     if batch_size < 1:
