@@ -7,7 +7,6 @@ appears in one rename, so a failed or interrupted conversion leaves nothing behi
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from tuner.data.schema import Feature, Label, LabelKind, Schema, Split, save_schema
-from tuner.data.sources import check_file, detect_format, sha256
+from tuner.data.sources import check_file, detect_format, sha256, umask
 from tuner.data.table import Table, derive_features, derive_label, encode_labels
 from tuner.errors import ConfigError, DataError
 
@@ -175,18 +174,12 @@ def write_dataset(
             extra=dict(extra or {}),
         )
         save_schema(schema, tmp)
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp made it private; give it the usual mode
+        tmp.chmod(0o777 & ~umask())  # mkdtemp made it private; give it the usual mode
         _replace(tmp, out, force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return schema
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _replace(tmp: Path, out: Path, force: bool) -> None:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tuner.data.sources import umask
 from tuner.errors import DataError
 
 SCHEMA_FILE = "schema.json"
@@ -224,8 +225,6 @@ def save_schema(schema: Schema, directory: str | Path) -> Path:
     with os.fdopen(fd, "w") as fh:
         json.dump(schema.to_json(), fh, indent=2)
         fh.write("\n")
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)  # mkstemp made it private; give it the usual mode
+    os.chmod(tmp, 0o666 & ~umask())  # mkstemp made it private; give it the usual mode
     os.replace(tmp, path)
     return path

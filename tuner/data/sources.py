@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from tuner.errors import DataError
@@ -40,6 +41,13 @@ def detect_format(path: Path, given: str | None) -> str:
             hint="pass --format csv or --format libsvm",
         )
     return fmt
+
+
+def umask() -> int:
+    """The process umask; temporary files and folders are private, published ones aren't."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def sha256(path: Path) -> str:
