@@ -54,3 +54,16 @@ def cli(capsys: pytest.CaptureFixture[str]):
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+@pytest.fixture(scope="session")
+def a8a(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tuner.data.convert import ConvertOptions, convert
+
+    out = tmp_path_factory.mktemp("a8a") / "ds"
+    convert(
+        shared_data / "a8a" / "a8a_train.libsvm",
+        out,
+        ConvertOptions(validation=shared_data / "a8a" / "a8a_test.libsvm"),
+    )
+    return out

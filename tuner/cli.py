@@ -167,6 +167,91 @@ def data_inspect(path: str, head: int, as_json: bool) -> None:
     click.echo(json.dumps(info, indent=2) if as_json else render(info))
 
 
+def _format_epoch(epoch: int, epochs: int, metrics: dict[str, float]) -> str:
+    order = ["loss", "accuracy", "auc", "top_k_accuracy", "rmse", "mae"]
+    train = [f"{k} {metrics[k]:.4f}" for k in order if k in metrics]
+    val = [f"{k} {metrics['val_' + k]:.4f}" for k in order if f"val_{k}" in metrics]
+    speed = f"{metrics.get('epoch_time', 0):.1f}s {metrics.get('examples_per_sec', 0):,.0f} ex/s"
+    rates = [
+        f"{k.replace('learning_rate', 'lr')} {metrics[k]:.3g}"
+        for k in metrics
+        if "learning_rate" in k
+    ]
+    width = len(str(epochs))
+    return (
+        f"epoch {epoch:>{width}}/{epochs}  {'  '.join(train)}  |  val {'  '.join(val)}  |  "
+        f"{speed}  {'  '.join(rates)}"
+    )
+
+
+@cli.command("train")
+@click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(path_type=Path))
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config key, typed by the trial schema (repeatable), "
+    "e.g. --set optimizer=adam --set hidden_units=[128,32,8].",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="Output folder (default: results/train/<config name>). Running again on the same "
+    "folder resumes from its last checkpoint.",
+)
+@click.option(
+    "--from-scratch", is_flag=True, help="Discard the checkpoint in --out and start over."
+)
+@click.option(
+    "--init-from",
+    type=click.Path(path_type=Path),
+    help="Warm-start from an earlier `tune train --out` folder (online learning on new data).",
+)
+def train(config_file: Path, overrides: tuple[str, ...], out, from_scratch, init_from) -> None:
+    """Train one trial from CONFIG.yaml (the trial config schema) and export its model.
+
+    \b
+    Writes to --out: checkpoints/{last,best}, tensorboard/, metrics.json, config.yaml
+    (the full config the trial ran), and model/ (a SavedModel serving raw features).
+    """
+    from tuner.model.run import train_from_file
+
+    train_from_file(
+        config_file,
+        overrides=list(overrides),
+        out=out,
+        from_scratch=from_scratch,
+        init_from=init_from,
+        echo=click.echo,
+        format_epoch=_format_epoch,
+    )
+
+
+@cli.command("predict")
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option(
+    "--out", "-o", type=click.Path(path_type=Path), help="CSV to write (default: stdout)."
+)
+@click.option(
+    "--split",
+    default="validation",
+    show_default=True,
+    help="When DATA is a converted data set: the split to predict.",
+)
+def predict_cmd(model_dir: Path, data: Path, out, split: str) -> None:
+    """Predict every row of DATA (a CSV file, a TFRecord file or a converted data set) with
+    the model exported by `tune train` into MODEL_DIR; one output row per input row, in order.
+    """
+    from tuner.model.predict import predict
+
+    rows = predict(model_dir, data, out, split=split)
+    if out is not None:
+        click.echo(f"wrote {out}: {rows:,} predictions", err=True)
+
+
 def _error(message: str) -> None:
     click.echo(f"{PROG}: error: {message}", err=True)
 

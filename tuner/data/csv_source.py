@@ -37,8 +37,13 @@ def read_csv(
     numeric: Iterable[str] = (),
     label_map: Mapping[str, str] | None = None,
     kinds: Mapping[str, str] | None = None,
+    features_only: bool = False,
 ) -> Table:
-    """Read one CSV file. `kinds` (name → numeric|categorical) pins column kinds."""
+    """Read one CSV file. `kinds` (name → numeric|categorical) pins column kinds.
+
+    `features_only` (for prediction) ignores the label column if there is one and
+    leaves `labels` empty; columns not in `kinds` are then ignored too.
+    """
     path = check_file(path)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     with path.open(newline="", encoding="utf-8-sig") as fh:
@@ -79,7 +84,9 @@ def read_csv(
         raise DataError("no data rows after the header", where=path)
 
     label = label or header[-1]
-    if label not in header:
+    if features_only:
+        label = label if label in header else ""
+    elif label not in header:
         raise DataError(
             f"label column '{label}' does not exist; columns are {header}",
             where=path,
@@ -104,14 +111,17 @@ def read_csv(
     line_numbers = np.array(lines, dtype=np.int64)
     table = Table(source=str(path), label_name=label, lines=line_numbers)
 
-    label_col = matrix[:, header.index(label)]
+    if features_only:
+        table.labels = np.array([], dtype=object)
+    label_col = matrix[:, header.index(label)] if label else np.array([], dtype=object)
     if label_map:
         label_col = np.array([label_map.get(v, v) for v in label_col.tolist()], dtype=object)
     missing_label = np.flatnonzero(np.isin(label_col, list(MISSING_TOKENS)))
-    if len(missing_label):
+    if len(missing_label) and not features_only:
         row = int(missing_label[0])
         raise DataError(f"label '{label}' is missing", where=f"{path}:{lines[row]}")
-    table.labels = label_col
+    if not features_only:
+        table.labels = label_col
 
     for j, name in enumerate(header):
         if name == label:
@@ -119,6 +129,8 @@ def read_csv(
         raw = matrix[:, j]
         if kinds is not None:
             if name not in kinds:
+                if features_only:
+                    continue
                 raise DataError(
                     f"column '{name}' is not in the training data's schema",
                     where=path,

@@ -100,10 +100,15 @@ def parse_spec(schema: Schema) -> dict[str, Any]:
 
 def _parser(schema: Schema) -> Callable[[Any], tuple[dict[str, Any], Any]]:
     """serialized [batch] → (raw features, label), sparse features as SparseTensors."""
-    tf = tensorflow()
-    spec = parse_spec(schema)
+    parse = parse_features(schema, parse_spec(schema))
+    return lambda serialized: parse(serialized, with_label=True)
 
-    def parse(serialized):
+
+def parse_features(schema: Schema, spec: dict[str, Any]) -> Callable[..., Any]:
+    """serialized [batch] → raw features (and the label, when asked and in `spec`)."""
+    tf = tensorflow()
+
+    def parse(serialized, with_label: bool = False):
         parsed = tf.io.parse_example(serialized, spec)
         features = {}
         for f in schema.features:
@@ -111,7 +116,7 @@ def _parser(schema: Schema) -> Callable[[Any], tuple[dict[str, Any], Any]]:
                 features[f.name] = _to_sparse(parsed[f.ids_key], parsed[f.values_key], f.dimension)
             else:
                 features[f.name] = parsed[f.name]
-        return features, parsed[schema.label.name]
+        return (features, parsed[schema.label.name]) if with_label else features
 
     return parse
 
@@ -295,6 +300,8 @@ def _stream(entry: _Entry, batch_size: int, order_seed: int | None, keep: bool):
         entry.pending_order = order_seed
     if parse_batch != batch_size:
         ds = ds.rebatch(batch_size)
+    # a known length lets Keras run many steps per call without "ran out of data" noise
+    ds = ds.apply(tf.data.experimental.assert_cardinality(-(-sum(entry.file_rows) // batch_size)))
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -1,0 +1,21 @@
+"""The built-in objective: a TFRecord-fed linear, DNN or wide-and-deep Keras model over a
+converted tabular data set (`objective: tabular` in a space file).
+
+Its config is flat and described by `tuner/schemas/trial.schema.json`; the metrics it
+reports depend on the data set's task (val_auc for binary, val_rmse for regression, …).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tuner.model.config import metric_names, prepare, trial_schema
+from tuner.trial import Report, objective
+
+
+@objective(metrics=metric_names, config_schema=trial_schema(), prepare=prepare)
+def train(config: dict[str, Any], report: Report, trial_dir: Path) -> dict[str, Any]:
+    from tuner.model.train import run_trial
+
+    return run_trial(config, report, trial_dir)

@@ -1,0 +1,143 @@
+"""The tabular objective's trial config: its JSON Schema, defaults, and the checks that
+need the data set's schema (crosses name real categorical features, …).
+
+Nothing here imports TensorFlow: a sweep checks every config before its first trial,
+and `tune train` refuses a bad one in well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from tuner.config_file import suggest
+from tuner.data.schema import Schema, load_schema
+from tuner.errors import ConfigError
+
+_SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "trial.schema.json"
+OPTIMIZERS = ("sgd", "adadelta", "adagrad", "adam", "ftrl", "rmsprop")
+MODELS = ("linear", "dnn", "wide_deep")
+DEFAULT_WIDTH_SHRINK = 1.0
+
+
+@cache
+def trial_schema() -> dict[str, Any]:
+    return json.loads(_SCHEMA_FILE.read_text())
+
+
+def defaults() -> dict[str, Any]:
+    return {k: v["default"] for k, v in trial_schema()["properties"].items() if "default" in v}
+
+
+def validate_keys(config: dict[str, Any], where: str | None = None) -> None:
+    """The schema check alone, for configs that did not come from a file."""
+    from tuner.config_file import Located, validate
+
+    located = Located(config)
+    try:
+        validate(located, trial_schema())
+    except ConfigError as exc:
+        raise ConfigError(exc.message, where=where or exc.where, hint=exc.hint) from None
+
+
+def hidden_units(config: dict[str, Any]) -> list[int]:
+    """The canonical layer list; `depth` + `width` (+ `shrink`) is shorthand for it."""
+    if "hidden_units" in config:
+        if "depth" in config or "width" in config:
+            raise ConfigError(
+                "give either hidden_units or depth + width, not both",
+                hint=f"hidden_units={config['hidden_units']}",
+            )
+        return [int(u) for u in config["hidden_units"]]
+    depth, width = config.get("depth"), config.get("width")
+    if depth is None and width is None:
+        return [128, 64, 32]
+    if depth is None or width is None:
+        raise ConfigError(
+            f"'{'depth' if depth is None else 'width'}' is missing",
+            hint="depth and width go together (or give hidden_units)",
+        )
+    shrink = float(config.get("shrink", DEFAULT_WIDTH_SHRINK))
+    return [max(1, math.floor(width * shrink**i + 0.5)) for i in range(depth)]
+
+
+def dataset_schema(ref: str) -> tuple[Path, Schema]:
+    """builtin:NAME (materialized on first use) or a converted directory → its schema."""
+    from tuner.data.builtin import resolve
+
+    directory = resolve(ref)
+    return directory, load_schema(directory)
+
+
+def parse_cross(text: str) -> list[str]:
+    return [part.strip() for part in text.split(" x ") if part.strip()]
+
+
+def prepare(config: dict[str, Any], where: str | None = None) -> dict[str, Any]:
+    """Check a config completely (schema, then against the data set) and return it with
+    defaults filled in and layers in canonical form — what the trial actually runs."""
+    validate_keys(config, where)
+    cfg = {**defaults(), **config}
+    try:
+        units = hidden_units(cfg)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, where=where, hint=exc.hint) from None
+    for key in ("depth", "width", "shrink"):
+        cfg.pop(key, None)
+    cfg["hidden_units"] = units
+    _, schema = dataset_schema(cfg["dataset"])
+    for split in (cfg["train_split"], cfg["validation_split"]):
+        if split not in schema.splits:
+            raise ConfigError(
+                f"data set {cfg['dataset']} has no split '{split}'",
+                where=where,
+                hint=f"it has {sorted(schema.splits)}",
+            )
+    categorical = [f.name for f in schema.features if f.kind == "categorical"]
+    if cfg["model"] == "wide_deep":
+        if "crosses" not in cfg:
+            planted = schema.extra.get("crosses", [])
+            cfg["crosses"] = [" x ".join(pair) for pair in planted]
+        for cross in cfg["crosses"]:
+            for name in parse_cross(cross):
+                if name not in categorical:
+                    near = suggest(name, categorical)
+                    raise ConfigError(
+                        f"crosses: '{name}' (in '{cross}') is not a categorical feature of "
+                        f"{cfg['dataset']}",
+                        where=where,
+                        hint=f"did you mean '{near}'?"
+                        if near
+                        else f"categorical features: {categorical}",
+                    )
+        cfg.setdefault("optimizer", "adagrad")
+        cfg.setdefault("learning_rate", 0.05)
+        if "wide_learning_rate" not in cfg:
+            columns = len(categorical) + len(cfg["crosses"]) + len(schema.features)
+            cfg["wide_learning_rate"] = round(min(0.2, 1 / math.sqrt(max(1, columns))), 6)
+    else:
+        for key in ("crosses", "hash_buckets", "wide_optimizer", "wide_learning_rate"):
+            cfg.pop(key, None)
+        cfg.setdefault("optimizer", "adam")
+        cfg.setdefault("learning_rate", 0.001)
+    if schema.label.kind != "multiclass":
+        cfg.pop("top_k", None)
+    return cfg
+
+
+def metric_names(config: dict[str, Any]) -> frozenset[str]:
+    """What a trial with this config reports every epoch."""
+    _, schema = dataset_schema(config["dataset"])
+    quality = {
+        "binary": ("loss", "accuracy", "auc"),
+        "multiclass": ("loss", "accuracy", "top_k_accuracy"),
+        "regression": ("loss", "rmse", "mae"),
+    }[schema.label.kind]
+    names = {*quality, *(f"val_{q}" for q in quality)}
+    names |= {"examples_per_sec", "epoch_time", "learning_rate"}
+    if config.get("model") == "wide_deep":
+        names.add("wide_learning_rate")
+    return frozenset(names)

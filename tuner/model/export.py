@@ -1,0 +1,101 @@
+"""A SavedModel that serves raw feature values: strings for categorical features, numbers
+for numeric ones (NaN = missing), padded id/value lists for sparse ones.
+
+Everything the model needs (lookups, statistics, crosses) is inside it, so loading it
+needs TensorFlow and nothing of tuner. `assets.extra/tuner.json` beside it says which
+inputs it takes and what its outputs mean, for `tune predict` and for people.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tuner.data.schema import Schema
+from tuner.data.sources import umask
+from tuner.model.build import Built
+from tuner.model.layers import keras, tf
+
+SIGNATURE = "serve"
+INFO = Path("assets.extra") / "tuner.json"
+
+
+def input_signature(schema: Schema) -> dict[str, Any]:
+    spec = {}
+    for f in schema.features:
+        if f.kind == "numeric":
+            spec[f.name] = tf.TensorSpec([None], tf.float32, name=f.name)
+        elif f.kind == "categorical":
+            spec[f.name] = tf.TensorSpec([None], tf.string, name=f.name)
+        else:  # padded with -1 ids (and any value) past each row's end
+            spec[f"{f.name}_ids"] = tf.TensorSpec([None, None], tf.int64, name=f"{f.name}_ids")
+            spec[f"{f.name}_values"] = tf.TensorSpec(
+                [None, None], tf.float32, name=f"{f.name}_values"
+            )
+    return spec
+
+
+def output_name(task: str) -> str:
+    return {"binary": "probability", "multiclass": "probabilities", "regression": "value"}[task]
+
+
+def _features(schema: Schema, inputs: dict[str, Any]) -> dict[str, Any]:
+    features = {}
+    for f in schema.features:
+        if f.kind != "sparse":
+            features[f.name] = inputs[f.name]
+            continue
+        ids, values = inputs[f"{f.name}_ids"], inputs[f"{f.name}_values"]
+        where = tf.where(ids >= 0)
+        features[f.name] = tf.SparseTensor(
+            where,
+            tf.gather_nd(values, where),
+            tf.stack([tf.shape(ids, out_type=tf.int64)[0], tf.constant(f.dimension, tf.int64)]),
+        )
+    return features
+
+
+def export_model(built: Built, schema: Schema, cfg: dict[str, Any], directory: Path) -> Path:
+    """Write the SavedModel to `directory` (atomically: a temporary folder, then renamed)."""
+    directory = Path(directory)
+    model = built.model
+    name = output_name(built.task)
+
+    def serve(inputs: dict[str, Any]) -> dict[str, Any]:
+        return {name: model(_features(schema, inputs), training=False)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(name=SIGNATURE, fn=serve, input_signature=[input_signature(schema)])
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+    try:
+        archive.write_out(str(tmp), verbose=False)
+        info = {
+            "signature": SIGNATURE,
+            "inputs": list(input_signature(schema)),
+            "output": name,
+            "task": built.task,
+            "classes": list(built.classes) if built.classes else None,
+            "label": schema.label.name,
+            "schema": schema.to_json(),
+            "config": cfg,
+        }
+        (tmp / INFO).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / INFO).write_text(json.dumps(info, indent=2) + "\n")
+        for path in [tmp, *tmp.rglob("*")]:
+            os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask())
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(tmp, directory)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return directory
+
+
+def read_info(directory: Path) -> dict[str, Any]:
+    return json.loads((Path(directory) / INFO).read_text())

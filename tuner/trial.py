@@ -1,0 +1,192 @@
+"""The one contract every objective meets, whoever runs it (`tune train`, a Ray worker,
+a plain Optuna loop).
+
+An objective is a function `objective(config, report, trial_dir) -> dict | None`:
+- `config` is a flat dict of hyperparameters (every key can be swept);
+- `report(epoch, metrics)` is called once per epoch, epochs counted from 1, with a dict
+  of metric name → float; it may raise `StopTrial` (pruned, or the sweep is ending), which
+  the objective lets propagate;
+- `trial_dir` is the trial's own folder: checkpoints, TensorBoard files, its model.
+It returns an optional summary dict (status, final metrics).
+
+It declares up front which metric names it reports — `metrics(config)` — so a space file
+naming a metric it never reports is refused before any trial starts, and optionally a
+JSON Schema for its config and a `prepare(config)` that checks a config more deeply
+(without training) and fills in defaults. The built-in `tabular` objective is
+`objectives.tabular`; a user's is `package.module:function`, decorated with
+`@tuner.trial.objective(metrics=[...])`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from tuner.errors import ConfigError, TunerError
+
+Metrics = dict[str, float]
+Report = Callable[[int, Metrics], None]
+BUILTIN_OBJECTIVES = {"tabular": "objectives.tabular:train"}
+
+
+class ObjectiveFunction(Protocol):
+    def __call__(self, config: dict[str, Any], report: Report, trial_dir: Path) -> Any: ...
+
+
+class StopTrial(Exception):
+    """Raised by `report` to end a trial early (pruned, or the sweep's budget is spent)."""
+
+    def __init__(self, reason: str = "stopped"):
+        self.reason = reason
+        super().__init__(reason)
+
+
+class TrialFailed(TunerError):
+    """The trial ran but could not finish (for example, its loss diverged). The sweep
+    records it as failed and goes on; `tune train` prints this one line."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, status: str = "failed", hint: str | None = None):
+        self.status = status
+        super().__init__(message, hint=hint)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A resolved objective: the function and what it declares."""
+
+    ref: str
+    function: ObjectiveFunction
+    declared: Callable[[dict[str, Any]], frozenset[str]]
+    config_schema: dict[str, Any] | None = None
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    def metrics(self, config: dict[str, Any]) -> frozenset[str]:
+        return self.declared(config)
+
+    def check_metric(self, name: str, config: dict[str, Any], where: str | None = None) -> None:
+        names = self.metrics(config)
+        if name not in names:
+            from tuner.config_file import suggest
+
+            near = suggest(name, names)
+            hint = f"did you mean '{near}'?" if near else f"it reports {sorted(names)}"
+            raise ConfigError(
+                f"metric '{name}' is never reported by objective '{self.ref}'",
+                where=where,
+                hint=hint,
+            )
+
+
+def objective(
+    *,
+    metrics: Iterable[str] | Callable[[dict[str, Any]], Iterable[str]],
+    config_schema: dict[str, Any] | None = None,
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Callable[[ObjectiveFunction], ObjectiveFunction]:
+    """Declare what a user's objective reports (and optionally its config schema)."""
+
+    def mark(fn: ObjectiveFunction) -> ObjectiveFunction:
+        fn.tuner_metrics = metrics  # type: ignore[attr-defined]
+        fn.tuner_config_schema = config_schema  # type: ignore[attr-defined]
+        fn.tuner_prepare = prepare  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def load_objective(ref: str, where: str | None = None) -> Objective:
+    """'tabular' or 'package.module:function' → the function and its declarations."""
+    target = BUILTIN_OBJECTIVES.get(ref, ref)
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(
+            f"objective '{ref}'",
+            where=where,
+            hint=f"expected one of {sorted(BUILTIN_OBJECTIVES)} or package.module:function",
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(
+            f"objective '{ref}': cannot import {module_name}: {exc}", where=where
+        ) from None
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise ConfigError(f"objective '{ref}': {module_name} has no function '{attr}'", where=where)
+    declared = getattr(fn, "tuner_metrics", None)
+    if declared is None:
+        raise ConfigError(
+            f"objective '{ref}' declares no metrics",
+            where=where,
+            hint="decorate it with @tuner.trial.objective(metrics=[...])",
+        )
+    if callable(declared):
+        fixed = declared
+
+        def names(config: dict[str, Any]) -> frozenset[str]:
+            return frozenset(fixed(config))
+    else:
+        static = frozenset(declared)
+
+        def names(config: dict[str, Any]) -> frozenset[str]:
+            return static
+
+    return Objective(
+        ref=ref,
+        function=fn,
+        declared=names,
+        config_schema=getattr(fn, "tuner_config_schema", None),
+        prepare=getattr(fn, "tuner_prepare", None),
+    )
+
+
+def checked_report(report: Report) -> Report:
+    """Wrap a report function so every caller gets the same checks: epochs count up from
+    1, values are finite-or-NaN numbers."""
+    last = 0
+
+    def wrapped(epoch: int, metrics: Metrics) -> None:
+        nonlocal last
+        if not isinstance(epoch, int) or epoch <= last:
+            raise ValueError(f"report: epoch {epoch!r} after {last}; epochs count up from 1")
+        clean = {}
+        for name, value in metrics.items():
+            try:
+                clean[name] = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"report: metric {name}={value!r} is not a number") from None
+        last = epoch
+        report(epoch, clean)
+
+    return wrapped
+
+
+def write_metrics(path: Path, payload: dict[str, Any]) -> None:
+    """metrics.json, atomically (a killed trial leaves the previous epoch's file)."""
+    import os
+    import tempfile
+
+    from tuner.data.sources import umask
+
+    def finite(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        if isinstance(value, dict):
+            return {k: finite(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [finite(v) for v in value]
+        return value
+
+    fd, tmp = tempfile.mkstemp(prefix=".metrics-", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(finite(payload), fh, indent=2)
+        fh.write("\n")
+    os.chmod(tmp, 0o666 & ~umask())
+    os.replace(tmp, path)
