@@ -14,7 +14,7 @@ import pytest
 
 from tuner import __version__
 
-VERBS = [[], ["data"], ["data", "convert"], ["data", "inspect"]]
+VERBS = [[], ["data"], ["data", "convert"], ["data", "inspect"], ["train"], ["predict"]]
 
 
 @pytest.mark.parametrize("verb", VERBS, ids=lambda v: " ".join(v) or "tune")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,33 +64,49 @@ def _walk(node: yaml.Node, key: KeyPath, lines: dict[KeyPath, int]) -> None:
             _walk(v, (*key, i), lines)
 
 
-def load_yaml(path: str | Path) -> Located:
-    """Parse a YAML file whose top level is a mapping."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError("no such file", where=path)
-    if path.is_dir():
-        raise ConfigError("is a directory", where=path, hint="expected a YAML file")
-    text = path.read_text()
+class Loader(yaml.SafeLoader):
+    """SafeLoader reading exponent numbers as YAML 1.2 does (`1e-4` is a float, not text)."""
+
+
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_yaml(text: str, path: Path | None = None) -> Located:
+    """Parse YAML text whose top level is a mapping; `path` is only for messages."""
+    where = str(path) if path else "config"
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=Loader)
+        data = yaml.load(text, Loader=Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"not valid YAML: {exc.problem}", where=f"{path}{line}") from None
+        raise ConfigError(f"not valid YAML: {exc.problem}", where=f"{where}{line}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(
             f"the top level is a {type(data).__name__}",
-            where=f"{path}:1",
+            where=f"{where}:1",
             hint="expected a mapping",
         )
     lines: dict[KeyPath, int] = {}
     if node is not None:
         _walk(node, (), lines)
     return Located(data, path, lines)
+
+
+def load_yaml(path: str | Path) -> Located:
+    """Read a YAML file whose top level is a mapping."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError("no such file", where=path)
+    if path.is_dir():
+        raise ConfigError("is a directory", where=path, hint="expected a YAML file")
+    return parse_yaml(path.read_text(), path)
 
 
 def suggest(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:
@@ -153,7 +170,7 @@ def parse_override(text: str, schema: dict[str, Any]) -> tuple[str, Any]:
         hint = f"did you mean '{near}'?" if near else f"expected one of {sorted(props)}"
         raise ConfigError(f"--set: unknown key '{key}'", hint=hint)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.load(raw, Loader=Loader) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     spec = props.get(key, {})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ def hidden_units(config: dict[str, Any]) -> list[int]:
     if depth is None or width is None:
         raise ConfigError(
             f"'{'depth' if depth is None else 'width'}' is missing",
-            hint="depth and width go together (or give hidden_units)",
+            hint="depth and width go together; or give hidden_units",
         )
     shrink = float(config.get("shrink", DEFAULT_WIDTH_SHRINK))
     return [max(1, math.floor(width * shrink**i + 0.5)) for i in range(depth)]
@@ -76,15 +77,25 @@ def parse_cross(text: str) -> list[str]:
     return [part.strip() for part in text.split(" x ") if part.strip()]
 
 
-def prepare(config: dict[str, Any], where: str | None = None) -> dict[str, Any]:
+def prepare(
+    config: dict[str, Any],
+    where: str | None = None,
+    locate: Callable[[tuple[str | int, ...]], str | None] | None = None,
+) -> dict[str, Any]:
     """Check a config completely (schema, then against the data set) and return it with
-    defaults filled in and layers in canonical form — what the trial actually runs."""
+    defaults filled in and layers in canonical form — what the trial actually runs.
+    `locate(key path)` → 'file:line' lets errors point at the key's line."""
+
+    def at(*key: str | int) -> str | None:
+        return (locate(key) if locate else None) or where
+
     validate_keys(config, where)
     cfg = {**defaults(), **config}
     try:
         units = hidden_units(cfg)
     except ConfigError as exc:
-        raise ConfigError(exc.message, where=where, hint=exc.hint) from None
+        layer_key = next((k for k in ("hidden_units", "depth", "width") if k in config), "depth")
+        raise ConfigError(exc.message, where=at(layer_key), hint=exc.hint) from None
     for key in ("depth", "width", "shrink"):
         cfg.pop(key, None)
     cfg["hidden_units"] = units
@@ -93,7 +104,7 @@ def prepare(config: dict[str, Any], where: str | None = None) -> dict[str, Any]:
         if split not in schema.splits:
             raise ConfigError(
                 f"data set {cfg['dataset']} has no split '{split}'",
-                where=where,
+                where=at("validation_split" if split == cfg["validation_split"] else "train_split"),
                 hint=f"it has {sorted(schema.splits)}",
             )
     categorical = [f.name for f in schema.features if f.kind == "categorical"]
@@ -101,14 +112,14 @@ def prepare(config: dict[str, Any], where: str | None = None) -> dict[str, Any]:
         if "crosses" not in cfg:
             planted = schema.extra.get("crosses", [])
             cfg["crosses"] = [" x ".join(pair) for pair in planted]
-        for cross in cfg["crosses"]:
+        for i, cross in enumerate(cfg["crosses"]):
             for name in parse_cross(cross):
                 if name not in categorical:
                     near = suggest(name, categorical)
                     raise ConfigError(
                         f"crosses: '{name}' (in '{cross}') is not a categorical feature of "
                         f"{cfg['dataset']}",
-                        where=where,
+                        where=at("crosses", i),
                         hint=f"did you mean '{near}'?"
                         if near
                         else f"categorical features: {categorical}",

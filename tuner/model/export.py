@@ -50,9 +50,9 @@ def _features(schema: Schema, inputs: dict[str, Any]) -> dict[str, Any]:
             features[f.name] = inputs[f.name]
             continue
         ids, values = inputs[f"{f.name}_ids"], inputs[f"{f.name}_values"]
-        where = tf.where(ids >= 0)
+        where = tf.where(ids >= 0)  # (row, position in the padded list)
         features[f.name] = tf.SparseTensor(
-            where,
+            tf.stack([where[:, 0], tf.gather_nd(ids, where)], axis=1),
             tf.gather_nd(values, where),
             tf.stack([tf.shape(ids, out_type=tf.int64)[0], tf.constant(f.dimension, tf.int64)]),
         )
@@ -72,7 +72,12 @@ def export_model(built: Built, schema: Schema, cfg: dict[str, Any], directory: P
     archive.track(model)
     archive.add_endpoint(name=SIGNATURE, fn=serve, input_signature=[input_signature(schema)])
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+    cls = type(model)
     try:
+        if any(f.kind == "sparse" for f in schema.features):
+            # Keras would also trace a default signature with dense specs for the sparse
+            # inputs, which fails; ours above is the one that serves them
+            model.__class__ = type(cls.__name__, (cls,), {"_default_save_signature": None})
         archive.write_out(str(tmp), verbose=False)
         info = {
             "signature": SIGNATURE,
@@ -92,6 +97,7 @@ def export_model(built: Built, schema: Schema, cfg: dict[str, Any], directory: P
             shutil.rmtree(directory)
         os.replace(tmp, directory)
     finally:
+        model.__class__ = cls
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return directory

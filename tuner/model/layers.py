@@ -92,8 +92,9 @@ class SparseLinear(keras.layers.Layer):
 
     def call(self, inputs: Any) -> Any:
         ids = tf.SparseTensor(inputs.indices, inputs.indices[:, 1], inputs.dense_shape)
+        # the tf.Variable under the Keras one: TF's lookup reads `.device`, which Keras lacks
         out = tf.nn.safe_embedding_lookup_sparse(
-            self.kernel, ids, sparse_weights=inputs, combiner="sum"
+            self.kernel.value, ids, sparse_weights=inputs, combiner="sum"
         )
         # safe_embedding_lookup_sparse returns as many rows as the last non-empty one
         rows = tf.cast(inputs.dense_shape[0], tf.int32)

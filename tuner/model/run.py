@@ -25,7 +25,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[st
         key, value = parse_override(text, schema)
         located.override(key, value, f"--set {key}")
     validate(located, schema)
-    return prepare(located.data, where=str(located.path))
+    return prepare(located.data, where=str(located.path), locate=located.where)
 
 
 def train_from_file(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -150,6 +151,8 @@ def run_trial(
         _check_same_config(trial_dir, cfg)
 
     keras.backend.clear_session()
+    if os.environ.get("TUNER_DETERMINISTIC"):  # bit-for-bit repeatable runs (slower)
+        tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(cfg["seed"])
     built = build_model(model_schema, cfg)
     model = built.model
@@ -178,8 +181,11 @@ def run_trial(
         checkpoint.restore(last.latest_checkpoint).assert_existing_objects_matched()
         previous = _read_metrics(trial_dir)
         history = [h for h in previous.get("history", []) if h["epoch"] <= int(epoch_var)]
-        if previous.get("best") and previous["best"].get("epoch", 0) <= int(epoch_var):
-            best_value, best_epoch = previous["best"]["value"], previous["best"]["epoch"]
+        scored = [h for h in history if isinstance(h.get(best_metric), float)]
+        if scored:
+            pick = min if best_mode == "min" else max
+            top = pick(scored, key=lambda h: h[best_metric])
+            best_value, best_epoch = top[best_metric], top["epoch"]
     elif init_from is not None:
         source = tf.train.latest_checkpoint(str(Path(init_from) / CHECKPOINTS / "last"))
         if source is None:
@@ -188,7 +194,7 @@ def run_trial(
             tf.train.Checkpoint(model=model).restore(
                 source
             ).expect_partial().assert_existing_objects_matched()
-        except AssertionError as exc:
+        except (AssertionError, ValueError) as exc:
             raise ConfigError(
                 "--init-from: the model there has a different architecture",
                 where=init_from,
@@ -277,9 +283,12 @@ def run_trial(
                 )
                 if better:
                     best_value, best_epoch = value, epoch
-                    best.save(checkpoint_number=epoch)
-            last.save(checkpoint_number=epoch)
+            # metrics.json first: a kill before the checkpoint below re-runs this epoch
+            # from the previous checkpoint, and its history entry is dropped on resume
             save_payload()
+            if best_epoch == epoch:
+                best.save(checkpoint_number=epoch)
+            last.save(checkpoint_number=epoch)
             report(epoch, metrics)
         if export:
             from tuner.model.export import export_model

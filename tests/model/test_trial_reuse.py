@@ -1,0 +1,46 @@
+"""Two trials in one process: the second reuses the parsed data set and starts from a
+cleared Keras session (what a long-lived sweep worker relies on)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_second_trial_reuses_the_data_and_a_cleared_session(tmp_path, monkeypatch):
+    from tuner.data import reader
+    from tuner.model.layers import keras
+    from tuner.model.train import run_trial
+
+    reader.clear_cache()  # the first trial meets a cold reader, whatever ran before
+    streams: list[str] = []  # reads of a split from disk (parsing batch by batch)
+    stream = reader._stream
+
+    def counting_stream(entry, *args, **kwargs):
+        streams.append(entry.files[0].name)
+        return stream(entry, *args, **kwargs)
+
+    monkeypatch.setattr(reader, "_stream", counting_stream)
+    config = {
+        "dataset": "builtin:breast_cancer",
+        "epochs": 1,
+        "hidden_units": [4],
+        "batch_size": 64,
+    }
+    parses = reader.parse_count
+
+    first = run_trial(config, lambda e, m: None, tmp_path / "first", export=False)
+    assert first["status"] == "complete"
+    assert len(streams) == 2  # train and validation, each read once
+    # a name counter of this Keras session; the next trial must start a new session
+    assert [keras.backend.get_uid("trial_reuse_probe") for _ in range(2)] == [1, 2]
+
+    second = run_trial(config, lambda e, m: None, tmp_path / "second", export=False)
+    assert second["status"] == "complete"
+    assert len(streams) == 2, f"the second trial read the data again: {streams}"
+    # each split parsed at most once in the process; parse_count counts a split when its
+    # first streamed epoch becomes in-memory columns (from tf.data's cache, not the files)
+    assert reader.parse_count - parses <= 2
+    assert keras.backend.get_uid("trial_reuse_probe") == 1  # clear_session ran in between
+    assert second["final"]["loss"] == pytest.approx(first["final"]["loss"], rel=1e-4)
