@@ -252,6 +252,131 @@ def predict_cmd(model_dir: Path, data: Path, out, split: str) -> None:
         click.echo(f"wrote {out}: {rows:,} predictions", err=True)
 
 
+@cli.command("run")
+@click.argument("space_file", metavar="SPACE.yaml", type=click.Path(path_type=Path))
+@click.option("--trials", type=int, help="Override budget.trials.")
+@click.option("--concurrency", type=int, help="Override concurrency (trials at once).")
+@click.option(
+    "--results",
+    type=click.Path(path_type=Path),
+    help="The results folder (default: ./results): the study, trials, MLflow store.",
+)
+@click.option("--storage", "storage_url", help="An Optuna storage URL for the study.")
+@click.option(
+    "--tracking-uri",
+    help="An MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else results/mlflow.db).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+def run_cmd(space_file: Path, trials, concurrency, results, storage_url, tracking_uri, quiet):
+    """Run the sweep described by SPACE.yaml: Ray Tune schedules the trials, Optuna samples
+    and prunes them, MLflow records each one under one parent run.
+
+    The space file is checked completely before anything starts. At the end:
+    results/<name>/leaderboard.csv and plots/, and how to open the MLflow UI.
+    """
+    from tuner.spec import load_spec
+
+    for option, value in (("--trials", trials), ("--concurrency", concurrency)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{option} {value}: expected 1 or more")
+    spec = load_spec(space_file, trials=trials, concurrency=concurrency)
+    from tuner.storage import results_dir
+    from tuner.sweep import RunOptions, run_sweep
+
+    outcome = run_sweep(
+        spec,
+        RunOptions(
+            results=results_dir(results),
+            storage=storage_url,
+            tracking_uri=tracking_uri,
+            quiet=quiet,
+        ),
+    )
+    counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(outcome.counts.items()))
+    click.echo(
+        f"sweep {outcome.name}: {counts or 'no trials'}; {outcome.epochs} epochs trained "
+        f"in {outcome.elapsed:.0f}s" + (f" (stopped: {outcome.stopped})" if outcome.stopped else "")
+    )
+    if outcome.best_number is not None:
+        click.echo(
+            f"best: trial {outcome.best_number}, {spec.metric.name}={outcome.best_value:.6g}"
+        )
+    if outcome.leaderboard:
+        click.echo(f"leaderboard: {outcome.leaderboard}")
+    results_flag = f" --results {outcome.results}" if results else ""
+    if outcome.runs_url:
+        click.echo(f"compare the trials: tune ui{results_flag}, then open {outcome.runs_url}")
+
+
+@cli.command("status")
+@click.argument("name", required=False)
+@click.option(
+    "--results",
+    type=click.Path(path_type=Path),
+    help="The results folder (default: ./results).",
+)
+@click.option(
+    "--storage", "storage_url", help="The study's Optuna storage URL, if not the default."
+)
+@click.option("--top", type=int, default=10, show_default=True, help="Leaderboard rows to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def status_cmd(name, results, storage_url, top: int, as_json: bool) -> None:
+    """Show a running or finished sweep from its study: trials done / running / pruned /
+    failed of the budget, the best trial, the time, and the top of the leaderboard.
+
+    NAME may be left out when there is only one sweep.
+    """
+    from tuner.status import load_status, render_status
+    from tuner.storage import results_dir
+
+    if top < 0:
+        raise ConfigError(f"--top {top}: expected 0 or more")
+    status = load_status(results_dir(results), name, storage_url, top=top)
+    click.echo(json.dumps(status, indent=2) if as_json else render_status(status))
+
+
+@cli.command("ls")
+@click.option(
+    "--results",
+    type=click.Path(path_type=Path),
+    help="The results folder (default: ./results).",
+)
+def ls_cmd(results) -> None:
+    """List the sweeps under the results folder: trials, best value, metric, last activity."""
+    from tuner.status import ls_rows, render_ls
+    from tuner.storage import results_dir
+
+    folder = results_dir(results)
+    rows = ls_rows(folder)
+    click.echo(render_ls(rows) if rows else f"no sweeps under {folder}")
+
+
+@cli.command("ui")
+@click.option(
+    "--results",
+    type=click.Path(path_type=Path),
+    help="The results folder (default: ./results): its mlflow.db and mlartifacts/.",
+)
+@click.option(
+    "--tracking-uri",
+    help="An MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else results/mlflow.db).",
+)
+@click.option(
+    "--port", type=int, default=5000, show_default=True, help="The port (0: any free port)."
+)
+def ui_cmd(results, tracking_uri, port: int) -> None:
+    """Start the MLflow UI on the sweeps' tracking store, bound to 127.0.0.1.
+
+    Prints the runs page of the most recent sweep (each sweep is an experiment: a parent
+    run with one nested run per trial) and serves until Ctrl-C.
+    """
+    from tuner.ui import run_ui
+
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port {port}: expected 0 to 65535")
+    run_ui(results, tracking_uri, port, echo=click.echo)
+
+
 def _error(message: str) -> None:
     click.echo(f"{PROG}: error: {message}", err=True)
 

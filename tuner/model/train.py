@@ -35,7 +35,7 @@ METRICS = "metrics.json"
 CONFIG = "config.yaml"
 SCHEMA_COPY = "schema.json"  # the data set schema the model's preprocessing was built from
 TENSORBOARD = "tensorboard"
-DEFAULT_STEPS_PER_EXECUTION = 32
+DEFAULT_STEPS_PER_EXECUTION = 128
 
 
 def _loss_and_metrics(task: str, cfg: dict[str, Any]) -> tuple[Any, list[Any]]:

@@ -1,0 +1,250 @@
+"""The driver-side record of a sweep: Ray trial ids ↔ Optuna trial numbers, and every
+event written once — to the study (the source of truth), to MLflow, to the progress
+display.
+
+Ray calls its scheduler before its searcher for each result, so the scheduler's hook
+records the epoch here first (intermediate value in the study, metrics in MLflow), then
+asks the Optuna pruner; the searcher only asks and tells. Plain data in, plain data out:
+the Ray classes around this stay thin.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuner import storage
+from tuner.spec import SweepSpec
+from tuner.worker import EPOCH, FAILED, NODE, PID, REASON
+
+
+@dataclass
+class Running:
+    number: int
+    trial: Any  # optuna.trial.Trial
+    run_id: str | None
+    config: dict[str, Any]
+    last_epoch: int = 0
+    last_value: float | None = None
+    pruned: bool = False
+    identified: bool = False
+    reason: str | None = None  # a failure the trial reported
+
+
+@dataclass
+class Counts:
+    asked: int = 0
+    complete: int = 0
+    pruned: int = 0
+    failed: int = 0
+    epochs: int = 0
+    by_state: dict[str, int] = field(default_factory=dict)
+
+
+class Bridge:
+    def __init__(
+        self,
+        spec: SweepSpec,
+        study: Any,
+        results: Path,
+        tracker: Any | None = None,
+        parent_run_id: str | None = None,
+        progress: Any | None = None,
+    ):
+        self.spec = spec
+        self.study = study
+        self.results = results
+        self.tracker = tracker
+        self.parent_run_id = parent_run_id
+        self.progress = progress
+        self.metric = spec.metric.name
+        self.maximize = spec.metric.goal == "maximize"
+        self.running: dict[str, Running] = {}
+        self.counts = Counts()
+        self.stopping: str | None = None  # why the sweep is ending early, if it is
+        self.started = time.monotonic()
+        self._lock = threading.RLock()
+        self._best: float | None = None
+        import optuna
+
+        done = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+        self.counts.asked = len(study.get_trials(deepcopy=False))
+        self.counts.complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in done)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Ray pickles its searcher and scheduler for its own restore, which tuner does not
+        # use (resume reopens the study); a bridge travels as an empty shell.
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    # --- asking -------------------------------------------------------------
+    def budget_left(self) -> int:
+        return self.spec.budget.trials - self.counts.asked
+
+    def ask(self, ray_trial_id: str) -> dict[str, Any] | None:
+        """A new Optuna trial and its Ray config, or None when the budget is spent."""
+        from tuner.space import suggest
+
+        with self._lock:
+            if self.stopping or self.budget_left() <= 0:
+                return None
+            trial = self.study.ask()
+            config = suggest(trial, self.spec)
+            number = trial.number
+            self.counts.asked += 1
+            trial.set_user_attr(storage.TRIAL_CONFIG, config)
+            trial.set_user_attr(storage.TRIAL_RAY_ID, ray_trial_id)
+            run_id = None
+            if self.tracker is not None:
+                run_id = self.tracker.start_trial(
+                    self.parent_run_id, number, config, {"ray_trial_id": ray_trial_id}
+                )
+                trial.set_user_attr(storage.TRIAL_RUN_ID, run_id)
+            self.running[ray_trial_id] = Running(number, trial, run_id, config)
+            if self.progress is not None:
+                self.progress.trial_started(number, dict(trial.params))
+            directory = storage.trial_dir(self.results, self.spec.name, number)
+            return {
+                "number": number,
+                "objective": self.spec.objective,
+                "config": config,
+                "trial_dir": str(directory),
+                "gpu": self.spec.resources.gpu,
+            }
+
+    # --- results ------------------------------------------------------------
+    def record(self, ray_trial_id: str, result: dict[str, Any]) -> bool:
+        """Record one reported epoch; returns True when the trial should be pruned."""
+        with self._lock:
+            entry = self.running.get(ray_trial_id)
+            if entry is None or FAILED in result:
+                if entry is not None:
+                    entry.reason = result.get(REASON)
+                return False
+            self._identify(entry, result)
+            epoch = int(result.get(EPOCH, entry.last_epoch + 1))
+            names = self._names(result)
+            metrics = {
+                k: float(v)
+                for k, v in result.items()
+                if k in names and isinstance(v, int | float) and not isinstance(v, bool)
+            }
+            value = metrics.get(self.metric)
+            if value is not None and math.isfinite(value):
+                entry.trial.report(value, epoch)
+                entry.last_value = value
+            entry.last_epoch = epoch
+            self.counts.epochs += 1
+            if self.tracker is not None and entry.run_id:
+                self.tracker.log_epoch(entry.run_id, epoch, metrics)
+            if self.progress is not None and value is not None:
+                self.progress.epoch(entry.number, epoch, value)
+            if value is not None and entry.trial.should_prune():
+                entry.pruned = True
+                return True
+            return False
+
+    def _names(self, result: dict[str, Any]) -> set[str]:
+        """The objective's own metrics in a Ray result (not Ray's bookkeeping)."""
+        ray_keys = {
+            "training_iteration",
+            "time_this_iter_s",
+            "time_total_s",
+            "timestamp",
+            "time_since_restore",
+            "iterations_since_restore",
+            "pid",
+            "done",
+            EPOCH,
+            PID,
+        }
+        return {k for k in result if k not in ray_keys and not k.startswith(("config", "tuner_"))}
+
+    def _identify(self, entry: Running, result: dict[str, Any]) -> None:
+        if entry.identified:
+            return
+        entry.identified = True
+        node, pid = result.get(NODE), result.get(PID)
+        entry.trial.set_user_attr(storage.TRIAL_NODE_ID, node)
+        entry.trial.set_user_attr("pid", pid)
+        if self.tracker is not None and entry.run_id:
+            self.tracker.set_tags(entry.run_id, {"ray_node_id": str(node), "pid": str(pid)})
+
+    def mark_pruned(self, ray_trial_id: str) -> None:
+        with self._lock:
+            if ray_trial_id in self.running:
+                self.running[ray_trial_id].pruned = True
+
+    # --- telling ------------------------------------------------------------
+    def finish(self, ray_trial_id: str, result: dict[str, Any] | None, error: bool) -> None:
+        """Tell the study how a trial ended: PRUNED, FAIL (with a reason) or COMPLETE."""
+        import optuna
+
+        State = optuna.trial.TrialState
+        with self._lock:
+            entry = self.running.pop(ray_trial_id, None)
+            if entry is None:
+                return
+            result = result or {}
+            reason = None
+            if entry.pruned:
+                state = State.PRUNED
+                reason = f"pruned after epoch {entry.last_epoch}"
+            elif error or FAILED in result:
+                state = State.FAIL
+                reason = result.get(REASON) or entry.reason or "the trial errored"
+            elif self.stopping and entry.last_epoch < self.spec.budget.max_epochs:
+                state = State.FAIL
+                reason = f"interrupted after epoch {entry.last_epoch}: {self.stopping}"
+            elif entry.last_value is None:
+                state = State.FAIL
+                reason = f"it never reported {self.metric}"
+            else:
+                state = State.COMPLETE
+            if reason:
+                entry.trial.set_user_attr(storage.TRIAL_REASON, reason)
+            value = entry.last_value if state == State.COMPLETE else None
+            self.study.tell(entry.number, value, state=state)
+            self._count(state.name)
+            if self.tracker is not None and entry.run_id:
+                self.tracker.end_trial(entry.run_id, state.name, value, reason)
+                if value is not None and self._improves(value):
+                    self._best = value
+                    self.tracker.log_best(self.parent_run_id, value, self.finished)
+            elif value is not None and self._improves(value):
+                self._best = value
+            if self.progress is not None:
+                self.progress.trial_finished(entry.number, state.name, value, reason)
+
+    def _improves(self, value: float) -> bool:
+        if self._best is None:
+            return True
+        return value > self._best if self.maximize else value < self._best
+
+    def _count(self, state: str) -> None:
+        c = self.counts
+        c.by_state[state] = c.by_state.get(state, 0) + 1
+        if state == "COMPLETE":
+            c.complete += 1
+        elif state == "PRUNED":
+            c.pruned += 1
+        elif state == "FAIL":
+            c.failed += 1
+
+    @property
+    def finished(self) -> int:
+        return self.counts.complete + self.counts.pruned + self.counts.failed
+
+    def too_many_failures(self) -> bool:
+        limit = self.spec.budget.max_failures
+        return limit is not None and self.counts.failed >= limit
+
+    def all_done(self) -> bool:
+        with self._lock:
+            return self.budget_left() <= 0 and not self.running

@@ -1,0 +1,304 @@
+"""`tune run`: one sweep, wired end to end.
+
+The Optuna study (in persistent storage) is the source of truth; Ray Tune runs the
+trials in reused worker processes, with our searcher asking the study and our scheduler
+asking the study's pruner; MLflow gets one parent run per sweep and one child run per
+trial. Every path is absolute before Ray starts (Ray changes trial working directories
+and would otherwise write to ~/ray_results), and Ray's own per-trial loggers and
+frequent experiment snapshots are off: the study and MLflow already hold all of it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from tuner import storage
+from tuner.spec import SweepSpec
+
+# Set before Ray is imported: no per-trial result.json/progress.csv/event files, no
+# chdir into trial folders, experiment snapshots rarely (the study is the record).
+_RAY_ENV = {
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+    "RAY_CHDIR_TO_TRIAL_DIR": "0",
+    "TUNE_GLOBAL_CHECKPOINT_S": "600",
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "1000000",
+    "RAY_DEDUP_LOGS": "0",
+    "TUNE_DISABLE_SIGINT_HANDLER": "0",
+    "RAY_TRAIN_V2_ENABLED": "0",
+    "RAY_AIR_NEW_OUTPUT": "0",  # the old reporter honours verbose=0: no banner tables
+}
+
+
+@dataclass
+class RunOptions:
+    results: Path | None = None
+    storage: str | None = None
+    tracking_uri: str | None = None
+    quiet: bool = False
+    stream: TextIO = field(default_factory=lambda: sys.stdout)
+    track: bool = True  # MLflow on (off only for overhead measurements)
+    plots: bool = True
+
+
+@dataclass
+class Outcome:
+    name: str
+    study: Any
+    results: Path
+    counts: dict[str, int]
+    epochs: int
+    elapsed: float
+    best_value: float | None
+    best_number: int | None
+    leaderboard: Path | None
+    plots: list[Path]
+    runs_url: str | None
+    stopped: str | None
+
+
+def configure_ray_env() -> None:
+    for key, value in _RAY_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def ensure_ray(num_cpus: int | None = None) -> Any:
+    """Connect to the cluster in RAY_ADDRESS, or start a local Ray, unless already up."""
+    configure_ray_env()
+    import ray
+
+    if not ray.is_initialized():
+        path = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        ray.init(
+            address=os.environ.get("RAY_ADDRESS") or None,
+            num_cpus=num_cpus,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level="ERROR",
+            runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(path)}},
+        )
+    return ray
+
+
+def _resources(spec: SweepSpec, ray: Any, warn: TextIO) -> dict[str, float]:
+    gpu = spec.resources.gpu
+    if gpu and not ray.cluster_resources().get("GPU"):
+        print(
+            f"tune: warning: resources.gpu={gpu} but the Ray cluster has no GPU; "
+            "running on CPUs (a GPU request would wait forever)",
+            file=warn,
+        )
+        gpu = 0
+    return {"cpu": spec.resources.cpu, "gpu": gpu}
+
+
+def _study(spec: SweepSpec, url: str) -> Any:
+    import optuna
+
+    from tuner.space import make_pruner, make_sampler
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name=spec.name,
+        storage=storage.open_storage(url),
+        sampler=make_sampler(spec),
+        pruner=make_pruner(spec),
+        direction=spec.metric.direction,
+        load_if_exists=True,
+    )
+    attrs = {
+        storage.ATTR_SPACE: spec.source,
+        storage.ATTR_SPACE_PATH: str(spec.path) if spec.path else None,
+        storage.ATTR_OBJECTIVE: spec.objective,
+        storage.ATTR_METRIC: spec.metric.name,
+        storage.ATTR_GOAL: spec.metric.goal,
+        storage.ATTR_MAX_EPOCHS: spec.budget.max_epochs,
+        storage.ATTR_TRIALS: spec.budget.trials,
+        storage.ATTR_CONCURRENCY: spec.concurrency,
+    }
+    for key, value in attrs.items():
+        if study.user_attrs.get(key) != value:
+            study.set_user_attr(key, value)
+    return study
+
+
+def _stopper(bridge: Any, time_budget: float | None) -> Any:
+    from ray.tune.stopper import Stopper
+
+    class BudgetStopper(Stopper):
+        """Ends the sweep cleanly when its time is up or too many trials failed."""
+
+        def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+            return False
+
+        def stop_all(self) -> bool:
+            if bridge.stopping:
+                return True
+            if time_budget is not None and time.monotonic() - bridge.started >= time_budget:
+                bridge.stopping = "the sweep's time budget ran out"
+            elif bridge.too_many_failures():
+                bridge.stopping = f"{bridge.counts.failed} trials failed (budget.max_failures)"
+            return bridge.stopping is not None
+
+    return BudgetStopper()
+
+
+def _asha(spec: SweepSpec) -> Any:
+    from ray.tune.schedulers import ASHAScheduler
+
+    options = dict(spec.scheduler.options)
+    return ASHAScheduler(
+        time_attr="epoch",
+        metric=spec.metric.name,
+        mode="max" if spec.metric.goal == "maximize" else "min",
+        max_t=spec.budget.max_epochs,
+        grace_period=options.get("grace_period", 1),
+        reduction_factor=options.get("reduction_factor", 3),
+    )
+
+
+def run_sweep(spec: SweepSpec, options: RunOptions | None = None) -> Outcome:
+    options = options or RunOptions()
+    results = storage.results_dir(options.results)
+    directory = storage.sweep_dir(results, spec.name)
+    directory.mkdir(parents=True, exist_ok=True)
+    url = storage.storage_url(results, spec.name, options.storage)
+    ray = ensure_ray()
+    from ray import tune
+
+    from tuner.bridge import Bridge
+    from tuner.pruning import PrunerScheduler
+    from tuner.search import StudySearcher
+    from tuner.status import Progress
+    from tuner.worker import trainable
+
+    study = _study(spec, url)
+    tracker = parent = None
+    if options.track:
+        import logging
+
+        from tuner.tracking import Tracker, resolve_tracking_uri
+
+        for noisy in ("mlflow", "alembic"):  # schema-migration chatter on a new store
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+        tracker = Tracker(
+            resolve_tracking_uri(results, options.tracking_uri), results / "mlartifacts"
+        )
+        parent = tracker.start_sweep(
+            spec.name,
+            spec.source,
+            str(spec.path) if spec.path else None,
+            spec.name,
+            url,
+            _sweep_params(spec),
+        )
+    progress = Progress(
+        spec.budget.trials,
+        spec.metric.name,
+        spec.metric.goal,
+        stream=options.stream,
+        quiet=options.quiet,
+        concurrency=spec.concurrency,
+    )
+    bridge = Bridge(spec, study, results, tracker, parent, progress)
+    resources = _resources(spec, ray, sys.stderr)
+    inner = _asha(spec) if spec.scheduler.type == "asha" else None
+
+    def name(trial: Any) -> str:
+        return f"trial_{trial.config['number']}"
+
+    tuner = tune.Tuner(
+        tune.with_resources(trainable, resources),
+        tune_config=tune.TuneConfig(
+            search_alg=StudySearcher(bridge),
+            scheduler=PrunerScheduler(bridge, inner),
+            num_samples=-1,
+            max_concurrent_trials=spec.concurrency,
+            reuse_actors=True,
+            trial_name_creator=name,
+            trial_dirname_creator=name,
+        ),
+        run_config=tune.RunConfig(
+            name="ray",
+            storage_path=str(directory / ".ray"),
+            stop=_stopper(bridge, spec.budget.time),
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=0),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            log_to_file=False,
+        ),
+    )
+    started = time.monotonic()
+    status = "FINISHED"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tuner.fit()
+    except KeyboardInterrupt:
+        bridge.stopping = "interrupted"
+        status = "KILLED"
+        raise
+    finally:
+        progress.close()
+        outcome = _finish(spec, study, bridge, tracker, parent, results, options, status)
+        outcome.elapsed = time.monotonic() - started
+    return outcome
+
+
+def _sweep_params(spec: SweepSpec) -> dict[str, Any]:
+    return {
+        **{f"fixed.{k}": v for k, v in spec.fixed.items()},
+        "dataset": spec.dataset,
+        "objective": spec.objective,
+        "metric": spec.metric.name,
+        "goal": spec.metric.goal,
+        "sampler": spec.sampler.type,
+        "pruner": spec.pruner.type,
+        "scheduler": spec.scheduler.type,
+        "budget.trials": spec.budget.trials,
+        "budget.max_epochs": spec.budget.max_epochs,
+        "concurrency": spec.concurrency,
+        "params": ", ".join(spec.param_names),
+    }
+
+
+def _finish(
+    spec: SweepSpec,
+    study: Any,
+    bridge: Any,
+    tracker: Any,
+    parent: str | None,
+    results: Path,
+    options: RunOptions,
+    status: str,
+) -> Outcome:
+    from tuner.results import best_trial, write_leaderboard, write_plots
+
+    directory = storage.sweep_dir(results, spec.name)
+    board = write_leaderboard(study, directory / "leaderboard.csv")
+    plots = write_plots(study, directory / "plots") if options.plots else []
+    url = None
+    if tracker is not None and parent is not None:
+        tracker.end_sweep(parent, status, [board, *plots])
+        url = tracker.runs_url("http://127.0.0.1:5000")
+    best = best_trial(study)
+    return Outcome(
+        name=spec.name,
+        study=study,
+        results=results,
+        counts=dict(bridge.counts.by_state),
+        epochs=bridge.counts.epochs,
+        elapsed=0.0,
+        best_value=best.value if best else None,
+        best_number=best.number if best else None,
+        leaderboard=board,
+        plots=plots,
+        runs_url=url,
+        stopped=bridge.stopping,
+    )
