@@ -66,14 +66,24 @@ class Bridge:
         self.running: dict[str, Running] = {}
         self.counts = Counts()
         self.stopping: str | None = None  # why the sweep is ending early, if it is
+        self.interrupted = False  # stopped by the user: unfinished trials stay RUNNING
         self.started = time.monotonic()
         self._lock = threading.RLock()
         self._best: float | None = None
         import optuna
 
-        done = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
-        self.counts.asked = len(study.get_trials(deepcopy=False))
-        self.counts.complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in done)
+        trials = study.get_trials(deepcopy=False)
+        self.counts.asked = len(trials)
+        self.counts.complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+        # Trials a dead process left RUNNING run again first, under the same number with
+        # the same config (the objective resumes from its checkpoint); they were counted
+        # toward the budget when first asked.
+        self.stale = [
+            t
+            for t in trials
+            if t.state == optuna.trial.TrialState.RUNNING and storage.TRIAL_CONFIG in t.user_attrs
+        ]
+        self.resumed: list[int] = []
 
     def __getstate__(self) -> dict[str, Any]:
         # Ray pickles its searcher and scheduler for its own restore, which tuner does not
@@ -89,16 +99,26 @@ class Bridge:
 
     def ask(self, ray_trial_id: str) -> dict[str, Any] | None:
         """A new Optuna trial and its Ray config, or None when the budget is spent."""
+        import optuna
+
         from tuner.space import suggest
 
         with self._lock:
-            if self.stopping or self.budget_left() <= 0:
+            if self.stopping:
                 return None
-            trial = self.study.ask()
-            config = suggest(trial, self.spec)
+            if self.stale:
+                frozen = self.stale.pop(0)
+                trial = optuna.trial.Trial(self.study, frozen._trial_id)
+                config = dict(frozen.user_attrs[storage.TRIAL_CONFIG])
+                self.resumed.append(frozen.number)
+            elif self.budget_left() > 0:
+                trial = self.study.ask()
+                config = suggest(trial, self.spec)
+                self.counts.asked += 1
+                trial.set_user_attr(storage.TRIAL_CONFIG, config)
+            else:
+                return None
             number = trial.number
-            self.counts.asked += 1
-            trial.set_user_attr(storage.TRIAL_CONFIG, config)
             trial.set_user_attr(storage.TRIAL_RAY_ID, ray_trial_id)
             run_id = None
             if self.tracker is not None:
@@ -199,6 +219,15 @@ class Bridge:
             elif error or FAILED in result:
                 state = State.FAIL
                 reason = result.get(REASON) or entry.reason or "the trial errored"
+            elif self.stopping and self.interrupted:
+                # left RUNNING in the study: the next `tune run` continues it
+                if self.tracker is not None and entry.run_id:
+                    self.tracker.end_trial(
+                        entry.run_id, "INTERRUPTED", None, f"interrupted: {self.stopping}"
+                    )
+                if self.progress is not None:
+                    self.progress.trial_finished(entry.number, "RUNNING", None, self.stopping)
+                return
             elif self.stopping and entry.last_epoch < self.spec.budget.max_epochs:
                 state = State.FAIL
                 reason = f"interrupted after epoch {entry.last_epoch}: {self.stopping}"
@@ -221,6 +250,15 @@ class Bridge:
                 self._best = value
             if self.progress is not None:
                 self.progress.trial_finished(entry.number, state.name, value, reason)
+
+    def close(self) -> None:
+        """Settle the trials Ray stopped without reporting their end (the sweep stopped):
+        left RUNNING for resume if the user interrupted, else failed as interrupted."""
+        with self._lock:
+            if self.running and not self.stopping:
+                self.stopping = "the sweep ended while they ran"
+            for ray_trial_id in list(self.running):
+                self.finish(ray_trial_id, None, False)
 
     def _improves(self, value: float) -> bool:
         if self._best is None:

@@ -267,7 +267,14 @@ def predict_cmd(model_dir: Path, data: Path, out, split: str) -> None:
     help="An MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else results/mlflow.db).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
-def run_cmd(space_file: Path, trials, concurrency, results, storage_url, tracking_uri, quiet):
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Start the sweep over under the same name; the old one is archived, not deleted.",
+)
+def run_cmd(
+    space_file: Path, trials, concurrency, results, storage_url, tracking_uri, quiet, fresh
+):
     """Run the sweep described by SPACE.yaml: Ray Tune schedules the trials, Optuna samples
     and prunes them, MLflow records each one under one parent run.
 
@@ -280,6 +287,34 @@ def run_cmd(space_file: Path, trials, concurrency, results, storage_url, trackin
         if value is not None and value < 1:
             raise ConfigError(f"{option} {value}: expected 1 or more")
     spec = load_spec(space_file, trials=trials, concurrency=concurrency)
+    return _run_and_report(spec, results, storage_url, tracking_uri, quiet, fresh)
+
+
+@cli.command("resume")
+@click.argument("name")
+@click.option("--trials", type=int, help="Raise (or set) the trial budget.")
+@click.option("--concurrency", type=int, help="Trials at once.")
+@click.option("--results", type=click.Path(path_type=Path), help="The results folder.")
+@click.option("--storage", "storage_url", help="The study's Optuna storage URL, if not default.")
+@click.option("--tracking-uri", help="An MLflow tracking URI.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+def resume_cmd(name: str, trials, concurrency, results, storage_url, tracking_uri, quiet):
+    """Resume the sweep NAME from its study alone (the space file is kept in it): trials a
+    dead run left unfinished continue from their last checkpoint; the rest of the budget
+    runs; nothing finished runs again."""
+    from tuner.spec import parse_spec
+    from tuner.storage import ATTR_SPACE, ATTR_SPACE_PATH, find_study, results_dir
+
+    study = find_study(results_dir(results), name, storage_url)
+    text = study.user_attrs.get(ATTR_SPACE)
+    if not text:
+        raise ConfigError(f"sweep '{name}' keeps no space file", hint="run it with `tune run`")
+    spec = parse_spec(text, study.user_attrs.get(ATTR_SPACE_PATH) or f"<{name} study>")
+    spec = spec.with_overrides(trials=trials, concurrency=concurrency)
+    return _run_and_report(spec, results, storage_url, tracking_uri, quiet, False)
+
+
+def _run_and_report(spec, results, storage_url, tracking_uri, quiet: bool, fresh: bool) -> int:
     from tuner.storage import results_dir
     from tuner.sweep import RunOptions, run_sweep
 
@@ -291,6 +326,7 @@ def run_cmd(space_file: Path, trials, concurrency, results, storage_url, trackin
             tracking_uri=tracking_uri,
             quiet=quiet,
         ),
+        fresh=fresh,
     )
     counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(outcome.counts.items()))
     click.echo(
@@ -306,6 +342,10 @@ def run_cmd(space_file: Path, trials, concurrency, results, storage_url, trackin
     results_flag = f" --results {outcome.results}" if results else ""
     if outcome.runs_url:
         click.echo(f"compare the trials: tune ui{results_flag}, then open {outcome.runs_url}")
+    if outcome.interrupted:
+        click.echo(f"to continue: tune resume {outcome.name}{results_flag}", err=True)
+        return 130
+    return 0
 
 
 @cli.command("status")

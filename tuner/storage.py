@@ -25,6 +25,7 @@ ATTR_OBJECTIVE = "objective"
 ATTR_METRIC = "metric"
 ATTR_GOAL = "goal"
 ATTR_MAX_EPOCHS = "max_epochs"
+ATTR_UID = "uid"  # this sweep's identity (a --fresh sweep of the same name gets a new one)
 ATTR_TRIALS = "trials"  # the trial budget (after --trials)
 ATTR_CONCURRENCY = "concurrency"
 # trial user attributes

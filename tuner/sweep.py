@@ -11,7 +11,9 @@ frequent experiment snapshots are off: the study and MLflow already hold all of 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from typing import Any, TextIO
 
 from tuner import storage
 from tuner.spec import SweepSpec
+from tuner.sweep_lock import SweepLock, check_same_sweep
 
 # Set before Ray is imported: no per-trial result.json/progress.csv/event files, no
 # chdir into trial folders, experiment snapshots rarely (the study is the record).
@@ -29,7 +32,7 @@ _RAY_ENV = {
     "TUNE_GLOBAL_CHECKPOINT_S": "600",
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "1000000",
     "RAY_DEDUP_LOGS": "0",
-    "TUNE_DISABLE_SIGINT_HANDLER": "0",
+    "TUNE_DISABLE_SIGINT_HANDLER": "1",  # tuner owns Ctrl-C (graceful first, then at once)
     "RAY_TRAIN_V2_ENABLED": "0",
     "RAY_AIR_NEW_OUTPUT": "0",  # the old reporter honours verbose=0: no banner tables
 }
@@ -60,6 +63,7 @@ class Outcome:
     plots: list[Path]
     runs_url: str | None
     stopped: str | None
+    interrupted: bool = False
 
 
 def configure_ray_env() -> None:
@@ -103,7 +107,7 @@ def _study(spec: SweepSpec, url: str) -> Any:
     from tuner.space import make_pruner, make_sampler
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
+    return optuna.create_study(
         study_name=spec.name,
         storage=storage.open_storage(url),
         sampler=make_sampler(spec),
@@ -111,6 +115,12 @@ def _study(spec: SweepSpec, url: str) -> Any:
         direction=spec.metric.direction,
         load_if_exists=True,
     )
+
+
+def _describe(study: Any, spec: SweepSpec) -> None:
+    """Keep in the study what other verbs (status, best, resume) need."""
+    import uuid
+
     attrs = {
         storage.ATTR_SPACE: spec.source,
         storage.ATTR_SPACE_PATH: str(spec.path) if spec.path else None,
@@ -121,10 +131,34 @@ def _study(spec: SweepSpec, url: str) -> Any:
         storage.ATTR_TRIALS: spec.budget.trials,
         storage.ATTR_CONCURRENCY: spec.concurrency,
     }
+    if storage.ATTR_UID not in study.user_attrs:
+        attrs[storage.ATTR_UID] = uuid.uuid4().hex
     for key, value in attrs.items():
         if study.user_attrs.get(key) != value:
             study.set_user_attr(key, value)
-    return study
+
+
+def archive(spec: SweepSpec, results: Path, url: str) -> str:
+    """--fresh: move the old sweep aside under `<name>.archived-<time>` (never delete)."""
+    import optuna
+
+    name = f"{spec.name}.archived-{time.strftime('%Y%m%d-%H%M%S')}"
+    directory = storage.sweep_dir(results, spec.name)
+    default = url == storage.storage_url(results, spec.name)
+    if not default:
+        try:
+            optuna.copy_study(
+                from_study_name=spec.name,
+                from_storage=storage.open_storage(url),
+                to_storage=storage.open_storage(url),
+                to_study_name=name,
+            )
+            optuna.delete_study(study_name=spec.name, storage=storage.open_storage(url))
+        except KeyError:
+            pass  # no such study yet: nothing to archive
+    if directory.exists():
+        directory.rename(storage.sweep_dir(results, name))
+    return name
 
 
 def _stopper(bridge: Any, time_budget: float | None) -> Any:
@@ -162,22 +196,43 @@ def _asha(spec: SweepSpec) -> Any:
     )
 
 
-def run_sweep(spec: SweepSpec, options: RunOptions | None = None) -> Outcome:
+def run_sweep(
+    spec: SweepSpec, options: RunOptions | None = None, *, fresh: bool = False
+) -> Outcome:
+    """Run (or resume: same name, same space) a sweep to its budget. Nothing starts — not
+    even Ray — before the existing study, if any, is checked and locked."""
     options = options or RunOptions()
     results = storage.results_dir(options.results)
     directory = storage.sweep_dir(results, spec.name)
-    directory.mkdir(parents=True, exist_ok=True)
     url = storage.storage_url(results, spec.name, options.storage)
-    ray = ensure_ray()
-    from ray import tune
+    if fresh:
+        archived = archive(spec, results, url)
+        print(f"tune: the earlier sweep '{spec.name}' is archived as '{archived}'", file=sys.stderr)
+    directory.mkdir(parents=True, exist_ok=True)
+    study = _study(spec, url)
+    check_same_sweep(study, spec)
+    lock = SweepLock(study)
+    lock.acquire()
+    try:
+        ray = ensure_ray()
+        from ray import tune
 
+        return _run_locked(spec, options, study, results, url, ray, tune)
+    finally:
+        lock.release()
+
+
+def _run_locked(
+    spec: SweepSpec, options: RunOptions, study: Any, results: Path, url: str, ray: Any, tune: Any
+) -> Outcome:
     from tuner.bridge import Bridge
     from tuner.pruning import PrunerScheduler
     from tuner.search import StudySearcher
     from tuner.status import Progress
     from tuner.worker import trainable
 
-    study = _study(spec, url)
+    _describe(study, spec)
+    directory = storage.sweep_dir(results, spec.name)
     tracker = parent = None
     if options.track:
         import logging
@@ -194,7 +249,7 @@ def run_sweep(spec: SweepSpec, options: RunOptions | None = None) -> Outcome:
             spec.name,
             spec.source,
             str(spec.path) if spec.path else None,
-            spec.name,
+            study.user_attrs[storage.ATTR_UID],
             url,
             _sweep_params(spec),
         )
@@ -206,6 +261,7 @@ def run_sweep(spec: SweepSpec, options: RunOptions | None = None) -> Outcome:
         quiet=options.quiet,
         concurrency=spec.concurrency,
     )
+    progress.load(study)
     bridge = Bridge(spec, study, results, tracker, parent, progress)
     resources = _resources(spec, ray, sys.stderr)
     inner = _asha(spec) if spec.scheduler.type == "asha" else None
@@ -236,19 +292,45 @@ def run_sweep(spec: SweepSpec, options: RunOptions | None = None) -> Outcome:
     )
     started = time.monotonic()
     status = "FINISHED"
+    previous = _graceful_ctrl_c(bridge)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tuner.fit()
+        if bridge.interrupted:
+            status = "KILLED"
     except KeyboardInterrupt:
-        bridge.stopping = "interrupted"
+        bridge.stopping, bridge.interrupted = "interrupted (Ctrl-C twice)", True
         status = "KILLED"
         raise
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        bridge.close()
         progress.close()
         outcome = _finish(spec, study, bridge, tracker, parent, results, options, status)
         outcome.elapsed = time.monotonic() - started
     return outcome
+
+
+def _graceful_ctrl_c(bridge: Any) -> Any:
+    """The first Ctrl-C ends the sweep after the running trials' current epoch (they stay
+    RUNNING in the study and continue on resume); a second one stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        if bridge.interrupted:
+            raise KeyboardInterrupt
+        bridge.stopping, bridge.interrupted = "interrupted (Ctrl-C)", True
+        print(
+            "\ntune: stopping after the running trials' current epoch "
+            "(Ctrl-C again to stop at once); `tune run` on the same space file resumes",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return signal.signal(signal.SIGINT, handler)
 
 
 def _sweep_params(spec: SweepSpec) -> dict[str, Any]:
@@ -282,7 +364,8 @@ def _finish(
 
     directory = storage.sweep_dir(results, spec.name)
     board = write_leaderboard(study, directory / "leaderboard.csv")
-    plots = write_plots(study, directory / "plots") if options.plots else []
+    quick = status == "KILLED" and bridge.stopping == "interrupted (Ctrl-C twice)"
+    plots = write_plots(study, directory / "plots") if options.plots and not quick else []
     url = None
     if tracker is not None and parent is not None:
         tracker.end_sweep(parent, status, [board, *plots])
@@ -301,4 +384,5 @@ def _finish(
         plots=plots,
         runs_url=url,
         stopped=bridge.stopping,
+        interrupted=bridge.interrupted,
     )

@@ -65,7 +65,9 @@ METRIC_VALUE = "value"
 METRIC_BEST = "best_value"
 
 # Optuna trial state → MLflow run status
-STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
+# (INTERRUPTED: the sweep was stopped mid-trial; the trial stays RUNNING in the study and
+# continues in the same run when the sweep resumes)
+STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED", "INTERRUPTED": "KILLED"}
 # tracking URI schemes whose artifact location a server decides (we must not force a path)
 _IMAGES = (".png", ".svg", ".jpg", ".jpeg", ".html")
 _SERVER_SCHEMES = ("http", "https", "databricks", "databricks-uc", "uc")
