@@ -59,13 +59,13 @@ class SweepLock:
 
     def acquire(self) -> None:
         held = self.study.user_attrs.get(ATTR_LOCK)
-        if held and (held["host"], held["pid"]) != (self.me["host"], self.me["pid"]):
-            if _alive(held):
-                raise ConfigError(
-                    f"sweep '{self.study.study_name}' is already running: host {held['host']}, "
-                    f"pid {held['pid']}, since {_stamp(held['since'])}",
-                    hint="wait for it, stop it (Ctrl-C), or follow it with `tune status`",
-                )
+        other = held and (held["host"], held["pid"]) != (self.me["host"], self.me["pid"])
+        if other and _alive(held):
+            raise ConfigError(
+                f"sweep '{self.study.study_name}' is already running: host {held['host']}, "
+                f"pid {held['pid']}, since {_stamp(held['since'])}",
+                hint="wait for it, stop it (Ctrl-C), or follow it with `tune status`",
+            )
         self._beat()
         self._thread = threading.Thread(target=self._run, name="tuner-heartbeat", daemon=True)
         self._thread.start()
