@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuner import storage
+from tuner import faults, storage
 from tuner.spec import SweepSpec
 from tuner.worker import EPOCH, FAILED, NODE, PID, REASON
 
@@ -33,6 +33,7 @@ class Running:
     pruned: bool = False
     identified: bool = False
     reason: str | None = None  # a failure the trial reported
+    known: set[int] = field(default_factory=set)  # epochs the study already has (resume)
 
 
 @dataclass
@@ -106,8 +107,10 @@ class Bridge:
         with self._lock:
             if self.stopping:
                 return None
+            known: set[int] = set()
             if self.stale:
                 frozen = self.stale.pop(0)
+                known = set(frozen.intermediate_values)
                 trial = optuna.trial.Trial(self.study, frozen._trial_id)
                 config = dict(frozen.user_attrs[storage.TRIAL_CONFIG])
                 self.resumed.append(frozen.number)
@@ -126,9 +129,10 @@ class Bridge:
                     self.parent_run_id, number, config, {"ray_trial_id": ray_trial_id}
                 )
                 trial.set_user_attr(storage.TRIAL_RUN_ID, run_id)
-            self.running[ray_trial_id] = Running(number, trial, run_id, config)
+            self.running[ray_trial_id] = Running(number, trial, run_id, config, known=known)
             if self.progress is not None:
                 self.progress.trial_started(number, dict(trial.params))
+            faults.point("trial_start")
             directory = storage.trial_dir(self.results, self.spec.name, number)
             return {
                 "number": number,
@@ -156,15 +160,21 @@ class Bridge:
                 if k in names and isinstance(v, int | float) and not isinstance(v, bool)
             }
             value = metrics.get(self.metric)
+            replayed = epoch in entry.known  # a resumed trial re-reporting its checkpoint
             if value is not None and math.isfinite(value):
-                entry.trial.report(value, epoch)
+                if not replayed:
+                    entry.trial.report(value, epoch)
+                    entry.known.add(epoch)
                 entry.last_value = value
             entry.last_epoch = epoch
-            self.counts.epochs += 1
+            self.counts.epochs += 0 if replayed else 1
             if self.tracker is not None and entry.run_id:
                 self.tracker.log_epoch(entry.run_id, epoch, metrics)
             if self.progress is not None and value is not None:
                 self.progress.epoch(entry.number, epoch, value)
+            if replayed:
+                return False
+            faults.point("epoch")
             if value is not None and entry.trial.should_prune():
                 entry.pruned = True
                 return True
@@ -250,6 +260,7 @@ class Bridge:
                 self._best = value
             if self.progress is not None:
                 self.progress.trial_finished(entry.number, state.name, value, reason)
+            faults.point("trial_end")
 
     def close(self) -> None:
         """Settle the trials Ray stopped without reporting their end (the sweep stopped):

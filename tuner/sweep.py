@@ -35,6 +35,9 @@ _RAY_ENV = {
     "TUNE_DISABLE_SIGINT_HANDLER": "1",  # tuner owns Ctrl-C (graceful first, then at once)
     "RAY_TRAIN_V2_ENABLED": "0",
     "RAY_AIR_NEW_OUTPUT": "0",  # the old reporter honours verbose=0: no banner tables
+    # A failing trial's last report carries its reason, not the metric: Ray's strict
+    # check would raise on it and end the whole sweep (the bridge checks metrics itself).
+    "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",
 }
 
 
@@ -77,6 +80,7 @@ def ensure_ray(num_cpus: int | None = None) -> Any:
     import ray
 
     if not ray.is_initialized():
+        os.environ["TUNER_DRIVER_PID"] = str(os.getpid())  # for faults.point in workers
         path = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
         ray.init(
             address=os.environ.get("RAY_ADDRESS") or None,
@@ -84,9 +88,17 @@ def ensure_ray(num_cpus: int | None = None) -> Any:
             include_dashboard=False,
             log_to_driver=False,
             logging_level="ERROR",
-            runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(path)}},
+            runtime_env={"env_vars": _worker_env(path)},
         )
     return ray
+
+
+def _worker_env(path: list[str]) -> dict[str, str]:
+    env = {"PYTHONPATH": os.pathsep.join(path)}
+    for key in ("TUNER_FAULT", "TUNER_DRIVER_PID", "TUNER_DETERMINISTIC", "TUNER_CACHE_DIR"):
+        if os.environ.get(key):
+            env[key] = os.environ[key]
+    return env
 
 
 def _resources(spec: SweepSpec, ray: Any, warn: TextIO) -> dict[str, float]:

@@ -3,6 +3,7 @@ function of the params, with knobs for sleeping, failing and diverging."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -13,14 +14,27 @@ from tuner.trial import objective
 
 @objective(metrics=["score", "loss"])
 def train(config: dict[str, Any], report, trial_dir: Path) -> dict[str, Any]:
+    """Checkpoints its epoch in trial_dir (like a real objective) and resumes after it;
+    every epoch it trains is appended to trial_dir/epochs.log, so tests can tell a
+    resumed trial from one trained twice."""
     x = float(config.get("x", 0.5))
-    for epoch in range(1, int(config.get("epochs", 3)) + 1):
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = trial_dir / "checkpoint.json"
+    history = json.loads(checkpoint.read_text())["history"] if checkpoint.exists() else []
+    for past in history:  # re-report what the checkpoint holds, as the real objective does
+        report(past["epoch"], {"score": past["score"], "loss": 1 - past["score"]})
+    for epoch in range(len(history) + 1, int(config.get("epochs", 3)) + 1):
         time.sleep(float(config.get("sleep", 0.0)))
         if config.get("fail_at") == epoch or (config.get("fail_if_x_above", math.inf) < x):
             raise RuntimeError(f"planned failure at epoch {epoch} (x={x})")
         score = x * (1 - 0.5**epoch)
+        with (trial_dir / "epochs.log").open("a") as log:
+            log.write(f"{epoch}\n")
+        tmp = trial_dir / "checkpoint.json.tmp"
+        history.append({"epoch": epoch, "score": score})
+        tmp.write_text(json.dumps({"history": history}))
+        tmp.replace(checkpoint)
         report(epoch, {"score": score, "loss": 1 - score})
-    trial_dir.mkdir(parents=True, exist_ok=True)
     (trial_dir / "done").write_text("ok")
     return {"status": "complete"}
 

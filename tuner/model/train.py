@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tuner import faults
 from tuner.config_file import dump_yaml
 from tuner.data import reader
 from tuner.data.schema import Schema, load_schema
@@ -226,6 +227,11 @@ def run_trial(
         write_metrics(trial_dir / METRICS, payload)
 
     try:
+        # A resumed trial first reports the epochs its checkpoint holds: whoever records
+        # them (a sweep) may have been killed before it saw the last ones; a repeat of an
+        # epoch it already has is ignored there.
+        for entry in history:
+            report(entry["epoch"], {k: v for k, v in entry.items() if k != "epoch"})
         for epoch in range(start_epoch, cfg["epochs"] + 1):
             _seed_dropout(model, cfg["seed"], epoch)
             train = reader.dataset(
@@ -288,6 +294,7 @@ def run_trial(
             save_payload()
             if best_epoch == epoch:
                 best.save(checkpoint_number=epoch)
+            faults.point("checkpoint")
             last.save(checkpoint_number=epoch)
             report(epoch, metrics)
         if export:
