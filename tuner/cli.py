@@ -417,6 +417,93 @@ def ui_cmd(results, tracking_uri, port: int) -> None:
     run_ui(results, tracking_uri, port, echo=click.echo)
 
 
+@cli.command("best")
+@click.argument("name")
+@click.option("--top", type=int, default=1, show_default=True, help="Show the best K trials.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option(
+    "--export",
+    "export",
+    is_flag=True,
+    help="Write results/<name>/best/: config.yaml (the trial config, for `tune train`), "
+    "model/ (its SavedModel), metrics.json and space.yaml (the space narrowed to it).",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="Export to this folder instead of results/<name>/best (implies --export).",
+)
+@click.option(
+    "--register",
+    "model_name",
+    metavar="MODEL_NAME",
+    help="Log the best trial's model as an MLflow pyfunc model on its run and register it "
+    "as a new version of MODEL_NAME.",
+)
+@click.option(
+    "--results",
+    type=click.Path(path_type=Path),
+    help="The results folder (default: ./results).",
+)
+@click.option(
+    "--storage", "storage_url", help="The study's Optuna storage URL, if not the default."
+)
+@click.option(
+    "--tracking-uri",
+    help="An MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else results/mlflow.db).",
+)
+def best_cmd(name, top, as_json, export, out, model_name, results, storage_url, tracking_uri):
+    """Show the best trial of sweep NAME (or the top K) by its metric: value, params,
+    epochs, state, MLflow run and trial folder. On a running sweep: the best so far.
+
+    \b
+    tune best NAME --export       writes results/NAME/best/; then retrain the trial with
+                                  tune train results/NAME/best/config.yaml
+    tune best NAME --register M   registers models:/M/<version>; serve it with
+                                  mlflow models serve -m models:/M/<version>
+    """
+    from tuner import best
+    from tuner.storage import results_dir
+
+    if top < 1:
+        raise ConfigError(f"--top {top}: expected 1 or more")
+    folder = results_dir(results)
+    study = best.load_sweep(folder, name, storage_url)
+    if export or out or model_name:
+        best.pick_trial(study)  # no complete trial: fail before printing anything
+    data = best.best_table(study, folder, top)
+    if not data["trials"]:
+        raise ConfigError(
+            f"sweep '{name}' has no complete trial yet", hint=f"see `tune status {name}`"
+        )
+    messages = []
+    if export or out:
+        path = best.export_best(study, folder, name, out)
+        data["export"] = str(path)
+        messages.append(f"exported trial {data['trials'][0]['number']} to {path}")
+        messages.append(f"retrain it: tune train {path / 'config.yaml'}")
+    if model_name:
+        model_dir = Path(data["export"]) / "model" if "export" in data else None
+        registered = best.register_best(
+            study, folder, model_name, tracking_uri, model_dir=model_dir
+        )
+        data["registered"] = {
+            "name": registered.name,
+            "version": registered.version,
+            "model_uri": registered.model_uri,
+            "run_id": registered.run_id,
+        }
+        messages.append(
+            f"registered {registered.model_uri} (trial {registered.trial}, run "
+            f"{registered.run_id}); serve it: mlflow models serve -m {registered.model_uri}"
+        )
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo("\n".join([best.render_best(data), *([""] if messages else []), *messages]))
+
+
 def _error(message: str) -> None:
     click.echo(f"{PROG}: error: {message}", err=True)
 
