@@ -68,6 +68,7 @@ class Bridge:
         self.counts = Counts()
         self.stopping: str | None = None  # why the sweep is ending early, if it is
         self.interrupted = False  # stopped by the user: unfinished trials stay RUNNING
+        self.gpu = spec.resources.gpu  # per trial, as granted (0 when dropped: no GPU)
         self.started = time.monotonic()
         self._lock = threading.RLock()
         self._best: float | None = None
@@ -139,7 +140,7 @@ class Bridge:
                 "objective": self.spec.objective,
                 "config": config,
                 "trial_dir": str(directory),
-                "gpu": self.spec.resources.gpu,
+                "gpu": self.gpu,
             }
 
     # --- results ------------------------------------------------------------

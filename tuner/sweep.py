@@ -276,6 +276,7 @@ def _run_locked(
     progress.load(study)
     bridge = Bridge(spec, study, results, tracker, parent, progress)
     resources = _resources(spec, ray, sys.stderr)
+    bridge.gpu = resources["gpu"]
     inner = _asha(spec) if spec.scheduler.type == "asha" else None
 
     def name(trial: Any) -> str:
