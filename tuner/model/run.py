@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tuner.config_file import Located, load_yaml, parse_override, validate
+from tuner.config_file import load_yaml, parse_override, validate
 from tuner.model.config import prepare, trial_schema
 
 DEFAULT_OUT = Path("results") / "train"
@@ -55,5 +55,3 @@ def train_from_file(
     echo(f"model exported to {out / 'model'}")
     return summary
 
-
-__all__ = ["Located", "load_config", "train_from_file"]

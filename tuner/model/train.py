@@ -22,9 +22,9 @@ from typing import Any
 from tuner import faults
 from tuner.config_file import dump_yaml
 from tuner.data import reader
-from tuner.data.schema import Schema, load_schema
+from tuner.data.schema import Schema
 from tuner.errors import ConfigError
-from tuner.model.build import Built, build_model
+from tuner.model.build import build_model
 from tuner.model.config import dataset_schema, prepare
 from tuner.model.layers import keras, tf
 from tuner.model.optimizers import combined, current_learning_rate, optimizers_for
@@ -362,5 +362,3 @@ def _copy_schema(schema: Schema, path: Path) -> None:
     os.chmod(tmp, 0o666 & ~umask())
     os.replace(tmp, path)
 
-
-__all__ = ["Built", "load_schema", "run_trial"]
