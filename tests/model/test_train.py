@@ -277,3 +277,33 @@ def test_sparse_model_exports_and_predicts_what_it_validated(tmp_path: Path, cli
     )
     accuracy = float(np.mean(predicted.astype(int) == labels))
     assert accuracy == pytest.approx(val_accuracy, abs=1e-6)
+
+
+@pytest.mark.timeout(180)
+def test_corrupt_checkpoint_restarts_from_scratch_with_a_warning(tmp_path: Path, capfd) -> None:
+    from tuner.model.run import load_config
+    from tuner.model.train import run_trial
+
+    config = load_config(
+        write(
+            tmp_path / "bc.yaml",
+            "dataset: builtin:breast_cancer\nmodel: dnn\nepochs: 2\nhidden_units: [8]\n",
+        )
+    )
+    out = tmp_path / "trial"
+    run_trial(config, lambda e, m: None, out, export=False)
+    for index in (out / "checkpoints" / "last").glob("*.index"):
+        index.write_bytes(b"\0" * 64)  # a torn write
+    reported: list[int] = []
+    with pytest.warns(UserWarning, match="cannot be read"):
+        payload = run_trial(
+            {**config, "epochs": 3}, lambda e, m: reported.append(e), out, export=False
+        )
+    assert reported == [1, 2, 3]  # from scratch: no history of epochs 1-2 re-reported first
+    assert payload["status"] == "complete" and payload["epoch"] == 3
+
+    for index in (out / "checkpoints" / "last").glob("*.index"):
+        index.unlink()  # a missing checkpoint
+    with pytest.warns(UserWarning, match="missing"):
+        run_trial(config, lambda e, m: None, out, export=False)
+    assert "training from scratch" in capfd.readouterr().err

@@ -191,3 +191,52 @@ def test_changed_space_is_refused_unless_fresh(tmp_path: Path) -> None:
         study_name="slow", storage=open_storage(str(results / archived[0] / "study.journal"))
     )
     assert [t.state.name for t in kept.trials] == ["COMPLETE", "COMPLETE"]  # intact
+
+
+TF_SPACE = """\
+name: tf
+dataset: builtin:breast_cancer
+metric: {name: val_auc, goal: maximize}
+budget: {trials: 3, max_epochs: 3}
+concurrency: 2
+sampler: {type: random, seed: 0}
+pruner: {type: none}
+fixed: {model: dnn, batch_size: 64, hidden_units: [8]}
+params:
+  learning_rate: {float: [1.0e-3, 1.0e-2], log: true}
+"""
+
+
+def _steps_trained(trial_dir: Path) -> list[int]:
+    """Every epoch a trial trained, from its TensorBoard events (a retrained epoch twice)."""
+    from tuner.tf_runtime import tensorflow
+
+    tf = tensorflow()
+    steps = []
+    for events in sorted((trial_dir / "tensorboard" / "train").glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(events)):
+            steps += [event.step for v in event.summary.value if v.tag == "loss"]
+    return sorted(steps)
+
+
+@pytest.mark.timeout(420)
+def test_tensorflow_trials_killed_mid_checkpoint_continue_from_their_checkpoint(
+    tmp_path: Path,
+) -> None:
+    space = write(tmp_path / "tf.yaml", TF_SPACE)
+    results = tmp_path / "results"
+    # a trial process kills the driver between a trial's best and last checkpoints
+    done = _tune("run", space, "--results", results, "-q", fault="checkpoint:3")
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    running = [t.number for t in _study(results, "tf").trials if t.state.name == "RUNNING"]
+    assert running, "the kill left no trial to resume"
+
+    done = _tune("run", space, "--results", results, "-q")
+    assert done.returncode == 0, done.stderr[-2000:]
+    trials = _study(results, "tf").trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3
+    for t in trials:
+        assert sorted(t.intermediate_values) == [1, 2, 3]
+        steps = _steps_trained(results / "tf" / "trials" / str(t.number))
+        assert steps.count(1) == 1, (t.number, steps)  # resumed, not retrained from scratch
+        assert set(steps) == {1, 2, 3} and len(steps) <= 4, (t.number, steps)

@@ -15,7 +15,9 @@ import hashlib
 import math
 import os
 import shutil
+import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +142,11 @@ def run_trial(
     trial_dir.mkdir(parents=True, exist_ok=True)
     last_dir = trial_dir / CHECKPOINTS / "last"
     resuming = resume and tf.train.latest_checkpoint(str(last_dir)) is not None
+    if resume and not resuming and (last_dir / "checkpoint").exists():
+        message = f"{trial_dir}: the last checkpoint is missing; training from scratch"
+        warnings.warn(message, stacklevel=2)
+        print(f"tune: warning: {message}", file=sys.stderr)
+        shutil.rmtree(trial_dir / CHECKPOINTS)
     if resuming and (trial_dir / SCHEMA_COPY).exists():
         model_schema = load_schema_file(trial_dir / SCHEMA_COPY)
     elif init_from is not None:
@@ -179,7 +186,23 @@ def run_trial(
     best_value: float | None = None
     best_epoch: int | None = None
     if resuming:
-        checkpoint.restore(last.latest_checkpoint).assert_existing_objects_matched()
+        try:
+            checkpoint.restore(last.latest_checkpoint).assert_existing_objects_matched()
+        except (tf.errors.OpError, ValueError, AssertionError) as exc:
+            reason = " ".join(str(exc).split())[:200]
+            message = f"{trial_dir}: the last checkpoint cannot be read ({reason}); "
+            warnings.warn(message + "training from scratch", stacklevel=2)
+            print(f"tune: warning: {message}training from scratch", file=sys.stderr)
+            return run_trial(
+                config,
+                report,
+                trial_dir,
+                resume=False,
+                init_from=init_from,
+                best_metric=best_metric,
+                best_mode=best_mode,
+                export=export,
+            )
         previous = _read_metrics(trial_dir)
         history = [h for h in previous.get("history", []) if h["epoch"] <= int(epoch_var)]
         scored = [h for h in history if isinstance(h.get(best_metric), float)]
@@ -361,4 +384,3 @@ def _copy_schema(schema: Schema, path: Path) -> None:
         json.dump(schema.to_json(), fh, indent=2)
     os.chmod(tmp, 0o666 & ~umask())
     os.replace(tmp, path)
-
