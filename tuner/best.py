@@ -48,6 +48,7 @@ from tuner import faults, storage
 from tuner.config_file import dump_yaml
 from tuner.data.sources import umask
 from tuner.errors import ConfigError
+from tuner.redact import mask_text, mask_url
 
 if TYPE_CHECKING:
     import optuna
@@ -186,7 +187,10 @@ def best_table(study: optuna.Study, results: Path, k: int = 1) -> dict[str, Any]
         "complete": complete,
         "total": len(trials),
         "running": sum(t.state.name == "RUNNING" for t in trials),
-        "trials": [trial_row(t, Path(results), name) for t in top_trials(study, k)],
+        "trials": [
+            trial_row(t, storage.trial_root(study, Path(results)), name)
+            for t in top_trials(study, k)
+        ],
     }
 
 
@@ -381,7 +385,7 @@ def export_best(
     results = Path(results).absolute()
     trial = pick_trial(study, number)
     config = trial_config(study, trial)
-    source = storage.trial_dir(results, name, trial.number)
+    source = storage.trial_dir(storage.trial_root(study, results), name, trial.number)
     out = Path(out).absolute() if out else storage.sweep_dir(results, name) / BEST_DIR
     _check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -522,22 +526,24 @@ def register_best(
     uri = resolve_tracking_uri(results, tracking_uri)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         raise ConfigError(  # MlflowClient would create an empty store there
-            f"no MLflow store at {uri}", hint="pass the sweep's --tracking-uri or --results"
+            f"no MLflow store at {mask_url(uri)}",
+            hint="pass the sweep's --tracking-uri or --results",
         )
     client = MlflowClient(tracking_uri=uri)
     try:
         run = client.get_run(run_id)
     except MlflowException as exc:
         raise ConfigError(
-            f"trial {trial.number}'s MLflow run {run_id} is not in {uri}",
-            hint=f"pass the sweep's --tracking-uri ({str(exc).splitlines()[0][:120]})",
+            f"trial {trial.number}'s MLflow run {run_id} is not in {mask_url(uri)}",
+            hint=f"pass the sweep's --tracking-uri ({mask_text(str(exc).splitlines()[0][:120])})",
         ) from None
     metric = metric_name(study)
     with tempfile.TemporaryDirectory(prefix="tuner-register-") as tmp:
         if model_dir is not None and _has_model(Path(model_dir)):
             directory = Path(model_dir)
         else:
-            source = storage.trial_dir(results, study.study_name, trial.number)
+            root = storage.trial_root(study, results)
+            source = storage.trial_dir(root, study.study_name, trial.number)
             directory = saved_model(study, source, Path(tmp) / "saved_model")
         info = serving.read_info(directory)
         cloudpickle.register_pickle_by_value(serving)  # the model loads without tuner

@@ -59,6 +59,7 @@ class Bridge:
         self.spec = spec
         self.study = study
         self.results = results
+        self.trial_root = storage.trial_root(study, results)  # --trial-storage, kept in the study
         self.tracker = tracker
         self.parent_run_id = parent_run_id
         self.progress = progress
@@ -134,7 +135,7 @@ class Bridge:
             if self.progress is not None:
                 self.progress.trial_started(number, dict(trial.params))
             faults.point("trial_start")
-            directory = storage.trial_dir(self.results, self.spec.name, number)
+            directory = storage.trial_dir(self.trial_root, self.spec.name, number)
             return {
                 "number": number,
                 "objective": self.spec.objective,

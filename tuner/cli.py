@@ -8,6 +8,7 @@ Exit codes: 0 success, 2 bad input (one line, no traceback), 1 unexpected failur
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -252,6 +253,25 @@ def predict_cmd(model_dir: Path, data: Path, out, split: str) -> None:
         click.echo(f"wrote {out}: {rows:,} predictions", err=True)
 
 
+def _cluster_options(fn):
+    """--address and --trial-storage: the options of `tune run` and `tune resume` that
+    matter on a Ray cluster (see the README, "Running on a cluster")."""
+    fn = click.option(
+        "--trial-storage",
+        metavar="DIR",
+        type=click.Path(path_type=Path),
+        help="Where trial folders go (checkpoints, TensorBoard, models): "
+        "DIR/<name>/trials/<n>. On a cluster every node must reach it (a shared "
+        "filesystem). Default: the one the sweep used before, else the results folder.",
+    )(fn)
+    return click.option(
+        "--address",
+        metavar="HOST:PORT|auto",
+        help="Run the trials on this Ray cluster (default: $RAY_ADDRESS, else a local Ray). "
+        "With token auth: RAY_AUTH_MODE=token and the cluster's token in the environment.",
+    )(fn)
+
+
 @cli.command("run")
 @click.argument("space_file", metavar="SPACE.yaml", type=click.Path(path_type=Path))
 @click.option("--trials", type=int, help="Override budget.trials.")
@@ -272,8 +292,18 @@ def predict_cmd(model_dir: Path, data: Path, out, split: str) -> None:
     is_flag=True,
     help="Start the sweep over under the same name; the old one is archived, not deleted.",
 )
+@_cluster_options
 def run_cmd(
-    space_file: Path, trials, concurrency, results, storage_url, tracking_uri, quiet, fresh
+    space_file: Path,
+    trials,
+    concurrency,
+    results,
+    storage_url,
+    tracking_uri,
+    quiet,
+    fresh,
+    address,
+    trial_storage,
 ):
     """Run the sweep described by SPACE.yaml: Ray Tune schedules the trials, Optuna samples
     and prunes them, MLflow records each one under one parent run.
@@ -287,7 +317,9 @@ def run_cmd(
         if value is not None and value < 1:
             raise ConfigError(f"{option} {value}: expected 1 or more")
     spec = load_spec(space_file, trials=trials, concurrency=concurrency)
-    return _run_and_report(spec, results, storage_url, tracking_uri, quiet, fresh)
+    return _run_and_report(
+        spec, results, storage_url, tracking_uri, quiet, fresh, address, trial_storage
+    )
 
 
 @cli.command("resume")
@@ -298,7 +330,10 @@ def run_cmd(
 @click.option("--storage", "storage_url", help="The study's Optuna storage URL, if not default.")
 @click.option("--tracking-uri", help="An MLflow tracking URI.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
-def resume_cmd(name: str, trials, concurrency, results, storage_url, tracking_uri, quiet):
+@_cluster_options
+def resume_cmd(
+    name: str, trials, concurrency, results, storage_url, tracking_uri, quiet, **cluster
+):
     """Resume the sweep NAME from its study alone (the space file is kept in it): trials a
     dead run left unfinished continue from their last checkpoint; the rest of the budget
     runs; nothing finished runs again."""
@@ -311,10 +346,20 @@ def resume_cmd(name: str, trials, concurrency, results, storage_url, tracking_ur
         raise ConfigError(f"sweep '{name}' keeps no space file", hint="run it with `tune run`")
     spec = parse_spec(text, study.user_attrs.get(ATTR_SPACE_PATH) or f"<{name} study>")
     spec = spec.with_overrides(trials=trials, concurrency=concurrency)
-    return _run_and_report(spec, results, storage_url, tracking_uri, quiet, False)
+    return _run_and_report(spec, results, storage_url, tracking_uri, quiet, False, **cluster)
 
 
-def _run_and_report(spec, results, storage_url, tracking_uri, quiet: bool, fresh: bool) -> int:
+def _run_and_report(
+    spec,
+    results,
+    storage_url,
+    tracking_uri,
+    quiet: bool,
+    fresh: bool,
+    address: str | None = None,
+    trial_storage: Path | None = None,
+) -> int:
+    from tuner.redact import mask_url
     from tuner.storage import results_dir
     from tuner.sweep import RunOptions, run_sweep
 
@@ -324,6 +369,8 @@ def _run_and_report(spec, results, storage_url, tracking_uri, quiet: bool, fresh
             results=results_dir(results),
             storage=storage_url,
             tracking_uri=tracking_uri,
+            address=address,
+            trial_storage=trial_storage,
             quiet=quiet,
         ),
         fresh=fresh,
@@ -340,10 +387,15 @@ def _run_and_report(spec, results, storage_url, tracking_uri, quiet: bool, fresh
     if outcome.leaderboard:
         click.echo(f"leaderboard: {outcome.leaderboard}")
     results_flag = f" --results {outcome.results}" if results else ""
+    tracking = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or ""
+    server = tracking.startswith(("http://", "https://"))  # a tracking server: its own UI
     if outcome.runs_url:
-        click.echo(f"compare the trials: tune ui{results_flag}, then open {outcome.runs_url}")
+        ui = "open" if server else f"tune ui{results_flag}, then open"
+        click.echo(f"compare the trials: {ui} {outcome.runs_url}")
     if outcome.interrupted:
-        click.echo(f"to continue: tune resume {outcome.name}{results_flag}", err=True)
+        flags = results_flag + (f" --storage '{mask_url(storage_url)}'" if storage_url else "")
+        flags += f" --tracking-uri '{mask_url(tracking_uri)}'" if tracking_uri else ""
+        click.echo(f"to continue: tune resume {outcome.name}{flags}", err=True)
         return 130
     return 0
 
@@ -505,7 +557,9 @@ def best_cmd(name, top, as_json, export, out, model_name, results, storage_url, 
 
 
 def _error(message: str) -> None:
-    click.echo(f"{PROG}: error: {message}", err=True)
+    from tuner.redact import mask_text
+
+    click.echo(f"{PROG}: error: {mask_text(message)}", err=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -530,7 +584,9 @@ def main(argv: list[str] | None = None) -> int:
         _error("interrupted")
         code = 130
     except Exception:
-        traceback.print_exc()
+        from tuner.redact import mask_text
+
+        sys.stderr.write(mask_text(traceback.format_exc()))
         _error("unexpected failure (the traceback above is a bug in tuner; please report it)")
         code = 1
     if argv is None:

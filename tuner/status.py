@@ -324,8 +324,10 @@ def resolve_name(results: Path, name: str | None, url: str | None = None) -> str
     if url:
         import optuna
 
+        from tuner.redact import mask_url
+
         names = optuna.get_all_study_names(storage.open_storage(url))
-        where = url
+        where = mask_url(url)
     else:
         names = storage.list_sweeps(results)
         where = str(results)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.errors import ConfigError
+from tuner.redact import mask_text, mask_url
 
 JOURNAL = "study.journal"
 RESULTS = Path("results")
@@ -28,6 +29,7 @@ ATTR_MAX_EPOCHS = "max_epochs"
 ATTR_UID = "uid"  # this sweep's identity (a --fresh sweep of the same name gets a new one)
 ATTR_TRIALS = "trials"  # the trial budget (after --trials)
 ATTR_CONCURRENCY = "concurrency"
+ATTR_TRIAL_STORAGE = "trial_storage"  # the folder holding <name>/trials/<n> (every node's)
 # trial user attributes
 TRIAL_RAY_ID = "ray_trial_id"
 TRIAL_NODE_ID = "node_id"
@@ -46,6 +48,14 @@ def sweep_dir(results: Path, name: str) -> Path:
 
 def trial_dir(results: Path, name: str, number: int) -> Path:
     return results / name / "trials" / str(number)
+
+
+def trial_root(study: Any, results: Path) -> Path:
+    """The folder a sweep's trial folders live under (`<root>/<name>/trials/<n>`): the one
+    kept in the study (`--trial-storage`, or the results folder it first ran with) while it
+    exists here, else `results`."""
+    kept = study.user_attrs.get(ATTR_TRIAL_STORAGE)
+    return Path(kept) if kept and Path(kept).is_dir() else results
 
 
 def storage_url(results: Path, name: str, url: str | None = None) -> str:
@@ -67,13 +77,24 @@ def open_storage(url: str) -> Any:
         return JournalStorage(JournalFileBackend(str(path)))
     if "://" not in url:
         raise ConfigError(
-            f"--storage '{url}'",
+            f"--storage '{mask_url(url)}'",
             hint="expected an Optuna RDB URL (sqlite:///…, postgresql://…) or journal:PATH",
         )
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         return optuna.storages.RDBStorage(url, heartbeat_interval=None)
     except (ImportError, ModuleNotFoundError) as exc:
-        raise ConfigError(f"--storage '{url}': {exc}", hint="install the database driver") from None
+        raise ConfigError(
+            f"--storage '{mask_url(url)}': {mask_text(str(exc))}",
+            hint="install the database driver (PostgreSQL: pip install -e '.[cluster]')",
+        ) from None
+    except (SQLAlchemyError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"--storage '{mask_url(url)}': {mask_text(first)}",
+            hint="check the database URL and that the server is up",
+        ) from None
 
 
 def find_study(results: Path, name: str, url: str | None = None) -> Any:
@@ -89,7 +110,7 @@ def find_study(results: Path, name: str, url: str | None = None) -> Any:
     try:
         return optuna.load_study(study_name=name, storage=open_storage(target))
     except KeyError:
-        raise ConfigError(f"no study '{name}' in {target}") from None
+        raise ConfigError(f"no study '{name}' in {mask_url(target)}") from None
 
 
 def list_sweeps(results: Path) -> list[str]:

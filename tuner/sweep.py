@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tuner import storage
+from tuner.redact import mask_text, strip_credentials
 from tuner.spec import SweepSpec
 from tuner.sweep_lock import SweepLock, check_same_sweep
 
@@ -46,6 +47,8 @@ class RunOptions:
     results: Path | None = None
     storage: str | None = None
     tracking_uri: str | None = None
+    address: str | None = None  # a Ray cluster (HOST:PORT or auto); default: $RAY_ADDRESS
+    trial_storage: Path | None = None  # holds <name>/trials/<n>; every node must reach it
     quiet: bool = False
     stream: TextIO = field(default_factory=lambda: sys.stdout)
     track: bool = True  # MLflow on (off only for overhead measurements)
@@ -69,28 +72,54 @@ class Outcome:
     interrupted: bool = False
 
 
+UI_BASE = "http://127.0.0.1:5000"  # where `tune ui` serves
+
+
 def configure_ray_env() -> None:
     for key, value in _RAY_ENV.items():
         os.environ.setdefault(key, value)
 
 
-def ensure_ray(num_cpus: int | None = None) -> Any:
-    """Connect to the cluster in RAY_ADDRESS, or start a local Ray, unless already up."""
+def ensure_ray(num_cpus: int | None = None, address: str | None = None) -> Any:
+    """Connect to the cluster at `address` (HOST:PORT or `auto`; default: $RAY_ADDRESS), or
+    start a local Ray, unless already up. A cluster started with token authentication
+    needs RAY_AUTH_MODE=token and its token (~/.ray/auth_token, RAY_AUTH_TOKEN or
+    RAY_AUTH_TOKEN_PATH) in this process's environment, as on every node."""
     configure_ray_env()
     import ray
 
     if not ray.is_initialized():
         os.environ["TUNER_DRIVER_PID"] = str(os.getpid())  # for faults.point in workers
         path = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        _mask_ray_entrypoint()
         ray.init(
-            address=os.environ.get("RAY_ADDRESS") or None,
-            num_cpus=num_cpus,
+            address=address,
+            num_cpus=None if address else num_cpus,  # a cluster has its own
             include_dashboard=False,
             log_to_driver=False,
             logging_level="ERROR",
             runtime_env={"env_vars": _worker_env(path)},
         )
     return ray
+
+
+def _mask_ray_entrypoint() -> None:
+    """Ray keeps the driver's command line in the cluster's job table (dashboard, `ray
+    list jobs`): keep it there without the passwords of --storage/--tracking-uri."""
+    try:
+        from ray._private import utils
+    except ImportError:  # pragma: no cover - a Ray without it records nothing to mask
+        return
+    original = getattr(utils, "get_entrypoint_name", None)
+    if original is None or getattr(original, "tuner_masked", False):
+        return
+
+    def masked() -> str:
+        return mask_text(original())
+
+    masked.tuner_masked = True  # type: ignore[attr-defined]
+    utils.get_entrypoint_name = masked
 
 
 def _worker_env(path: list[str]) -> dict[str, str]:
@@ -157,6 +186,14 @@ def archive(spec: SweepSpec, results: Path, url: str) -> str:
     name = f"{spec.name}.archived-{time.strftime('%Y%m%d-%H%M%S')}"
     directory = storage.sweep_dir(results, spec.name)
     default = url == storage.storage_url(results, spec.name)
+    trials = None  # the old sweep's trial folders, when they live outside `results`
+    if not default or (directory / storage.JOURNAL).exists():
+        try:
+            old = optuna.load_study(study_name=spec.name, storage=storage.open_storage(url))
+            root = storage.trial_root(old, results)
+            trials = storage.sweep_dir(root, spec.name) if root != results else None
+        except KeyError:
+            pass
     if not default:
         try:
             optuna.copy_study(
@@ -170,6 +207,8 @@ def archive(spec: SweepSpec, results: Path, url: str) -> str:
             pass  # no such study yet: nothing to archive
     if directory.exists():
         directory.rename(storage.sweep_dir(results, name))
+    if trials is not None and trials.exists():
+        trials.rename(trials.with_name(name))
     return name
 
 
@@ -226,7 +265,7 @@ def run_sweep(
     lock = SweepLock(study)
     lock.acquire()
     try:
-        ray = ensure_ray()
+        ray = ensure_ray(address=options.address)
         from ray import tune
 
         return _run_locked(spec, options, study, results, url, ray, tune)
@@ -244,7 +283,7 @@ def _run_locked(
     from tuner.worker import trainable
 
     _describe(study, spec)
-    directory = storage.sweep_dir(results, spec.name)
+    root = _trial_storage(study, results, options.trial_storage, spec.name)
     tracker = parent = None
     if options.track:
         import logging
@@ -295,7 +334,7 @@ def _run_locked(
         ),
         run_config=tune.RunConfig(
             name="ray",
-            storage_path=str(directory / ".ray"),
+            storage_path=str(storage.sweep_dir(root, spec.name) / ".ray"),
             stop=_stopper(bridge, spec.budget.time),
             verbose=0,
             failure_config=tune.FailureConfig(max_failures=0),
@@ -324,6 +363,24 @@ def _run_locked(
         outcome = _finish(spec, study, bridge, tracker, parent, results, options, status)
         outcome.elapsed = time.monotonic() - started
     return outcome
+
+
+def _trial_storage(study: Any, results: Path, explicit: Path | None, name: str) -> Path:
+    """The folder under which trial folders go (`<root>/<name>/trials/<n>`), kept in the
+    study so that a resume from any node finds the checkpoints: --trial-storage, else the
+    one the sweep used before (if it is still there), else the results folder."""
+    root = Path(explicit).absolute() if explicit else storage.trial_root(study, results)
+    kept = study.user_attrs.get(storage.ATTR_TRIAL_STORAGE)
+    if kept and not explicit and Path(kept) != root:
+        print(
+            f"tune: warning: the sweep's trial storage {kept} is not reachable here; "
+            f"trial folders go under {root} (unfinished trials start over)",
+            file=sys.stderr,
+        )
+    (storage.sweep_dir(root, name) / "trials").mkdir(parents=True, exist_ok=True)
+    if study.user_attrs.get(storage.ATTR_TRIAL_STORAGE) != str(root):
+        study.set_user_attr(storage.ATTR_TRIAL_STORAGE, str(root))
+    return root
 
 
 def _graceful_ctrl_c(bridge: Any) -> Any:
@@ -382,7 +439,8 @@ def _finish(
     url = None
     if tracker is not None and parent is not None:
         tracker.end_sweep(parent, status, [board, *plots])
-        url = tracker.runs_url("http://127.0.0.1:5000")
+        server = tracker.tracking_uri.startswith(("http://", "https://"))
+        url = tracker.runs_url(strip_credentials(tracker.tracking_uri) if server else UI_BASE)
     best = best_trial(study)
     return Outcome(
         name=spec.name,

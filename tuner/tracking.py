@@ -45,6 +45,11 @@ from mlflow.utils.validation import (
 )
 
 from tuner.errors import ConfigError
+from tuner.redact import mask_text, mask_url
+
+# MLflow prints "View run ... at: <tracking URI>" for every run ended on a server: that
+# would interleave with the progress display and show the URI's password
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 DB_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
@@ -101,13 +106,14 @@ def _now() -> int:
 
 
 def _text(value: Any) -> str:
-    """A param/tag value as text: lists and dicts as JSON, the rest as `str`."""
+    """A param/tag value as text: lists and dicts as JSON, the rest as `str`; a password
+    in a URL in it masked (`user:***@`)."""
     if isinstance(value, list | tuple | dict):
         try:
-            return json.dumps(value, default=str)
+            return mask_text(json.dumps(value, default=str))
         except (TypeError, ValueError):
-            return str(value)
-    return str(value)
+            return mask_text(str(value))
+    return mask_text(str(value))
 
 
 def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -179,7 +185,7 @@ class Tracker:
         except (ImportError, MlflowException) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(
-                f"tracking URI '{tracking_uri}': {first}",
+                f"tracking URI '{mask_url(tracking_uri)}': {mask_text(first)}",
                 hint="expected sqlite:///PATH, a database URL with its driver installed, "
                 "or http(s)://HOST:PORT of an MLflow server",
             ) from None
@@ -239,6 +245,7 @@ class Tracker:
         dicts as dotted keys: `metric.name`, `budget.trials`, ...)."""
         exp_id = self.experiment(name)
         self.experiment_id = exp_id
+        storage_url = mask_url(storage_url)  # recorded (and matched on resume) without password
         parent = self._find_parent(exp_id, study_name, storage_url)
         flat = _flatten(params)
         tags = {TAG_KIND: "sweep", TAG_SWEEP: name, TAG_STUDY: study_name, TAG_STORAGE: storage_url}

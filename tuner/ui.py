@@ -153,6 +153,7 @@ def run_ui(
 ) -> int:
     """`tune ui`: start the server, print the runs page of the most recent sweep, and wait
     until Ctrl-C (or SIGTERM); then stop the server. Returns 0."""
+    from tuner.redact import mask_text, mask_url
     from tuner.storage import results_dir
     from tuner.tracking import default_artifact_root, resolve_tracking_uri, runs_url
 
@@ -169,14 +170,14 @@ def run_ui(
             experiment_id = latest_sweep_experiment(uri)
         except Exception as exc:  # the UI still shows whatever the store holds
             first = (str(exc).splitlines() or [type(exc).__name__])[0]
-            echo(f"(could not list the sweeps in {uri}: {first})")
+            echo(f"(could not list the sweeps in {mask_url(uri)}: {mask_text(first)})")
     artifact_root = default_artifact_root(results) if db is not None else None
     log = results / LOG_FILE if db is not None else None
     base = f"http://{HOST}:{port}"
     proc = serve_ui(uri, HOST, port, artifact_root, log=log)
     previous = _on_sigterm_raise()
     try:
-        echo(f"starting the MLflow UI on {uri} ...")
+        echo(f"starting the MLflow UI on {mask_url(uri)} ...")
         wait_ready(f"{base}/health", ready_timeout, proc, log)
         echo(f"MLflow UI: {runs_url(base, experiment_id)}")
         echo("press Ctrl-C to stop")

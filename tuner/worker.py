@@ -23,9 +23,10 @@ _gpu_configured = False
 
 def _one_line(exc: BaseException) -> str:
     from tuner.errors import TunerError
+    from tuner.redact import mask_text
 
     text = exc.format() if isinstance(exc, TunerError) else f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())[:500]
+    return mask_text(" ".join(text.split()))[:500]  # it goes to the study, MLflow, the screen
 
 
 def limit_gpu_memory(fraction: float) -> None:

@@ -54,4 +54,3 @@ def train_from_file(
     summary = run_trial(config, report, out, resume=not from_scratch, init_from=init_from)
     echo(f"model exported to {out / 'model'}")
     return summary
-
