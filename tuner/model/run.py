@@ -6,7 +6,6 @@ config costs a fraction of a second and trains nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,17 +39,23 @@ def train_from_file(
 ) -> dict[str, Any]:
     config = load_config(config_file, overrides)
     out = Path(out) if out else DEFAULT_OUT / Path(config_file).stem
-    previous = out / "metrics.json"
-    if previous.exists() and not from_scratch:
-        done = json.loads(previous.read_text()).get("epoch", 0)
-        if done:
-            echo(f"resuming {out} after epoch {done}")
     from tuner.model.train import run_trial
 
+    resumed_at = 0
+
+    def on_resume(epoch: int) -> None:
+        nonlocal resumed_at
+        resumed_at = epoch
+        echo(f"resuming {out} after epoch {epoch}")
+
     def report(epoch: int, metrics: dict[str, float]) -> None:
+        if epoch <= resumed_at:
+            return  # the checkpoint's own epochs, replayed for sweeps; printed last time
         line = format_epoch(epoch, config["epochs"], metrics) if format_epoch else str(metrics)
         echo(line)
 
-    summary = run_trial(config, report, out, resume=not from_scratch, init_from=init_from)
+    summary = run_trial(
+        config, report, out, resume=not from_scratch, init_from=init_from, on_resume=on_resume
+    )
     echo(f"model exported to {out / 'model'}")
     return summary

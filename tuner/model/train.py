@@ -18,6 +18,7 @@ import shutil
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -126,8 +127,11 @@ def run_trial(
     best_metric: str = "val_loss",
     best_mode: str = "min",
     export: bool = True,
+    on_resume: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Train one config. Returns the summary also written to metrics.json."""
+    """Train one config. Returns the summary also written to metrics.json.
+    `on_resume(epoch)` is told the checkpoint's epoch before a resumed trial re-reports
+    the epochs it holds."""
     started = time.perf_counter()
     cfg = prepare(config)
     trial_dir = Path(trial_dir).absolute()
@@ -202,6 +206,7 @@ def run_trial(
                 best_metric=best_metric,
                 best_mode=best_mode,
                 export=export,
+                on_resume=on_resume,
             )
         previous = _read_metrics(trial_dir)
         history = [h for h in previous.get("history", []) if h["epoch"] <= int(epoch_var)]
@@ -253,6 +258,8 @@ def run_trial(
         # A resumed trial first reports the epochs its checkpoint holds: whoever records
         # them (a sweep) may have been killed before it saw the last ones; a repeat of an
         # epoch it already has is ignored there.
+        if resuming and on_resume is not None:
+            on_resume(int(epoch_var))
         for entry in history:
             report(entry["epoch"], {k: v for k, v in entry.items() if k != "epoch"})
         for epoch in range(start_epoch, cfg["epochs"] + 1):
