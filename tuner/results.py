@@ -286,6 +286,8 @@ def write_plots(study: optuna.Study, directory: str | Path) -> list[Path]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                # e.g. "few trials for the importance of `momentum`": noise at a sweep's end
+                warnings.simplefilter("ignore", UserWarning)
                 drawn = makers[name]()
                 figure = _figure_of(drawn)
                 figure.tight_layout()
