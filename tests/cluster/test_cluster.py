@@ -401,7 +401,9 @@ def test_sweep_on_a_two_node_cluster_with_postgresql(
     common = ["--address", c.address, "--storage", storage_url, "--tracking-uri", tracking]
 
     # 1. a sweep over both nodes
-    space = write(tmp_path / "a.yaml", SPACE.format(name="cl_a", trials=4, sleep=0.3))
+    # trials long enough that the second node's actor (seconds to start under load) joins
+    # before the first node's reused actor could run them all
+    space = write(tmp_path / "a.yaml", SPACE.format(name="cl_a", trials=4, sleep=1.0))
     done = _tune(
         c,
         "run",
