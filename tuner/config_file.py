@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tuner.data.sources import umask
+from tuner.data.sources import write_text_atomic
 from tuner.errors import ConfigError
 
 KeyPath = tuple[str | int, ...]
@@ -187,11 +185,5 @@ def parse_override(text: str, schema: dict[str, Any]) -> tuple[str, Any]:
 
 def dump_yaml(data: dict[str, Any], path: str | Path) -> Path:
     """Write a config atomically, keys in the order given."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        yaml.safe_dump(data, fh, sort_keys=False, default_flow_style=None)
-    os.chmod(tmp, 0o666 & ~umask())  # mkstemp made it private
-    os.replace(tmp, path)
-    return path
+    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
+    return write_text_atomic(path, text)

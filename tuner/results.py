@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tuner.data.sources import umask
 from tuner.storage import ATTR_METRIC, TRIAL_REASON
 
 if TYPE_CHECKING:
@@ -194,17 +195,11 @@ def _atomic(path: Path):
     os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_leaderboard(study: optuna.Study, path: str | Path) -> Path:

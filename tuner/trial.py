@@ -170,10 +170,7 @@ def checked_report(report: Report) -> Report:
 
 def write_metrics(path: Path, payload: dict[str, Any]) -> None:
     """metrics.json, atomically (a killed trial leaves the previous epoch's file)."""
-    import os
-    import tempfile
-
-    from tuner.data.sources import umask
+    from tuner.data.sources import write_text_atomic
 
     def finite(value: Any) -> Any:
         if isinstance(value, float) and not math.isfinite(value):
@@ -184,9 +181,4 @@ def write_metrics(path: Path, payload: dict[str, Any]) -> None:
             return [finite(v) for v in value]
         return value
 
-    fd, tmp = tempfile.mkstemp(prefix=".metrics-", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(finite(payload), fh, indent=2)
-        fh.write("\n")
-    os.chmod(tmp, 0o666 & ~umask())
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(finite(payload), indent=2) + "\n")

@@ -9,13 +9,11 @@ so that a hand-edited or truncated file is reported, not half-understood.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tuner.data.sources import umask
+from tuner.data.sources import write_text_atomic
 from tuner.errors import DataError
 
 SCHEMA_FILE = "schema.json"
@@ -219,12 +217,6 @@ def _validate(data: Any, path: Path) -> None:
 
 def save_schema(schema: Schema, directory: str | Path) -> Path:
     """Write atomically: a reader never sees a half-written schema."""
-    directory = Path(directory)
-    path = directory / SCHEMA_FILE
-    fd, tmp = tempfile.mkstemp(prefix=".schema-", dir=directory)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(schema.to_json(), fh, indent=2)
-        fh.write("\n")
-    os.chmod(tmp, 0o666 & ~umask())  # mkstemp made it private; give it the usual mode
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(
+        Path(directory) / SCHEMA_FILE, json.dumps(schema.to_json(), indent=2) + "\n"
+    )

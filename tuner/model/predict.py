@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tuner.data.schema import Schema
-from tuner.data.sources import umask
+from tuner.data.sources import write_text_atomic
 from tuner.errors import DataError
 from tuner.model.export import SIGNATURE, read_info
 from tuner.tf_runtime import tensorflow
@@ -127,11 +125,5 @@ def predict(
     if out is None:
         sys.stdout.write(text.getvalue())
     else:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}-", dir=out.parent)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text.getvalue())
-        os.chmod(tmp, 0o666 & ~umask())
-        os.replace(tmp, out)
+        write_text_atomic(out, text.getvalue())
     return rows

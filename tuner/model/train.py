@@ -25,7 +25,7 @@ from typing import Any
 from tuner import faults
 from tuner.config_file import dump_yaml
 from tuner.data import reader
-from tuner.data.schema import Schema
+from tuner.data.schema import SCHEMA_FILE, Schema, save_schema
 from tuner.errors import ConfigError
 from tuner.model.build import build_model
 from tuner.model.config import dataset_schema, prepare
@@ -37,7 +37,7 @@ CHECKPOINTS = "checkpoints"
 MODEL = "model"
 METRICS = "metrics.json"
 CONFIG = "config.yaml"
-SCHEMA_COPY = "schema.json"  # the data set schema the model's preprocessing was built from
+SCHEMA_COPY = SCHEMA_FILE  # the data set schema the model's preprocessing was built from
 TENSORBOARD = "tensorboard"
 DEFAULT_STEPS_PER_EXECUTION = 128
 
@@ -230,7 +230,7 @@ def run_trial(
                 hint=str(exc).splitlines()[0][:200],
             ) from None
     dump_yaml(cfg, trial_dir / CONFIG)
-    _copy_schema(model_schema, trial_dir / SCHEMA_COPY)
+    save_schema(model_schema, trial_dir)  # as SCHEMA_COPY
 
     summaries = _Summaries(trial_dir / TENSORBOARD)
     first_step = _FirstStep()
@@ -377,17 +377,3 @@ def load_schema_file(path: Path) -> Schema:
             "no model schema here", where=path.parent, hint="expected a tune train --out folder"
         )
     return Schema.from_json(json.loads(path.read_text()))
-
-
-def _copy_schema(schema: Schema, path: Path) -> None:
-    import json
-    import os
-    import tempfile
-
-    from tuner.data.sources import umask
-
-    fd, tmp = tempfile.mkstemp(prefix=".schema-", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(schema.to_json(), fh, indent=2)
-    os.chmod(tmp, 0o666 & ~umask())
-    os.replace(tmp, path)
