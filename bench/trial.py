@@ -11,7 +11,7 @@
 2. Time from trial start to first step (run_trial's timings.start_to_first_step, i.e.
    up to the end of the first execution of steps_per_execution steps): the first trial in
    the process vs later ones (same config, new trial folder); whether a later trial read
-   the data set again (reader.parse_count, and the reader's streams from disk) and
+   the data set again (reader.parse_count, and the reader's shard reads from disk) and
    whether TensorFlow was imported again.
 3. Resident memory (VmRSS) after the first trial vs after the last of N trials.
 
@@ -99,18 +99,18 @@ def trial_series(config: dict[str, Any], count: int, export: bool, work: Path) -
     from tuner.tf_runtime import tensorflow
 
     tf_before = tensorflow()
-    streams = [0]  # the reader's reads from disk (a cold split, or one too big to cache)
-    stream = reader._stream
+    reads = [0]  # the reader's shard reads from disk (a cold split)
+    read_records = reader.read_records
 
-    def counting_stream(*args: Any, **kwargs: Any) -> Any:
-        streams[0] += 1
-        return stream(*args, **kwargs)
+    def counting_read(*args: Any, **kwargs: Any) -> Any:
+        reads[0] += 1
+        return read_records(*args, **kwargs)
 
-    reader._stream = counting_stream
+    reader.read_records = counting_read
     rows: list[dict[str, Any]] = []
     try:
         for i in range(1, count + 1):
-            parses, streamed = reader.parse_count, streams[0]
+            parses, read = reader.parse_count, reads[0]
             start = time.perf_counter()
             payload = run_trial(config, lambda e, m: None, work / f"trial-{i}", export=export)
             seconds = time.perf_counter() - start
@@ -121,13 +121,13 @@ def trial_series(config: dict[str, Any], count: int, export: bool, work: Path) -
                     "seconds": seconds,
                     "start_to_first_step": payload["timings"]["start_to_first_step"],
                     "parses": reader.parse_count - parses,
-                    "disk_streams": streams[0] - streamed,
+                    "disk_reads": reads[0] - read,
                     "parse_count": reader.parse_count,
                     "rss_mb": rss_mb(),
                 }
             )
     finally:
-        reader._stream = stream
+        reader.read_records = read_records
     later = [r["start_to_first_step"] for r in rows[2:]] or [rows[-1]["start_to_first_step"]]
     first, second = rows[0], rows[1]
     reimported = not (sys.modules.get("tensorflow") is tf_before and tensorflow() is tf_before)
@@ -148,14 +148,13 @@ def trial_series(config: dict[str, Any], count: int, export: bool, work: Path) -
         "reuse": {
             "parse_count_after_trial": [r["parse_count"] for r in rows[:3]],
             "parse_count_after_last": rows[-1]["parse_count"],
-            "disk_streams_per_trial": [r["disk_streams"] for r in rows[:3]],
-            "disk_streams_after_trial_1": sum(r["disk_streams"] for r in rows[1:]),
+            "disk_reads_per_trial": [r["disk_reads"] for r in rows[:3]],
+            "disk_reads_after_trial_1": sum(r["disk_reads"] for r in rows[1:]),
             "parses_after_trial_2": sum(r["parses"] for r in rows[2:]),
             "tensorflow_reimported": reimported,
-            "note": "parse_count counts a split when its streamed first epoch becomes "
-            "in-memory columns, at the split's next use (here the start of trial 2), from "
-            "tf.data's cache of that stream, not the files; a re-parse would be a disk "
-            "stream after trial 1",
+            "note": "parse_count counts a split when it is read and parsed into memory "
+            "(trial 1 reads train and validation); a re-parse would be a disk read after "
+            "trial 1",
         },
         "memory_mb": {
             "after_trial_1": round(first["rss_mb"]),
@@ -341,7 +340,7 @@ def main() -> None:
     series = trial_series(config, trials, not args.no_export, work / "series")
     speed = training_speed(config, epochs, [8, 64, 128, 1 << 30] if not args.quick else [128], work)
     checks = {
-        "later_trials_read_no_data": series["reuse"]["disk_streams_after_trial_1"] == 0
+        "later_trials_read_no_data": series["reuse"]["disk_reads_after_trial_1"] == 0
         and series["reuse"]["parses_after_trial_2"] == 0,
         "tensorflow_not_reimported": not series["reuse"]["tensorflow_reimported"],
     }

@@ -26,19 +26,55 @@ def order(directory, **kwargs):
     )
 
 
-def test_cold_and_warm_epochs_give_the_same_order(dataset, monkeypatch):
+def test_streamed_and_in_memory_epochs_give_the_same_order(dataset, monkeypatch):
     monkeypatch.setattr(reader, "SHUFFLE_BLOCK", 100)  # several blocks, batches across them
+    monkeypatch.setattr(reader, "INTERLEAVE_BLOCK", 16)  # shards interleaved in many blocks
     reader.clear_cache()
-    cold = [order(dataset, seed=3, epoch=e) for e in range(2)]
+    streamed = [order(dataset, seed=3, epoch=e, cache=False) for e in range(2)]
     warm = [order(dataset, seed=3, epoch=e) for e in range(2)]
     reader.clear_cache()
     resumed = order(dataset, seed=3, epoch=1)  # a new process resuming at epoch 1
-    np.testing.assert_array_equal(cold[0], warm[0])
-    np.testing.assert_array_equal(cold[1], warm[1])
+    np.testing.assert_array_equal(streamed[0], warm[0])
+    np.testing.assert_array_equal(streamed[1], warm[1])
     np.testing.assert_array_equal(resumed, warm[1])
     assert not np.array_equal(warm[0], warm[1])
     assert sorted(warm[1].tolist()) == list(map(float, range(500)))
     assert not np.array_equal(order(dataset, seed=4, epoch=1), warm[1])
+
+
+def test_in_memory_batches_have_a_known_count_and_a_short_last_batch(dataset):
+    reader.clear_cache()
+    ds = reader.dataset(dataset, batch_size=64, seed=0)
+    assert int(ds.cardinality()) == 8  # 500 rows: 7 × 64 + 52
+    sizes = [int(label.shape[0]) for _, label in ds]
+    assert sizes == [64] * 7 + [52]
+    exact = reader.dataset(dataset, batch_size=100, seed=0)
+    assert [int(label.shape[0]) for _, label in exact] == [100] * 5
+
+
+def test_sparse_batches_from_memory_match_the_stream(tmp_path):
+    text = "".join(f"{i % 2} {i % 5 + 1}:{i} {i % 3 + 6}:1\n" for i in range(90))
+    out = tmp_path / "ds"
+    convert(write(tmp_path / "t.libsvm", text), out, ConvertOptions(shards=2))
+    reader.clear_cache()
+
+    def batches(**kwargs):
+        return [
+            (tf_dense(f["features"]), y.numpy())
+            for f, y in reader.dataset(out, batch_size=32, seed=5, epoch=1, **kwargs)
+        ]
+
+    memory, streamed = batches(), batches(cache=False)
+    assert [len(y) for _, y in memory] == [32, 32, 26]
+    for (a, ya), (b, yb) in zip(memory, streamed, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(ya, yb)
+
+
+def tf_dense(sparse):
+    from tuner.tf_runtime import tensorflow
+
+    return tensorflow().sparse.to_dense(sparse).numpy()
 
 
 def test_trials_in_one_process_parse_a_data_set_once(dataset):

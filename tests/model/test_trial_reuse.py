@@ -14,14 +14,14 @@ def test_second_trial_reuses_the_data_and_a_cleared_session(tmp_path, monkeypatc
     from tuner.model.train import run_trial
 
     reader.clear_cache()  # the first trial meets a cold reader, whatever ran before
-    streams: list[str] = []  # reads of a split from disk (parsing batch by batch)
-    stream = reader._stream
+    reads: list[str] = []  # shards read from disk
+    read_records = reader.read_records
 
-    def counting_stream(entry, *args, **kwargs):
-        streams.append(entry.files[0].name)
-        return stream(entry, *args, **kwargs)
+    def counting_read(path, *args, **kwargs):
+        reads.append(path.name)
+        return read_records(path, *args, **kwargs)
 
-    monkeypatch.setattr(reader, "_stream", counting_stream)
+    monkeypatch.setattr(reader, "read_records", counting_read)
     config = {
         "dataset": "builtin:breast_cancer",
         "epochs": 1,
@@ -32,15 +32,14 @@ def test_second_trial_reuses_the_data_and_a_cleared_session(tmp_path, monkeypatc
 
     first = run_trial(config, lambda e, m: None, tmp_path / "first", export=False)
     assert first["status"] == "complete"
-    assert len(streams) == 2  # train and validation, each read once
+    assert len(reads) == 2  # train and validation, each read once
+    assert reader.parse_count - parses == 2
     # a name counter of this Keras session; the next trial must start a new session
     assert [keras.backend.get_uid("trial_reuse_probe") for _ in range(2)] == [1, 2]
 
     second = run_trial(config, lambda e, m: None, tmp_path / "second", export=False)
     assert second["status"] == "complete"
-    assert len(streams) == 2, f"the second trial read the data again: {streams}"
-    # each split parsed at most once in the process; parse_count counts a split when its
-    # first streamed epoch becomes in-memory columns (from tf.data's cache, not the files)
-    assert reader.parse_count - parses <= 2
+    assert len(reads) == 2, f"the second trial read the data again: {reads}"
+    assert reader.parse_count - parses == 2  # each split parsed once in the process
     assert keras.backend.get_uid("trial_reuse_probe") == 1  # clear_session ran in between
     assert second["final"]["loss"] == pytest.approx(first["final"]["loss"], rel=1e-4)

@@ -147,9 +147,10 @@ def census_synthetic(rows: int = 15_000, seed: int = 1996) -> Table:
 
 
 BUILTINS: dict[str, tuple[int, Callable[[], Table], dict]] = {
-    # name → (version, generator, extra schema info)
-    "breast_cancer": (1, breast_cancer, {}),
-    "census_synthetic": (1, census_synthetic, {"crosses": CENSUS_CROSSES}),
+    # name → (version, generator, extra schema info); a new version is a new cache folder
+    # (2: shard fingerprints, which let the reader read shards in bulk)
+    "breast_cancer": (2, breast_cancer, {}),
+    "census_synthetic": (2, census_synthetic, {"crosses": CENSUS_CROSSES}),
 }
 
 

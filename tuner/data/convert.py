@@ -145,6 +145,7 @@ def write_dataset(
     label: Label = derive_label(train, task)
     encoded = {name: encode_labels(t, label) for name, t in tables.items()}
 
+    from tuner.data.shards import fingerprint
     from tuner.data.writer import write_split
 
     out = out.absolute()
@@ -164,6 +165,7 @@ def write_dataset(
                 file_rows=tuple(file_rows),
                 source=str(Path(source).absolute()) if source else None,
                 source_sha256=hashes.get(source) if source else None,
+                fingerprints=tuple(fingerprint(tmp / f) for f in files),
             )
         schema = Schema(
             features=features,

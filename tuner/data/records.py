@@ -139,12 +139,22 @@ def infer_features(samples: Sequence[Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def check_matches_schema(schema: Any, path: str | Path) -> None:
-    """Compare the first record's keys and kinds with what the schema says."""
-    found = examples(path, 1, schema.compression)
-    if not found:
-        return
-    record = example_to_dict(found[0])
+def check_matches_schema(schema: Any, path: str | Path, first: bytes | None = None) -> None:
+    """Compare the first record's keys and kinds with what the schema says (`first`: that
+    record, serialized, when the caller has already read it)."""
+    if first is None:
+        found = examples(path, 1, schema.compression)
+        if not found:
+            return
+        example = found[0]
+    else:
+        from tuner.tf_runtime import tensorflow
+
+        try:
+            example = tensorflow().train.Example.FromString(first)
+        except Exception:
+            raise DataError("record 0 is not a tf.train.Example", where=path) from None
+    record = example_to_dict(example)
     for key, kind in schema.record_keys().items():
         if key not in record:
             raise DataError(

@@ -8,6 +8,7 @@ so that a hand-edited or truncated file is reported, not half-understood.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -73,6 +74,8 @@ class Split:
     file_rows: tuple[int, ...]  # records in each file
     source: str | None = None
     source_sha256: str | None = None
+    # FarmHash64 of each file as written: lets the reader read a shard in bulk (shards.py)
+    fingerprints: tuple[str, ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -80,6 +83,8 @@ class Split:
             "files": list(self.files),
             "file_rows": list(self.file_rows),
         }
+        if self.fingerprints is not None:
+            out["fingerprints"] = list(self.fingerprints)
         if self.source is not None:
             out["source"] = self.source
             out["source_sha256"] = self.source_sha256
@@ -157,6 +162,7 @@ class Schema:
                     file_rows=tuple(s["file_rows"]),
                     source=s.get("source"),
                     source_sha256=s.get("source_sha256"),
+                    fingerprints=tuple(s["fingerprints"]) if "fingerprints" in s else None,
                 )
                 for name, s in data["splits"].items()
             },
@@ -201,13 +207,20 @@ def load_schema(directory: str | Path) -> Schema:
             raise DataError(
                 f"split '{name}': file_rows do not add up to rows {split.rows}", where=path
             )
+        if split.fingerprints is not None and len(split.fingerprints) != len(split.files):
+            raise DataError(f"split '{name}': one fingerprint per file expected", where=path)
     return schema
 
 
-def _validate(data: Any, path: Path) -> None:
+@functools.cache
+def _validator() -> Any:
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(json_schema())
+    return jsonschema.Draft202012Validator(json_schema())
+
+
+def _validate(data: Any, path: Path) -> None:
+    validator = _validator()
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]
