@@ -29,6 +29,7 @@ def order(directory, **kwargs):
 def test_streamed_and_in_memory_epochs_give_the_same_order(dataset, monkeypatch):
     monkeypatch.setattr(reader, "SHUFFLE_BLOCK", 100)  # several blocks, batches across them
     monkeypatch.setattr(reader, "INTERLEAVE_BLOCK", 16)  # shards interleaved in many blocks
+    monkeypatch.setattr(reader, "PARSE_CHUNK", 64)  # a shard parsed in several calls
     reader.clear_cache()
     streamed = [order(dataset, seed=3, epoch=e, cache=False) for e in range(2)]
     warm = [order(dataset, seed=3, epoch=e) for e in range(2)]
@@ -52,7 +53,8 @@ def test_in_memory_batches_have_a_known_count_and_a_short_last_batch(dataset):
     assert [int(label.shape[0]) for _, label in exact] == [100] * 5
 
 
-def test_sparse_batches_from_memory_match_the_stream(tmp_path):
+def test_sparse_batches_from_memory_match_the_stream(tmp_path, monkeypatch):
+    monkeypatch.setattr(reader, "PARSE_CHUNK", 20)
     text = "".join(f"{i % 2} {i % 5 + 1}:{i} {i % 3 + 6}:1\n" for i in range(90))
     out = tmp_path / "ds"
     convert(write(tmp_path / "t.libsvm", text), out, ConvertOptions(shards=2))

@@ -236,10 +236,14 @@ def _load(entry: _Entry) -> ParsedSplit:
                 records = read_records(path, fingerprint, schema.compression)
                 if int(records.shape[0]):
                     check_matches_schema(schema, path, records[0].numpy())
-                batches += [
-                    parse(records[start : start + PARSE_CHUNK])
-                    for start in range(0, int(records.shape[0]), PARSE_CHUNK)
-                ]
+                count = int(records.shape[0])
+                if count <= PARSE_CHUNK:  # a slice would copy every record
+                    batches.append(parse(records))
+                else:
+                    batches += [
+                        parse(records[start : start + PARSE_CHUNK])
+                        for start in range(0, count, PARSE_CHUNK)
+                    ]
     rows = sum(int(label.shape[0]) for _, label in batches)
     if rows != sum(entry.file_rows):
         raise DataError(
@@ -250,9 +254,11 @@ def _load(entry: _Entry) -> ParsedSplit:
     if not rows:
         raise DataError("the split holds no records", where=entry.files[0])
 
-    def column(name: str, part: int | None = None):
-        pieces = [b[0][name] if part is None else b[0][name][part] for b in batches]
+    def joined(pieces: list[Any]) -> Any:
         return tf.concat(pieces, axis=0) if len(pieces) > 1 else pieces[0]
+
+    def column(name: str, part: int | None = None):
+        return joined([b[0][name] if part is None else b[0][name][part] for b in batches])
 
     entry.parsed = ParsedSplit(
         schema=schema,
@@ -262,7 +268,7 @@ def _load(entry: _Entry) -> ParsedSplit:
             for f in schema.features
             if f.kind == "sparse"
         },
-        label=tf.concat([label for _, label in batches], axis=0),
+        label=joined([label for _, label in batches]),
         rows=rows,
     )
     parse_count += 1
