@@ -371,6 +371,29 @@ def test_export_rebuilds_a_missing_model_from_the_last_checkpoint(
     assert (out / "model" / "saved_model.pb").is_file()  # the earlier export is untouched
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_an_export_killed_before_it_is_published_leaves_the_earlier_one(
+    cli, sweep: Sweep, tmp_path: Path
+) -> None:
+    out = tmp_path / "exported"
+    code, _, err = cli("best", sweep.name, "--results", sweep.results, "--out", out)
+    assert code == 0, err
+    (out / "marker").write_text("the earlier export")  # a replacement would not have it
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    command = [sys.executable, "-m", "tuner", "best", sweep.name, "--results", sweep.results]
+    killed = subprocess.run(
+        [*command, "--out", out],
+        env={**os.environ, "TUNER_FAULT": "export"},
+        capture_output=True,
+        timeout=100,
+    )
+    assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before  # the complete earlier export, not a mix
+    assert not [p for p in tmp_path.iterdir() if ".old-" in p.name]
+
+
 LOAD_REGISTERED = """
 import json, sys
 sys.modules["tuner"] = None  # the registered model must not need tuner

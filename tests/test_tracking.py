@@ -222,6 +222,30 @@ def test_bad_tracking_uri_is_a_config_error(tmp_path):
         Tracker("bogus://x", tmp_path)
 
 
+def test_unreachable_tracking_server_fails_at_once(tmp_path, monkeypatch):
+    """MLflow's own retries (7, with backoff) would make this a hang of minutes."""
+    import os
+    import socket
+    import time
+
+    from tuner.errors import ConfigError
+    from tuner.tracking import Tracker
+
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    start = time.monotonic()
+    with pytest.raises(
+        ConfigError,
+        match=rf"tracking URI 'http://u:\*\*\*@127\.0\.0\.1:{port}': cannot reach the server "
+        r"\(Connection refused\)",
+    ):
+        Tracker(f"http://u:secret@127.0.0.1:{port}", tmp_path)
+    assert time.monotonic() - start < 5
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ  # later requests: defaults
+
+
 def test_latest_sweep_experiment(where):
     from tuner.tracking import latest_sweep_experiment
 

@@ -34,10 +34,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,8 +43,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuner import faults, storage
+from tuner.atomic import staged_dir
 from tuner.config_file import dump_yaml
-from tuner.data.sources import umask
 from tuner.errors import ConfigError
 from tuner.redact import mask_text, mask_url
 
@@ -337,25 +335,6 @@ def saved_model(study: optuna.Study, trial_dir: Path, dest: Path) -> Path:
 # ---------------------------------------------------------------- export
 
 
-def _publish(tmp: Path, out: Path) -> None:
-    """Rename the finished folder `tmp` onto `out`, replacing an older export."""
-    faults.point("export")
-    for path in [tmp, *tmp.rglob("*")]:  # mkdtemp made it private
-        if not path.is_symlink():
-            os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask())
-    if not out.exists():
-        os.rename(tmp, out)
-        return
-    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-    os.rename(out, old)
-    try:
-        os.rename(tmp, out)
-    except BaseException:
-        os.rename(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _check_out(out: Path) -> None:
     """`out` may be new, empty, or an earlier export: never replace anything else."""
     if not out.exists():
@@ -388,9 +367,7 @@ def export_best(
     source = storage.trial_dir(storage.trial_root(study, results), name, trial.number)
     out = Path(out).absolute() if out else storage.sweep_dir(results, name) / BEST_DIR
     _check_out(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with staged_dir(out) as tmp:
         dump_yaml(config, tmp / CONFIG)
         saved_model(study, source, tmp / MODEL)
         metrics: dict[str, Any] = {}
@@ -415,10 +392,7 @@ def export_best(
             shutil.copy2(source / SCHEMA, tmp / SCHEMA)
         if (source / CHECKPOINTS / "last").is_dir():
             shutil.copytree(source / CHECKPOINTS / "last", tmp / CHECKPOINTS / "last")
-        _publish(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        faults.point("export")
     return out
 
 

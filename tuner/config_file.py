@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from tuner.data.sources import write_text_atomic
+from tuner.atomic import write_text_atomic
 from tuner.errors import ConfigError
 
 KeyPath = tuple[str | int, ...]

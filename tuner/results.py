@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tuner.data.sources import umask
+from tuner.atomic import umask
 from tuner.storage import ATTR_METRIC, TRIAL_REASON
 
 if TYPE_CHECKING:

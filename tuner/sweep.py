@@ -89,7 +89,6 @@ def ensure_ray(num_cpus: int | None = None, address: str | None = None) -> Any:
     import ray
 
     if not ray.is_initialized():
-        os.environ["TUNER_DRIVER_PID"] = str(os.getpid())  # for faults.point in workers
         path = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
         address = address or os.environ.get("RAY_ADDRESS") or None
         _mask_ray_entrypoint()
@@ -123,8 +122,11 @@ def _mask_ray_entrypoint() -> None:
 
 
 def _worker_env(path: list[str]) -> dict[str, str]:
-    env = {"PYTHONPATH": os.pathsep.join(path)}
-    for key in ("TUNER_FAULT", "TUNER_DRIVER_PID", "TUNER_DETERMINISTIC", "TUNER_CACHE_DIR"):
+    # TUNER_DRIVER_PID: for faults.point in workers. Only the workers get it: set in this
+    # process's environment, a later child of the driver (a `tune best` run by a test,
+    # say) would inherit it and kill the driver instead of itself.
+    env = {"PYTHONPATH": os.pathsep.join(path), "TUNER_DRIVER_PID": str(os.getpid())}
+    for key in ("TUNER_FAULT", "TUNER_DETERMINISTIC", "TUNER_CACHE_DIR"):
         if os.environ.get(key):
             env[key] = os.environ[key]
     return env

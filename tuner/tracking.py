@@ -24,12 +24,14 @@ This module imports MLflow at module level: import it only when a sweep or `tune
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import re
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,11 +183,11 @@ class Tracker:
             db.parent.mkdir(parents=True, exist_ok=True)
         try:  # connect (and create/upgrade the schema) now, so a bad URI fails up front
             self.client = MlflowClient(tracking_uri=tracking_uri)
-            self.client.search_experiments(max_results=1)
+            with _probing(tracking_uri):
+                self.client.search_experiments(max_results=1)
         except (ImportError, MlflowException) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(
-                f"tracking URI '{mask_url(tracking_uri)}': {mask_text(first)}",
+                f"tracking URI '{mask_url(tracking_uri)}': {mask_text(_reason(exc))}",
                 hint="expected sqlite:///PATH, a database URL with its driver installed, "
                 "or http(s)://HOST:PORT of an MLflow server",
             ) from None
@@ -484,6 +486,36 @@ class Tracker:
             self.client.log_batch(run_id, params=chunk, synchronous=True)
         for chunk in _chunks(tag_list, MAX_PARAMS_TAGS_PER_BATCH):
             self.client.log_batch(run_id, tags=chunk, synchronous=True)
+
+
+@contextlib.contextmanager
+def _probing(tracking_uri: str) -> Iterator[None]:
+    """The first request to a tracking server: one try with a short timeout. MLflow's
+    defaults (7 retries with backoff, 120 s timeouts) make an unreachable server look like
+    a hang for minutes; later requests keep those defaults, or whatever the user set."""
+    if _scheme(tracking_uri) not in ("http", "https"):
+        yield
+        return
+    probe = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+    saved = {k: os.environ.get(k) for k in probe}
+    os.environ.update({k: v for k, v in probe.items() if saved[k] is None})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line: MLflow's first line, or just the socket error of a failed connection."""
+    text = str(exc).strip()
+    refused = re.search(r"\[Errno -?\d+\] ([^\"')]+)", text)
+    if refused:
+        return f"cannot reach the server ({refused.group(1).strip()})"
+    if "Read timed out" in text or "ConnectTimeout" in text:
+        return "the server did not answer in time"
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _fast_sqlite(client: Any) -> None:

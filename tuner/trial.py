@@ -170,7 +170,7 @@ def checked_report(report: Report) -> Report:
 
 def write_metrics(path: Path, payload: dict[str, Any]) -> None:
     """metrics.json, atomically (a killed trial leaves the previous epoch's file)."""
-    from tuner.data.sources import write_text_atomic
+    from tuner.atomic import write_text_atomic
 
     def finite(value: Any) -> Any:
         if isinstance(value, float) and not math.isfinite(value):

@@ -94,3 +94,18 @@ def test_a_data_set_without_fingerprints_reads_the_same(converted, tmp_path):
     new_x = np.concatenate([f["c"].numpy() for f, _ in reader.dataset(converted, seed=2)])
     old_x = np.concatenate([f["c"].numpy() for f, _ in reader.dataset(old, seed=2)])
     np.testing.assert_array_equal(new_x, old_x)
+
+
+def test_a_fingerprint_list_that_does_not_match_the_files(converted, tmp_path):
+    import shutil
+
+    from tuner.data.schema import load_schema
+    from tuner.errors import DataError
+
+    bad = tmp_path / "bad"
+    shutil.copytree(converted, bad)
+    schema = json.loads((bad / "schema.json").read_text())
+    schema["splits"]["train"]["fingerprints"].pop()
+    (bad / "schema.json").write_text(json.dumps(schema))
+    with pytest.raises(DataError, match=r"schema\.json: split 'train': one fingerprint per file"):
+        load_schema(bad)

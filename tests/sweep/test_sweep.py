@@ -158,6 +158,15 @@ def test_tiny_sweep_end_to_end_matches_study_and_mlflow(sweeper: Sweeper) -> Non
 
 
 @pytest.mark.timeout(90)
+def test_only_workers_learn_the_driver_pid(ray_session) -> None:
+    """faults.point in a worker kills the driver by TUNER_DRIVER_PID; a child the driver
+    starts itself must not inherit it (it would kill the driver, not itself)."""
+    from tuner.sweep import _worker_env
+
+    assert "TUNER_DRIVER_PID" not in os.environ
+    assert _worker_env([])["TUNER_DRIVER_PID"] == str(os.getpid())
+
+
 def test_threshold_pruner_prunes_hopeless_trials(sweeper: Sweeper) -> None:
     from optuna.trial import TrialState
 

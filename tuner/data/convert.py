@@ -7,16 +7,15 @@ appears in one rename, so a failed or interrupted conversion leaves nothing behi
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from tuner.atomic import staged_dir
 from tuner.data.schema import Feature, Label, LabelKind, Schema, Split, save_schema
-from tuner.data.sources import check_file, detect_format, sha256, umask
+from tuner.data.sources import check_file, detect_format, sha256
 from tuner.data.table import Table, derive_features, derive_label, encode_labels
 from tuner.errors import ConfigError, DataError
 
@@ -149,9 +148,8 @@ def write_dataset(
     from tuner.data.writer import write_split
 
     out = out.absolute()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    _check_new(out, force)  # before the work, and again before publishing (a race)
+    with staged_dir(out) as tmp:
         splits = {}
         hashes = {p: sha256(Path(p)) for p in set((sources or {}).values())}
         for name, table in tables.items():
@@ -176,21 +174,10 @@ def write_dataset(
             extra=dict(extra or {}),
         )
         save_schema(schema, tmp)
-        tmp.chmod(0o777 & ~umask())  # mkdtemp made it private; give it the usual mode
-        _replace(tmp, out, force)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        _check_new(out, force)
     return schema
 
 
-def _replace(tmp: Path, out: Path, force: bool) -> None:
-    if out.exists():
-        if not force:
-            raise DataError("already exists", where=out, hint="pass --force to replace it")
-        old = out.with_name(f".{out.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(out)
+def _check_new(out: Path, force: bool) -> None:
+    if out.exists() and not force:
+        raise DataError("already exists", where=out, hint="pass --force to replace it")

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tuner.data.sources import write_text_atomic
+from tuner.atomic import write_text_atomic
 from tuner.errors import DataError
 
 SCHEMA_FILE = "schema.json"

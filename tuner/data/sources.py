@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 from tuner.errors import DataError
@@ -42,30 +40,6 @@ def detect_format(path: Path, given: str | None) -> str:
             hint="pass --format csv or --format libsvm",
         )
     return fmt
-
-
-def umask() -> int:
-    """The process umask; temporary files and folders are private, published ones aren't."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write a file so that a reader (or a process killed mid-write) never sees it half
-    written: a private temporary file beside it, given the usual mode, renamed onto it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def sha256(path: Path) -> str:

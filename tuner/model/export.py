@@ -9,14 +9,11 @@ inputs it takes and what its outputs mean, for `tune predict` and for people.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from tuner.atomic import staged_dir, write_text_atomic
 from tuner.data.schema import Schema
-from tuner.data.sources import umask
 from tuner.model.build import Built
 from tuner.model.layers import keras, tf
 
@@ -71,35 +68,27 @@ def export_model(built: Built, schema: Schema, cfg: dict[str, Any], directory: P
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(name=SIGNATURE, fn=serve, input_signature=[input_signature(schema)])
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
     cls = type(model)
     try:
-        if any(f.kind == "sparse" for f in schema.features):
-            # Keras would also trace a default signature with dense specs for the sparse
-            # inputs, which fails; ours above is the one that serves them
-            model.__class__ = type(cls.__name__, (cls,), {"_default_save_signature": None})
-        archive.write_out(str(tmp), verbose=False)
-        info = {
-            "signature": SIGNATURE,
-            "inputs": list(input_signature(schema)),
-            "output": name,
-            "task": built.task,
-            "classes": list(built.classes) if built.classes else None,
-            "label": schema.label.name,
-            "schema": schema.to_json(),
-            "config": cfg,
-        }
-        (tmp / INFO).parent.mkdir(parents=True, exist_ok=True)
-        (tmp / INFO).write_text(json.dumps(info, indent=2) + "\n")
-        for path in [tmp, *tmp.rglob("*")]:
-            os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask())
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
+        with staged_dir(directory) as tmp:
+            if any(f.kind == "sparse" for f in schema.features):
+                # Keras would also trace a default signature with dense specs for the sparse
+                # inputs, which fails; ours above is the one that serves them
+                model.__class__ = type(cls.__name__, (cls,), {"_default_save_signature": None})
+            archive.write_out(str(tmp), verbose=False)
+            info = {
+                "signature": SIGNATURE,
+                "inputs": list(input_signature(schema)),
+                "output": name,
+                "task": built.task,
+                "classes": list(built.classes) if built.classes else None,
+                "label": schema.label.name,
+                "schema": schema.to_json(),
+                "config": cfg,
+            }
+            write_text_atomic(tmp / INFO, json.dumps(info, indent=2) + "\n")
     finally:
         model.__class__ = cls
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return directory
 
 

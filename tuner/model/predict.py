@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from tuner.atomic import write_text_atomic
 from tuner.data.schema import Schema
-from tuner.data.sources import write_text_atomic
 from tuner.errors import DataError
 from tuner.model.export import SIGNATURE, read_info
 from tuner.tf_runtime import tensorflow
