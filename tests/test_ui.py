@@ -64,7 +64,9 @@ sys.exit(main(sys.argv[1:]))
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-def test_tune_ui_prints_the_runs_page_and_stops_on_ctrl_c(tmp_path, monkeypatch):
+@pytest.mark.parametrize("stop", ["ctrl_c", "sigkill"])
+def test_tune_ui_prints_the_runs_page_and_stops_on_ctrl_c(tmp_path, monkeypatch, stop):
+    """Ctrl-C stops the server cleanly; a SIGKILLed `tune ui` takes it down too (Linux)."""
     from tuner.tracking import Tracker, default_artifact_root, default_tracking_uri
     from tuner.ui import free_port
 
@@ -95,12 +97,20 @@ def test_tune_ui_prints_the_runs_page_and_stops_on_ctrl_c(tmp_path, monkeypatch)
         url = f"http://127.0.0.1:{port}/#/experiments/{tracker.experiment_id}/runs"
         assert f"MLflow UI: {url}\n" in lines, "".join(lines)
         assert get(f"http://127.0.0.1:{port}/") == 200
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT if stop == "ctrl_c" else signal.SIGKILL)
         out, _ = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    if stop == "sigkill":
+        from tuner.ui import port_in_use
+
+        deadline = time.monotonic() + 20
+        while port_in_use("127.0.0.1", port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not port_in_use("127.0.0.1", port), "the server outlived a killed `tune ui`"
+        return
     assert proc.returncode == 0, "".join(lines) + out
     assert "stopping the MLflow UI" in out
     assert not group_alive(proc.pid), "the server outlived `tune ui`"

@@ -267,16 +267,36 @@ def run_sweep(
     lock = SweepLock(study)
     lock.acquire()
     try:
+        tracker = _tracker(options, results)  # a bad tracking URI fails before Ray starts
         ray = ensure_ray(address=options.address)
         from ray import tune
 
-        return _run_locked(spec, options, study, results, url, ray, tune)
+        return _run_locked(spec, options, study, results, url, tracker, ray, tune)
     finally:
         lock.release()
 
 
+def _tracker(options: RunOptions, results: Path) -> Any:
+    if not options.track:
+        return None
+    import logging
+
+    from tuner.tracking import Tracker, resolve_tracking_uri
+
+    for noisy in ("mlflow", "alembic"):  # schema-migration chatter on a new store
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return Tracker(resolve_tracking_uri(results, options.tracking_uri), results / "mlartifacts")
+
+
 def _run_locked(
-    spec: SweepSpec, options: RunOptions, study: Any, results: Path, url: str, ray: Any, tune: Any
+    spec: SweepSpec,
+    options: RunOptions,
+    study: Any,
+    results: Path,
+    url: str,
+    tracker: Any,
+    ray: Any,
+    tune: Any,
 ) -> Outcome:
     from tuner.bridge import Bridge
     from tuner.pruning import PrunerScheduler
@@ -286,18 +306,8 @@ def _run_locked(
 
     _describe(study, spec)
     root = _trial_storage(study, results, options.trial_storage, spec.name)
-    tracker = parent = None
-    if options.track:
-        import logging
-
-        from tuner.tracking import Tracker, resolve_tracking_uri
-
-        for noisy in ("mlflow", "alembic"):  # schema-migration chatter on a new store
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-
-        tracker = Tracker(
-            resolve_tracking_uri(results, options.tracking_uri), results / "mlartifacts"
-        )
+    parent = None
+    if tracker is not None:
         parent = tracker.start_sweep(
             spec.name,
             spec.source,

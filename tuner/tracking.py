@@ -186,9 +186,13 @@ class Tracker:
             with _probing(tracking_uri):
                 self.client.search_experiments(max_results=1)
         except (ImportError, MlflowException) as exc:
+            reason = _reason(exc)
+            unreachable = reason.startswith(("cannot reach", "the server did not"))
             raise ConfigError(
-                f"tracking URI '{mask_url(tracking_uri)}': {mask_text(_reason(exc))}",
-                hint="expected sqlite:///PATH, a database URL with its driver installed, "
+                f"tracking URI '{mask_url(tracking_uri)}': {mask_text(reason)}",
+                hint="is an MLflow server running there? start one with `mlflow server --port PORT`"
+                if unreachable
+                else "expected sqlite:///PATH, a database URL with its driver installed, "
                 "or http(s)://HOST:PORT of an MLflow server",
             ) from None
         if _scheme(tracking_uri) == "sqlite":

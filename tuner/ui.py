@@ -2,7 +2,8 @@
 
 The server runs as `python -m mlflow ui` in its own process group (a terminal's Ctrl-C
 reaches us, not it; we stop it ourselves, group and all, so no uvicorn worker outlives
-`tune ui`). MLflow is imported here only to find the most recent sweep's experiment.
+`tune ui`; on Linux it also gets SIGTERM if `tune ui` is killed outright). MLflow is
+imported here only to find the most recent sweep's experiment.
 """
 
 from __future__ import annotations
@@ -90,10 +91,27 @@ def serve_ui(
             stderr=subprocess.STDOUT if out is not None else None,
             env=env,
             start_new_session=True,
+            preexec_fn=_die_with(os.getpid()) if sys.platform == "linux" else None,
         )
     finally:
         if out is not None:
             out.close()
+
+
+def _die_with(parent: int) -> Callable[[], None]:
+    """In the server's process, before exec: ask Linux for SIGTERM when `tune ui` dies, so
+    that a SIGKILLed `tune ui` (which cannot stop it) leaves no server behind. MLflow
+    forwards that SIGTERM to its uvicorn worker. (It fires when the thread that started
+    the server exits: `tune ui` starts it from its main thread.)"""
+
+    def arm() -> None:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # it died before the request was made
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
 
 
 def wait_ready(

@@ -364,6 +364,36 @@ def _env() -> dict[str, str]:
     return env
 
 
+@pytest.mark.timeout(60)
+def test_an_unreachable_tracking_server_fails_before_ray_starts(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from tuner import sweep
+
+    monkeypatch.setattr(sweep, "ensure_ray", lambda **_: pytest.fail("Ray was started"))
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    space = tmp_path / "cheap.yaml"
+    space.write_text(cheap("nowhere", trials=2, epochs=1))
+    code, _, err = cli(
+        "run",
+        space,
+        "--results",
+        tmp_path / "results",
+        "--tracking-uri",
+        f"http://127.0.0.1:{port}",
+    )
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"tune: error: tracking URI 'http://127.0.0.1:{port}': cannot reach the server "
+        "(Connection refused) (is an MLflow server running there? start one with "
+        "`mlflow server --port PORT`)"
+    ]
+
+
 @pytest.mark.timeout(120)
 def test_tune_run_and_status_in_a_subprocess(tmp_path: Path) -> None:
     space = tmp_path / "cheap.yaml"
