@@ -129,3 +129,22 @@ def test_schema_that_does_not_match_the_records(tmp_path):
         DataError, match=r"schema\.json: key '\(top level\)': 'source_format' is a required"
     ):
         reader.dataset(out)
+
+
+def test_parse_features_gives_raw_features_without_the_label(tmp_path):
+    """What `tune predict` uses on a bare TFRecord file: sparse as SparseTensor, no label."""
+    from tuner.tf_runtime import tensorflow
+
+    tf = tensorflow()
+    out = tmp_path / "ds"
+    convert(write(tmp_path / "t.libsvm", "1 3:1 1:0.5\n0 2:2\n"), out, ConvertOptions())
+    schema = reader.load_schema(out)
+    spec = reader.parse_spec(schema)
+    spec.pop(schema.label.name)
+    records = tf.data.TFRecordDataset(str(out / schema.splits["train"].files[0])).batch(8)
+    features = reader.parse_features(schema, spec)(next(iter(records)))
+    assert list(features) == ["features"]
+    assert tf.sparse.to_dense(features["features"]).numpy().tolist() == [
+        [0.5, 0, 1],
+        [0, 2, 0],
+    ]

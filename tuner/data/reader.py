@@ -95,9 +95,12 @@ def parse_spec(schema: Schema) -> dict[str, Any]:
     return spec
 
 
-def _parser(schema: Schema) -> Callable[[Any], tuple[dict[str, Any], Any]]:
-    """serialized [batch] → (raw features, label), sparse features as ragged (ids, values)."""
-    spec = parse_spec(schema)
+def _parser(
+    schema: Schema, spec: dict[str, Any] | None = None
+) -> Callable[[Any], tuple[dict[str, Any], Any]]:
+    """serialized [batch] → (raw features, label or None when `spec` has none), sparse
+    features as ragged (ids, values)."""
+    spec = spec or parse_spec(schema)
     tf = tensorflow()
 
     def parse(serialized):
@@ -108,26 +111,15 @@ def _parser(schema: Schema) -> Callable[[Any], tuple[dict[str, Any], Any]]:
             else parsed[f.name]
             for f in schema.features
         }
-        return features, parsed[schema.label.name]
+        return features, parsed.get(schema.label.name)
 
     return parse
 
 
 def parse_features(schema: Schema, spec: dict[str, Any]) -> Callable[..., Any]:
     """serialized [batch] → raw features, sparse ones as SparseTensors (for prediction)."""
-    tf = tensorflow()
-
-    def parse(serialized):
-        parsed = tf.io.parse_example(serialized, spec)
-        features = {}
-        for f in schema.features:
-            if f.kind == "sparse":
-                features[f.name] = _to_sparse(parsed[f.ids_key], parsed[f.values_key], f.dimension)
-            else:
-                features[f.name] = parsed[f.name]
-        return features
-
-    return parse
+    parse = _parser(schema, spec)
+    return lambda serialized: _sparse_out(schema, *parse(serialized))[0]
 
 
 def _to_sparse(ids, values, dimension: int):
@@ -152,8 +144,8 @@ def _entry(directory: Path, split: str) -> _Entry:
         schema = load_schema(directory)
         if split not in schema.splits:
             raise DataError(f"no split '{split}' (it has {sorted(schema.splits)})", where=directory)
-        files = [directory / f for f in schema.splits[split].files]
         info = schema.splits[split]
+        files = [directory / f for f in info.files]
         fingerprints = list(info.fingerprints or [None] * len(files))
         _entries[key] = _Entry(schema, files, list(info.file_rows), fingerprints)
     return _entries[key]
@@ -230,20 +222,19 @@ def _load(entry: _Entry) -> ParsedSplit:
     schema = entry.schema
     parse = _parser(schema)
     batches = []
-    with _reading(entry.files):
-        for path, fingerprint in zip(entry.files, entry.fingerprints, strict=True):
-            with located(path):
-                records = read_records(path, fingerprint, schema.compression)
-                if int(records.shape[0]):
-                    check_matches_schema(schema, path, records[0].numpy())
-                count = int(records.shape[0])
-                if count <= PARSE_CHUNK:  # a slice would copy every record
-                    batches.append(parse(records))
-                else:
-                    batches += [
-                        parse(records[start : start + PARSE_CHUNK])
-                        for start in range(0, count, PARSE_CHUNK)
-                    ]
+    for path, fingerprint in zip(entry.files, entry.fingerprints, strict=True):
+        with located(path):  # a corrupt shard: an error naming it and the byte
+            records = read_records(path, fingerprint, schema.compression)
+            count = int(records.shape[0])
+            if count:
+                check_matches_schema(schema, path, records[0].numpy())
+            if count <= PARSE_CHUNK:  # a slice would copy every record
+                batches.append(parse(records))
+            else:
+                batches += [
+                    parse(records[start : start + PARSE_CHUNK])
+                    for start in range(0, count, PARSE_CHUNK)
+                ]
     rows = sum(int(label.shape[0]) for _, label in batches)
     if rows != sum(entry.file_rows):
         raise DataError(
