@@ -22,10 +22,17 @@
    through `run_sweep` at concurrency 2 (from the call to the last trial's end), against
    the ideal S × 1 s / 2; plain Ray Tune (as above, sleeping 1 s) is the reference.
 
+3. The study's store (`--stores`): the driver's per-trial storage work (ask, a param, three
+   trial attributes, one report per epoch, tell; TPE seed 7) in Optuna alone against the
+   journal file (the default), SQLite (rollback journal) and SQLite in WAL mode, and the
+   run of 1. end to end through `run_sweep` with each store (`--storage`); the journal's
+   repair check on open (tuner/journal.py) timed on the journal that run wrote.
+
 Ray workers import the objectives from the repository root (cwd and PYTHONPATH are set
 here and passed on by `tuner.sweep.ensure_ray`); everything is written to a temporary
 folder, removed at the end.
 Usage: python bench/overhead.py [--quick] [--trials N] [--sleep-trials S] [--concurrency C]
+                                [--stores journal,sqlite,sqlite-wal]
 """
 
 from __future__ import annotations
@@ -279,7 +286,13 @@ def plain_optuna(trials: int, timers: Timers) -> dict[str, Any]:
 
 
 def ours(
-    text: str, results: Path, timers: Timers, trials: int, plots: bool, profile: bool
+    text: str,
+    results: Path,
+    timers: Timers,
+    trials: int,
+    plots: bool,
+    profile: bool,
+    store: str | None = None,
 ) -> dict[str, Any]:
     """One `run_sweep` of a space file's text: ms per trial up to the last trial's end,
     the end of the sweep on its own, and the timers."""
@@ -315,7 +328,8 @@ def ours(
         start = time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        outcome = run_sweep(spec, RunOptions(results=results, quiet=True, track=True, plots=plots))
+        options = RunOptions(results=results, storage=store, quiet=True, track=True, plots=plots)
+        outcome = run_sweep(spec, options)
     finally:
         Bridge.finish, tuner.sweep._finish = finish, end_of_sweep
         if profiler is not None:
@@ -378,6 +392,74 @@ def breakdown(run: dict[str, Any], ray_floor: dict[str, Any] | None) -> dict[str
     return out
 
 
+STORES = ("journal", "sqlite", "sqlite-wal")
+
+
+def store_url(kind: str, folder: Path) -> str:
+    """A fresh study store of a kind in `folder`; WAL mode is a property of the SQLite file
+    (it persists once set), so it is set before Optuna creates its tables."""
+    import sqlite3
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if kind == "journal":
+        return f"journal:{folder / 'study.journal'}"
+    path = folder / "study.db"
+    if kind == "sqlite-wal":
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+    return f"sqlite:///{path}"
+
+
+def storage_alone(kind: str, trials: int, folder: Path, epochs: int = 3) -> dict[str, Any]:
+    """ms per trial of what a sweep's driver asks of its study per trial, in Optuna alone."""
+    import optuna
+
+    from tuner import storage
+
+    url = store_url(kind, folder)
+    start = time.perf_counter()
+    study = optuna.create_study(
+        study_name="s",
+        storage=storage.open_storage(url),
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=SEED),
+    )
+    opened = time.perf_counter() - start
+    start = time.perf_counter()
+    for i in range(trials):
+        trial = study.ask()
+        x = trial.suggest_float("x", 0.0, 1.0)
+        for key, value in (("config", {"x": x}), ("ray_trial_id", f"t{i}"), ("run_id", "r")):
+            trial.set_user_attr(key, value)
+        for epoch in range(1, epochs + 1):
+            trial.report(x * epoch, epoch)
+        study.tell(trial, x * epochs)
+    total = time.perf_counter() - start
+    start = time.perf_counter()
+    optuna.load_study(study_name="s", storage=storage.open_storage(url)).get_trials()
+    return {
+        "ms_per_trial": ms(total, trials),
+        "create_s": round(opened, 3),
+        "reopen_and_read_s": round(time.perf_counter() - start, 3),
+    }
+
+
+def repair_check(journal: Path, rounds: int = 5) -> dict[str, Any]:
+    """The cost of the torn-journal check every open pays (a scan of a whole journal)."""
+    from tuner.journal import scan
+
+    start = time.perf_counter()
+    for _ in range(rounds):
+        assert scan(journal.read_bytes()) is None
+    seconds = (time.perf_counter() - start) / rounds
+    lines = journal.read_bytes().count(b"\n")
+    return {
+        "journal_bytes": journal.stat().st_size,
+        "journal_lines": lines,
+        "scan_ms": round(1000 * seconds, 2),
+    }
+
+
 def mlflow_store(results: Path) -> float:
     """Create the MLflow store (schema) once, as any earlier sweep in `results` would."""
     from tuner.tracking import Tracker, default_tracking_uri
@@ -395,11 +477,20 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1, help="for the no-op runs")
     parser.add_argument("--no-plots", action="store_true", help="skip the end-of-sweep plots")
     parser.add_argument("--profile", action="store_true", help="cProfile ours (driver)")
+    parser.add_argument(
+        "--stores",
+        default="journal,sqlite,sqlite-wal",
+        help="study stores to compare in 3 (comma-separated; '' skips 3)",
+    )
     args = parser.parse_args()
     trials = args.trials or (30 if args.quick else 100)
     sleepers = args.sleep_trials or (10 if args.quick else 40)
     if trials < 2 or sleepers < 2:
         sys.exit("bench: --trials and --sleep-trials must be 2 or more")
+    stores = [k for k in args.stores.split(",") if k]
+    if set(stores) - set(STORES):
+        sys.exit(f"bench: --stores takes {', '.join(STORES)}")
+    args.stores = stores
     started = time.perf_counter()
     load_before = load()
 
@@ -461,6 +552,19 @@ def measure(args: argparse.Namespace, trials: int, sleepers: int, work: Path) ->
         sleep_text = SLEEP_SPACE.format(name="sleep", trials=sleepers, seed=SEED)
         sleep = ours(sleep_text, results, timers, sleepers, False, False)
         ray_sleep = ray_baseline(sleepers, 2, work, "sleep", timers, plain=True, sleep=1.0)
+        stores: dict[str, Any] = {"alone": {}, "end_to_end": {}}
+        for kind in args.stores:
+            stores["alone"][kind] = storage_alone(kind, trials, work / "alone" / kind)
+            name = f"noop_{kind.replace('-', '_')}"
+            text = NOOP_SPACE.format(name=name, trials=trials, concurrency=c, seed=SEED)
+            url = None if kind == "journal" else store_url(kind, work / "stores" / kind)
+            run = ours(text, results, timers, trials, False, False, store=url)
+            stores["end_to_end"][kind] = {
+                k: run[k] for k in ("ms_per_trial", "steady_ms_per_trial", "counts")
+            }
+        if "journal" in args.stores:
+            journal = results / "noop_journal" / "study.journal"
+            stores["journal_repair_check"] = repair_check(journal)
         timers.undo()
     finally:
         ray.shutdown()
@@ -522,6 +626,7 @@ def measure(args: argparse.Namespace, trials: int, sleepers: int, work: Path) ->
             "ray_plain_first_trial_end_s": ray_sleep["first_trial_end_s"],
             "ours_code_ms_per_trial": breakdown(sleep, None)["ours_code"],
         },
+        "3_storage": stores,
         "ratios": ratios,
         "targets": targets,
         "met": {

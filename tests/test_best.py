@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.test_cli import read_only_dir  # noqa: F401  (a fixture)
 from tuner import storage
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,6 +119,9 @@ def test_top_trials_follows_the_direction(tmp_path: Path) -> None:
 def test_errors_exit_2(cli, tmp_path: Path) -> None:
     results = tmp_path / "results"
     code, _, err = cli("best", "nope", "--results", results)
+    assert code == 2 and f"--results {results}: no such folder" in err
+    results.mkdir()
+    code, _, err = cli("best", "nope", "--results", results)
     assert code == 2 and "no sweep named 'nope'" in err
 
     import optuna
@@ -153,6 +157,20 @@ def test_export_never_replaces_a_foreign_folder(cli, tmp_path: Path) -> None:
     code, _, err = cli("best", "fake", "--results", results, "--out", precious)
     assert code == 2 and "not an earlier export" in err
     assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_export_to_a_read_only_folder_is_one_line(
+    cli,
+    tmp_path: Path,
+    read_only_dir,  # noqa: F811  (the fixture imported from tests.test_cli)
+) -> None:
+    results = tmp_path / "results"
+    _fake_sweep(results, "fake", [0.5])
+    for out, where in ((read_only_dir / "best", read_only_dir), (read_only_dir, read_only_dir)):
+        code, stdout, err = cli("best", "fake", "--results", results, "--out", out)
+        assert (code, stdout) == (2, ""), err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert f"{where}: cannot write there: Read-only file system" in err, err
 
 
 def test_narrowed_space_keeps_one_point(tmp_path: Path) -> None:

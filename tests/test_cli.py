@@ -99,3 +99,125 @@ def test_unexpected_failure_exits_1(cli, monkeypatch):
     code, _, err = cli("data", "inspect", "anything")
     assert code == 1
     assert "RuntimeError: boom" in err and "bug in tuner" in err
+
+
+# ---------------------------------------------------------------- bad input: one line, exit 2
+
+CHEAP_SPACE = """\
+name: cheap
+objective: tests.sweep.cheap:train
+metric: {name: score, goal: maximize}
+budget: {trials: 1, max_epochs: 1}
+params:
+  x: {float: [0.1, 0.9]}
+"""
+TRIAL = "dataset: builtin:breast_cancer\nmodel: dnn\nwidth: 8\ndepth: 1\n"
+
+
+def one_line(code: int, out: str, err: str, *fragments: str) -> str:
+    assert (code, out) == (2, ""), (code, out, err)
+    assert err.startswith("tune: error: ") and err.count("\n") == 1, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path):
+    """A read-only tmpfs: as root, chmod does not stop writes, a read-only mount does."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {result.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_train_config_with_a_key_twice_names_both_lines(cli, tmp_path):
+    config = tmp_path / "trial.yaml"
+    config.write_text(TRIAL + "width: 16\n")
+    one_line(
+        *cli("train", config, "--out", tmp_path / "o"),
+        f"{config}:5: key 'width' is written twice, on lines 3 and 5",
+    )
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", ".nan", "1e999"])
+def test_set_refuses_non_finite_numbers(cli, tmp_path, value):
+    config = tmp_path / "trial.yaml"
+    config.write_text(TRIAL)
+    one_line(
+        *cli("train", config, "--set", f"learning_rate={value}", "--out", tmp_path / "o"),
+        "--set learning_rate: key 'learning_rate':",
+        "is not a finite number",
+    )
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        (TRIAL.replace("dnn", "d\xe9nn").encode("latin-1"), "byte 0xe9 on line 2 (byte offset 39)"),
+        (TRIAL.encode("utf-16-le"), "UTF-16 text without a byte-order mark"),
+        (bytes(range(256)), "not UTF-8 text: binary data"),
+    ],
+    ids=["latin-1", "utf-16", "binary"],
+)
+def test_a_trial_config_that_is_not_utf8_is_one_line(cli, tmp_path, raw, fragment):
+    config = tmp_path / "trial.yaml"
+    config.write_bytes(raw)
+    one_line(*cli("train", config, "--out", tmp_path / "o"), str(config), fragment)
+
+
+def test_bad_bytes_are_one_line_in_a_real_process(tmp_path):
+    """As a user sees it: `tune run` on a binary file and `tune train` on Latin-1 text."""
+    space, config = tmp_path / "space.yaml", tmp_path / "trial.yaml"
+    space.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)))
+    config.write_bytes("dataset: donn\xe9es\n".encode("latin-1"))
+    for args in (["run", str(space)], ["train", str(config)]):
+        result = subprocess.run(
+            [sys.executable, "-m", "tuner", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and "not UTF-8 text" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_run_results_that_is_a_file_or_read_only_is_one_line(cli, tmp_path, read_only_dir):
+    space = tmp_path / "space.yaml"
+    space.write_text(CHEAP_SPACE)
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    one_line(*cli("run", space, "--results", afile), f"--results {afile}: not a folder")
+    one_line(
+        *cli("run", space, "--results", read_only_dir / "results"),
+        f"--results {read_only_dir / 'results'}: cannot write there: Read-only file system",
+    )
+    uri = f"sqlite:///{read_only_dir}/db/mlflow.db"
+    one_line(
+        *cli("run", space, "--results", tmp_path / "res", "--tracking-uri", uri),
+        f"--tracking-uri {uri}: its folder {read_only_dir / 'db'}: cannot write there",
+    )
+    assert not (tmp_path / "res").exists()  # nothing created before the check failed
+
+
+def test_ui_on_a_missing_results_folder_fails_at_once(cli, tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    start = time.perf_counter()
+    one_line(*cli("ui", "--results", tmp_path / "nope", "--port", "0"), "nope: no such folder")
+    monkeypatch.chdir(tmp_path)
+    one_line(*cli("ui", "--port", "0"), "no results folder", "run a sweep first")
+    assert time.perf_counter() - start < 5
+    assert not (tmp_path / "nope").exists() and not (tmp_path / "results").exists()

@@ -422,3 +422,29 @@ def test_short_pruner_options_are_optuna_arguments():
         }
         accepted = set(inspect.signature(getattr(optuna.pruners, cls_name)).parameters)
         assert mapped <= accepted, (kind, mapped - accepted)
+
+
+@pytest.mark.parametrize("kind", ["random", "tpe"])
+def test_reseed_makes_a_new_sampler_go_on_where_the_old_one_was(kind):
+    """A resumed sweep's sampler is new (a new process): seeded per trial number it draws
+    what the uninterrupted one drew; seeded once, it would repeat the first trials."""
+    from tuner.space import reseed
+
+    def make():
+        cls = optuna.samplers.RandomSampler if kind == "random" else optuna.samplers.TPESampler
+        return cls(seed=3) if kind == "random" else cls(seed=3, n_startup_trials=3)
+
+    def run(study, n):
+        for _ in range(n):
+            reseed(study.sampler, 3, len(study.trials))
+            trial = study.ask()
+            x = trial.suggest_float("x", 0.0, 1.0)
+            study.tell(trial, (x - 0.3) ** 2)
+
+    whole = optuna.create_study(sampler=make())
+    run(whole, 6)
+    storage = optuna.storages.InMemoryStorage()
+    run(optuna.create_study(study_name="s", storage=storage, sampler=make()), 2)
+    resumed = optuna.load_study(study_name="s", storage=storage, sampler=make())
+    run(resumed, 4)
+    assert [t.params for t in resumed.trials] == [t.params for t in whole.trials]

@@ -123,7 +123,33 @@ def test_render_status(study: Any) -> None:
     assert lines[9].split() == ["6", "RUNNING", "0.5500", "2", "adam", "0.02"]
     assert lines[-1] == "(4 of 7 trials shown)"
     full = render_status(sweep_status(study, 10)).splitlines()
-    assert full[-1].split() == ["3", "FAIL", "-", "1", "sgd", "0.1", "0.5"]
+    assert full[5].split()[-1] == "reason"  # only when a shown row failed
+    assert full[-1].split() == ["3", "FAIL", "-", "1", "sgd", "0.1", "0.5", *REASON.split()]
+    assert "reason" not in lines[5]
+
+
+REASON = "ValueError: loss diverged"
+
+
+def test_failed_rows_show_their_reason_cut_to_the_terminal(study: Any, monkeypatch) -> None:
+    """The leaderboard had FAIL reasons, `tune status` did not: the last column, one line
+    per row, cut to the terminal's width; --json has it in full."""
+    import optuna
+
+    trial = study.ask()
+    long = "RuntimeError: " + "very long message " * 30 + "\nsecond line"
+    trial.set_user_attr("reason", long)
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    monkeypatch.setenv("COLUMNS", "100")
+    status = sweep_status(study, 10)
+    text = render_status(status)
+    last = text.splitlines()[-1]
+    assert last.split()[:2] == [str(trial.number), "FAIL"] and "RuntimeError: very" in last
+    assert len(last) <= 100 and last.endswith("…")
+    row = next(r for r in status["top"] if r["number"] == trial.number)
+    assert row["reason"] == long
+    pruned = next(r for r in status["top"] if r["state"] == "PRUNED")
+    assert pruned["reason"].startswith("pruned at epoch")
 
 
 def test_render_status_empty(results: Path) -> None:
@@ -173,7 +199,33 @@ def test_cli_status_errors(study: Any, results: Path, cli) -> None:
     assert code == 2 and "2 sweeps in" in err and "demo, second" in err
 
     code, _, err = cli("status", "--results", results.parent / "nothing")
+    assert code == 2 and err.endswith(
+        "nothing: no such folder (give the folder `tune run` wrote)\n"
+    )
+    (results.parent / "empty").mkdir()
+    code, _, err = cli("status", "--results", results.parent / "empty")
     assert code == 2 and "no sweeps in" in err
+
+
+@pytest.mark.parametrize("verb", [["status"], ["status", "demo"], ["ls"], ["best", "demo"]])
+def test_results_that_is_a_file_or_missing_is_one_line(cli, tmp_path: Path, verb) -> None:
+    """`tune ls --results FILE` said "no sweeps" and exited 0; a missing --results folder
+    (a typo) is an error for every reading verb, as it was for status."""
+    afile = tmp_path / "results.txt"
+    afile.write_text("")
+    code, out, err = cli(*verb, "--results", afile)
+    assert (code, out) == (2, "")
+    assert err == f"tune: error: --results {afile}: not a folder (it is a file)\n"
+    code, out, err = cli(*verb, "--results", tmp_path / "typo")
+    assert (code, out) == (2, "") and err.strip().endswith(
+        "typo: no such folder (give the folder `tune run` wrote)"
+    )
+
+
+def test_ls_without_results_folder_has_no_sweeps(cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the default ./results, before the first sweep
+    code, out, _ = cli("ls")
+    assert code == 0 and out.startswith("no sweeps under ")
 
 
 def test_cli_ls(study: Any, results: Path, cli) -> None:
@@ -185,6 +237,7 @@ def test_cli_ls(study: Any, results: Path, cli) -> None:
     assert lines[1].split()[1:3] == ["3/2/1/1", "0.9500"]
     assert lines[2].split()[1:3] == ["1/0/0/0", "0.8800"]
 
+    (results.parent / "empty").mkdir()
     code, out, _ = cli("ls", "--results", results.parent / "empty")
     assert code == 0 and out.startswith("no sweeps under ")
 
@@ -297,3 +350,25 @@ def test_progress_load(study: Any) -> None:
     progress.load(study)
     assert progress.counts == {"done": 3, "pruned": 2, "failed": 1}
     assert progress.best is not None and progress.best[1] == 1
+
+
+def test_an_archived_sweep_opens_by_the_name_tune_run_fresh_prints(
+    study: Any, results: Path, cli
+) -> None:
+    """`tune run --fresh` renames the folder to `<name>.archived-<time>` but the study in
+    its journal keeps the old name: status, best and ls still open it."""
+    from tuner.spec import parse_spec
+    from tuner.storage import ATTR_SPACE, storage_url
+    from tuner.sweep import archive
+
+    spec = parse_spec(study.user_attrs[ATTR_SPACE], "space.yaml", check_objective=False)
+    archived = archive(spec, results, storage_url(results, "demo"))
+    assert archived.startswith("demo.archived-") and not (results / "demo").exists()
+
+    code, out, err = cli("status", archived, "--results", results)
+    assert (code, err) == (0, "")
+    assert out.startswith(f"sweep {archived}  ·  val_auc") and "3 done" in out
+    code, out, err = cli("best", archived, "--results", results, "--json")
+    assert (code, err) == (0, "") and json.loads(out)["trials"][0]["number"] == 1
+    code, out, _ = cli("ls", "--results", results)
+    assert code == 0 and out.splitlines()[1].split()[:2] == [archived, "3/2/1/1"]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -39,14 +41,63 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return path
 
 
+STAGING = "staging"  # .NAME.staging-HOST-PID-xxxxxxxx: the folder being filled
+REPLACED = "old"  # .NAME.old-HOST-PID-xxxxxxxx: the folder being replaced, until deleted
+
+
+def _tag(out: Path, kind: str) -> str:
+    """The name prefix that says whose temporary folder this is: target, host and pid."""
+    return f".{out.name}.{kind}-{socket.gethostname()}-{os.getpid()}-"
+
+
+def _owner_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale(out: str | Path) -> list[Path]:
+    """Remove the temporary folders beside `out` that a killed process left (SIGKILL and
+    power loss run no clean-up): those for the same target, made on this host, whose
+    owning pid is gone. A live process's folder, or one from another host sharing the
+    file system, is never touched. A replaced folder whose replacement never arrived
+    (killed between the two renames of `_publish`) is put back as `out`.
+    Returns what was removed or restored."""
+    out = Path(out)
+    if not out.parent.is_dir():
+        return []
+    pattern = re.compile(
+        rf"\.{re.escape(out.name)}\.({STAGING}|{REPLACED})-"
+        rf"{re.escape(socket.gethostname())}-(\d+)-[^-]+"
+    )
+    found = []
+    for path in out.parent.iterdir():
+        match = pattern.fullmatch(path.name)
+        if not match or int(match[2]) == os.getpid() or _owner_alive(int(match[2])):
+            continue
+        if match[1] == REPLACED and not out.exists():
+            os.rename(path, out)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+        found.append(path)
+    return found
+
+
 @contextlib.contextmanager
 def staged_dir(out: str | Path) -> Iterator[Path]:
     """A temporary folder beside `out`, to fill in the `with` block; published as `out`
     when the block ends without an error, removed when it raises. An existing `out` is
-    moved aside, replaced, then deleted — and put back if the replacing rename fails."""
+    moved aside, replaced, then deleted — and put back if the replacing rename fails.
+    The temporary folders' names carry the host and pid of their owner, so that the next
+    staging for the same target removes those of a killed process (`remove_stale`)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    remove_stale(out)
+    tmp = Path(tempfile.mkdtemp(prefix=_tag(out, STAGING), dir=out.parent))
     try:
         yield tmp
         mask = umask()
@@ -62,7 +113,7 @@ def _publish(tmp: Path, out: Path) -> None:
     if not out.exists():
         os.rename(tmp, out)
         return
-    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+    old = out.parent / f"{_tag(out, REPLACED)}{uuid.uuid4().hex[:8]}"
     os.rename(out, old)
     try:
         os.rename(tmp, out)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -70,8 +71,10 @@ def load_sweep(results: Path, name: str, url: str | None = None) -> optuna.Study
     """The study of sweep `name` (a ConfigError, exit 2, when there is none)."""
     import optuna
 
+    from tuner.status import find_sweep
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return storage.find_study(results, name, url)
+    return find_sweep(results, name, url)
 
 
 def _finite(value: Any) -> bool:
@@ -336,8 +339,12 @@ def saved_model(study: optuna.Study, trial_dir: Path, dest: Path) -> Path:
 
 
 def _check_out(out: Path) -> None:
-    """`out` may be new, empty, or an earlier export: never replace anything else."""
+    """`out` may be new, empty, or an earlier export: never replace anything else. The
+    export is staged beside it and renamed into place: both folders must be writable."""
+    from tuner.results import writable_folder
+
     if not out.exists():
+        writable_folder(out.parent, f"export to {out}: the folder")
         return
     if not out.is_dir():
         raise ConfigError("--out exists and is not a folder", where=out)
@@ -347,6 +354,14 @@ def _check_out(out: Path) -> None:
             "--out is a folder that is not an earlier export; refusing to replace it",
             where=out,
             hint="give a new or empty folder",
+        )
+    writable_folder(out, "export to")
+    writable_folder(out.parent, f"export to {out}: the folder")
+    if os.path.ismount(out):
+        raise ConfigError(
+            "--out is a mount point: an export is renamed into place",
+            where=out,
+            hint="give a folder inside it",
         )
 
 

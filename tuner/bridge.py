@@ -10,6 +10,7 @@ the Ray classes around this stay thin.
 
 from __future__ import annotations
 
+import errno
 import math
 import threading
 import time
@@ -20,6 +21,8 @@ from typing import Any
 from tuner import faults, storage
 from tuner.spec import SweepSpec
 from tuner.worker import EPOCH, FAILED, NODE, PID, REASON
+
+TRIAL_RETRIES = "retries"  # trial attribute: re-runs after its worker process died
 
 
 @dataclass
@@ -34,6 +37,9 @@ class Running:
     identified: bool = False
     reason: str | None = None  # a failure the trial reported
     known: set[int] = field(default_factory=set)  # epochs the study already has (resume)
+    pid: int | None = None  # the worker process running it (from its first report)
+    died: str | None = None  # why, when its worker process died under it
+    retries: int = 0  # times it was re-run after its worker process died
 
 
 @dataclass
@@ -46,6 +52,24 @@ class Counts:
     by_state: dict[str, int] = field(default_factory=dict)
 
 
+def died_reason(message: str, pid: int | None = None) -> str:
+    """One line from Ray's ActorDiedError text: which process died and how Ray saw it
+    (e.g. "the worker process died (pid 812, killed or crashed; Ray: SYSTEM_ERROR,
+    Worker unexpectedly exits with a connection error code 2. End of file)")."""
+    import re
+
+    text = " ".join(message.split())
+    found = re.search(r"\bpid: (\d+)", text)
+    pid = int(found.group(1)) if found else pid
+    kind = re.search(r"Worker exit type: (\w+)", text)
+    detail = re.search(r"Worker exit detail: (.*?)(?:\. (?:Some common|There are some)|$)", text)
+    how = ", ".join(m.group(1).rstrip(".") for m in (kind, detail) if m)
+    return (
+        f"the worker process died (pid {pid if pid is not None else '?'}, killed or crashed"
+        + (f"; Ray: {how})" if how else ")")
+    )[:500]
+
+
 class Bridge:
     def __init__(
         self,
@@ -55,6 +79,7 @@ class Bridge:
         tracker: Any | None = None,
         parent_run_id: str | None = None,
         progress: Any | None = None,
+        lock: Any | None = None,
     ):
         self.spec = spec
         self.study = study
@@ -69,6 +94,13 @@ class Bridge:
         self.counts = Counts()
         self.stopping: str | None = None  # why the sweep is ending early, if it is
         self.interrupted = False  # stopped by the user: unfinished trials stay RUNNING
+        self.signal = 2  # the signal that interrupted it (SIGINT, SIGTERM, SIGHUP)
+        self.hurry = False  # a second signal: stop at once, skip the plots
+        self.lock = lock  # the sweep's SweepLock: checked before asking and telling
+        self.lost: str | None = None  # another driver took the sweep over: write nothing
+        self.full: BaseException | None = None  # a full disk (run_sweep raises it)
+        if lock is not None:
+            lock.on_lost = self.lose
         self.gpu = spec.resources.gpu  # per trial, as granted (0 when dropped: no GPU)
         self.started = time.monotonic()
         self._lock = threading.RLock()
@@ -81,12 +113,26 @@ class Bridge:
         # Trials a dead process left RUNNING run again first, under the same number with
         # the same config (the objective resumes from its checkpoint); they were counted
         # toward the budget when first asked.
-        self.stale = [
-            t
-            for t in trials
-            if t.state == optuna.trial.TrialState.RUNNING and storage.TRIAL_CONFIG in t.user_attrs
-        ]
+        # (One without a config lost it to a torn journal record: its config is drawn
+        # again in ask, keeping the params the study has.)
+        self.stale = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
         self.resumed: list[int] = []
+        self.retry: list[Running] = []  # trials whose worker died: run again first
+
+    def lose(self, why: str) -> None:
+        """The sweep's lock is another driver's now: stop, leave everything as it is."""
+        self.lost = self.lost or why
+        self.stopping, self.interrupted = why, True
+
+    def stop_on_full_disk(self, exc: BaseException) -> None:
+        """A full disk: stop, leaving the running trials resumable; run_sweep raises it."""
+        self.full = self.full or exc
+        self.stopping, self.interrupted = "no space left on the disk", True
+
+    def _holds(self, within: float = 0.0) -> bool:
+        if self.lost is None and self.lock is not None and not self.lock.holds(within):
+            self.lose(self.lock.lost or "the sweep's lock was lost")
+        return self.lost is None
 
     def __getstate__(self) -> dict[str, Any]:
         # Ray pickles its searcher and scheduler for its own restore, which tuner does not
@@ -100,23 +146,43 @@ class Bridge:
     def budget_left(self) -> int:
         return self.spec.budget.trials - self.counts.asked
 
+    def waiting(self) -> bool:
+        """Whether a running trial may still need a re-run (its worker could die): the
+        searcher must not tell Ray it is finished yet."""
+        with self._lock:
+            return bool(self.running) and not self.stopping and self.spec.budget.max_retries > 0
+
     def ask(self, ray_trial_id: str) -> dict[str, Any] | None:
         """A new Optuna trial and its Ray config, or None when the budget is spent."""
         import optuna
 
-        from tuner.space import suggest
+        from tuner.space import reseed, suggest
 
         with self._lock:
-            if self.stopping:
+            if self.stopping or not (self.retry or self.stale or self.budget_left() > 0):
+                return None  # (Ray polls while trials run: no storage read for that)
+            if not self._holds():
                 return None
             known: set[int] = set()
-            if self.stale:
+            retries = 0
+            if self.retry:  # same number, same config: resumes from its checkpoint
+                again = self.retry.pop(0)
+                trial, config, known = again.trial, again.config, again.known
+                retries = again.retries
+            elif self.stale:
                 frozen = self.stale.pop(0)
                 known = set(frozen.intermediate_values)
                 trial = optuna.trial.Trial(self.study, frozen._trial_id)
-                config = dict(frozen.user_attrs[storage.TRIAL_CONFIG])
+                config = frozen.user_attrs.get(storage.TRIAL_CONFIG)
+                if config is None:  # its record was torn: the recorded params are kept
+                    config = suggest(trial, self.spec)
+                    trial.set_user_attr(storage.TRIAL_CONFIG, config)
+                config = dict(config)
                 self.resumed.append(frozen.number)
             elif self.budget_left() > 0:
+                if self.spec.sampler.seed is not None:  # the draws a resume would repeat
+                    number = len(self.study.get_trials(deepcopy=False))
+                    reseed(self.study.sampler, self.spec.sampler.seed, number)
                 trial = self.study.ask()
                 config = suggest(trial, self.spec)
                 self.counts.asked += 1
@@ -131,7 +197,9 @@ class Bridge:
                     self.parent_run_id, number, config, {"ray_trial_id": ray_trial_id}
                 )
                 trial.set_user_attr(storage.TRIAL_RUN_ID, run_id)
-            self.running[ray_trial_id] = Running(number, trial, run_id, config, known=known)
+            self.running[ray_trial_id] = Running(
+                number, trial, run_id, config, known=known, retries=retries
+            )
             if self.progress is not None:
                 self.progress.trial_started(number, dict(trial.params))
             faults.point("trial_start")
@@ -149,9 +217,14 @@ class Bridge:
         """Record one reported epoch; returns True when the trial should be pruned."""
         with self._lock:
             entry = self.running.get(ray_trial_id)
+            if not self._holds(within=self.lock.heartbeat_s if self.lock else 0.0):
+                return False
             if entry is None or FAILED in result:
                 if entry is not None:
                     entry.reason = result.get(REASON)
+                    if storage.says_disk_full(entry.reason or ""):  # not the trial's fault
+                        entry.died = entry.reason  # left RUNNING by finish: resumable
+                        self.stop_on_full_disk(OSError(errno.ENOSPC, entry.reason))
                 return False
             self._identify(entry, result)
             epoch = int(result.get(EPOCH, entry.last_epoch + 1))
@@ -203,6 +276,7 @@ class Bridge:
             return
         entry.identified = True
         node, pid = result.get(NODE), result.get(PID)
+        entry.pid = pid
         entry.trial.set_user_attr(storage.TRIAL_NODE_ID, node)
         entry.trial.set_user_attr("pid", pid)
         if self.tracker is not None and entry.run_id:
@@ -213,6 +287,18 @@ class Bridge:
             if ray_trial_id in self.running:
                 self.running[ray_trial_id].pruned = True
 
+    def worker_died(self, ray_trial_id: str, error: BaseException | None) -> None:
+        """Ray reports a trial's error: when its worker process died (killed, crashed,
+        out of memory) rather than the objective failing, say so, so that `finish` can
+        re-run it."""
+        from ray.exceptions import RayActorError
+
+        with self._lock:
+            entry = self.running.get(ray_trial_id)
+            if entry is None or not isinstance(error, RayActorError):
+                return
+            entry.died = died_reason(str(error), entry.pid)
+
     # --- telling ------------------------------------------------------------
     def finish(self, ray_trial_id: str, result: dict[str, Any] | None, error: bool) -> None:
         """Tell the study how a trial ended: PRUNED, FAIL (with a reason) or COMPLETE."""
@@ -221,16 +307,21 @@ class Bridge:
         State = optuna.trial.TrialState
         with self._lock:
             entry = self.running.pop(ray_trial_id, None)
-            if entry is None:
+            if entry is None or not self._holds():
                 return
             result = result or {}
             reason = None
+            died = error and entry.died and not (entry.pruned or self.interrupted)
+            if died and self._retry(entry):
+                return
             if entry.pruned:
                 state = State.PRUNED
                 reason = f"pruned after epoch {entry.last_epoch}"
-            elif error or FAILED in result:
+            elif (error or FAILED in result) and not (entry.died and self.interrupted):
                 state = State.FAIL
-                reason = result.get(REASON) or entry.reason or "the trial errored"
+                reason = result.get(REASON) or entry.reason or entry.died or "the trial errored"
+                if entry.died and entry.retries:
+                    reason += f" (after {entry.retries} re-run{'s' * (entry.retries > 1)})"
             elif self.stopping and self.interrupted:
                 # left RUNNING in the study: the next `tune run` continues it
                 if self.tracker is not None and entry.run_id:
@@ -264,12 +355,31 @@ class Bridge:
                 self.progress.trial_finished(entry.number, state.name, value, reason)
             faults.point("trial_end")
 
+    def _retry(self, entry: Running) -> bool:
+        """Queue a trial whose worker died for a re-run under the same number and config
+        (it resumes from its checkpoint), while budget.max_retries allows."""
+        if entry.retries >= self.spec.budget.max_retries or self.stopping:
+            return False
+        entry.retries += 1
+        entry.trial.set_user_attr(TRIAL_RETRIES, entry.retries)
+        entry.reason, entry.identified = None, False
+        self.retry.append(entry)
+        if self.progress is not None:
+            limit = self.spec.budget.max_retries
+            note = f"{entry.died}; re-running it ({entry.retries} of {limit})"
+            self.progress.trial_finished(entry.number, "RUNNING", None, note)
+        return True
+
     def close(self) -> None:
         """Settle the trials Ray stopped without reporting their end (the sweep stopped):
         left RUNNING for resume if the user interrupted, else failed as interrupted."""
         with self._lock:
-            if self.running and not self.stopping:
+            if (self.running or self.retry) and not self.stopping:
                 self.stopping = "the sweep ended while they ran"
+            for entry in self.retry:  # re-runs never started: failed, or left resumable
+                self.running[f"retry-{entry.number}"] = entry
+                self.finish(f"retry-{entry.number}", None, True)
+            self.retry.clear()
             for ray_trial_id in list(self.running):
                 self.finish(ray_trial_id, None, False)
 

@@ -88,11 +88,17 @@ def _label_map(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--task",
     type=click.Choice(["binary", "multiclass", "regression"]),
-    help="Label kind; default: inferred (text or two values → classes, numbers → regression).",
+    help="Label kind; default: inferred (text, two values or few integers → classes, other "
+    "numbers → regression).",
 )
 @click.option("--shards", type=int, default=1, show_default=True, help="TFRecord files per split.")
 @click.option("--compress", is_flag=True, help="GZIP-compress the TFRecord files.")
 @click.option("--dimension", type=int, help="LIBSVM: the feature dimension (default: largest id).")
+@click.option(
+    "--max-dimension",
+    type=int,
+    help="LIBSVM: refuse feature ids above this (default 16,777,216 = 2**24).",
+)
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 def data_convert(
     src: Path,
@@ -110,6 +116,7 @@ def data_convert(
     shards,
     compress,
     dimension,
+    max_dimension,
     force,
 ) -> None:
     """Convert a CSV or LIBSVM file SRC into a TFRecord data set with a schema.
@@ -121,6 +128,7 @@ def data_convert(
     without it ('>50K'); --label-map renames any other value.
     """
     from tuner.data.convert import ConvertOptions, convert
+    from tuner.data.table import describe_label
 
     options = ConvertOptions(
         format=fmt,
@@ -136,9 +144,11 @@ def data_convert(
         shards=shards,
         compression="GZIP" if compress else None,
         dimension=dimension,
+        max_dimension=max_dimension,
         force=force,
     )
     schema = convert(src, out, options)
+    click.echo(describe_label(schema.label, inferred=task is None))
     kinds: dict[str, int] = {}
     for f in schema.features:
         kinds[f.kind] = kinds.get(f.kind, 0) + 1
@@ -360,13 +370,21 @@ def _run_and_report(
     trial_storage: Path | None = None,
 ) -> int:
     from tuner.redact import mask_url
+    from tuner.results import writable_folder
     from tuner.storage import results_dir
     from tuner.sweep import RunOptions, run_sweep
+    from tuner.tracking import check_writable_store, resolve_tracking_uri
 
+    folder = results_dir(results)
+    uri = resolve_tracking_uri(folder, tracking_uri)
+    if f"{folder}{os.sep}" in uri:  # the default store in the results folder
+        writable_folder(folder, "--results")
+    check_writable_store(uri)  # before the results folder is made for another store
+    writable_folder(folder, "--results")
     outcome = run_sweep(
         spec,
         RunOptions(
-            results=results_dir(results),
+            results=folder,
             storage=storage_url,
             tracking_uri=tracking_uri,
             address=address,
@@ -396,8 +414,25 @@ def _run_and_report(
         flags = results_flag + (f" --storage '{mask_url(storage_url)}'" if storage_url else "")
         flags += f" --tracking-uri '{mask_url(tracking_uri)}'" if tracking_uri else ""
         click.echo(f"to continue: tune resume {outcome.name}{flags}", err=True)
-        return 130
+        return outcome.exit_code or 130  # 128 + the signal: 130 Ctrl-C, 143 SIGTERM
     return 0
+
+
+def _existing_results(option: Path | None, storage_url: str | None = None) -> Path:
+    """The results folder a reading verb (status, ls, best, ui) looks in. A file, or a
+    --results folder that does not exist (a typo), is one line (exit 2); the default
+    ./results missing just holds no sweeps yet, and with --storage the study is
+    elsewhere anyway."""
+    from tuner.storage import results_dir
+
+    folder = results_dir(option)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--results {folder}: not a folder", hint="it is a file")
+    if option is not None and storage_url is None and not folder.exists():
+        raise ConfigError(
+            f"--results {folder}: no such folder", hint="give the folder `tune run` wrote"
+        )
+    return folder
 
 
 @cli.command("status")
@@ -419,11 +454,10 @@ def status_cmd(name, results, storage_url, top: int, as_json: bool) -> None:
     NAME may be left out when there is only one sweep.
     """
     from tuner.status import load_status, render_status
-    from tuner.storage import results_dir
 
     if top < 0:
         raise ConfigError(f"--top {top}: expected 0 or more")
-    status = load_status(results_dir(results), name, storage_url, top=top)
+    status = load_status(_existing_results(results, storage_url), name, storage_url, top=top)
     click.echo(json.dumps(status, indent=2) if as_json else render_status(status))
 
 
@@ -436,9 +470,8 @@ def status_cmd(name, results, storage_url, top: int, as_json: bool) -> None:
 def ls_cmd(results) -> None:
     """List the sweeps under the results folder: trials, best value, metric, last activity."""
     from tuner.status import ls_rows, render_ls
-    from tuner.storage import results_dir
 
-    folder = results_dir(results)
+    folder = _existing_results(results)
     rows = ls_rows(folder)
     click.echo(render_ls(rows) if rows else f"no sweeps under {folder}")
 
@@ -466,6 +499,14 @@ def ui_cmd(results, tracking_uri, port: int) -> None:
 
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port {port}: expected 0 to 65535")
+    default_store = not (tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
+    if results is not None or default_store:
+        folder = _existing_results(results)
+        if not folder.exists():  # the default ./results: the UI would serve an empty store
+            raise ConfigError(
+                f"no results folder {folder}",
+                hint="run a sweep first, or pass --results DIR or --tracking-uri URI",
+            )
     run_ui(results, tracking_uri, port, echo=click.echo)
 
 
@@ -516,11 +557,10 @@ def best_cmd(name, top, as_json, export, out, model_name, results, storage_url, 
                                   mlflow models serve -m models:/M/<version>
     """
     from tuner import best
-    from tuner.storage import results_dir
 
     if top < 1:
         raise ConfigError(f"--top {top}: expected 1 or more")
-    folder = results_dir(results)
+    folder = _existing_results(results, storage_url)
     study = best.load_sweep(folder, name, storage_url)
     if export or out or model_name:
         best.pick_trial(study)  # no complete trial: fail before printing anything
@@ -575,14 +615,14 @@ def main(argv: list[str] | None = None) -> int:
         cmd = exc.ctx.command_path if exc.ctx else PROG
         _error(f"{exc.format_message()} (see '{cmd} --help')".replace("\n", " "))
         code = 2
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click's wrapping of a KeyboardInterrupt
         _error("aborted")
-        code = 130
+        code = getattr(exc.__cause__, "exit_code", 130)  # a second SIGTERM: 143
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         _error("interrupted")
-        code = 130
+        code = getattr(exc, "exit_code", 130)  # a second SIGTERM: 143
     except Exception:
         from tuner.redact import mask_text
 

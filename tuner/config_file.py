@@ -8,8 +8,10 @@ with jsonschema, translating its first error into one `ConfigError` line.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,27 +64,82 @@ def _walk(node: yaml.Node, key: KeyPath, lines: dict[KeyPath, int]) -> None:
             _walk(v, (*key, i), lines)
 
 
-class Loader(yaml.SafeLoader):
-    """SafeLoader reading exponent numbers as YAML 1.2 does (`1e-4` is a float, not text)."""
+class DuplicateKey(yaml.MarkedYAMLError):
+    """A mapping writes the same key twice (PyYAML would keep the later one silently)."""
+
+    def __init__(self, key: Any, first: yaml.Mark, again: yaml.Mark):
+        super().__init__(problem=f"key '{key}' is written twice", problem_mark=again)
+        self.key, self.first, self.again = key, first, again
 
 
-Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
+class _UniqueKeys:
+    """Constructor mixin refusing a key written twice in one mapping (merge keys `<<`
+    may still be overridden: they are not written in the mapping itself)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)  # type: ignore[attr-defined]
+            try:
+                first = seen.setdefault((type(key) is bool, key), key_node)
+            except TypeError:
+                continue  # an unhashable key: SafeConstructor says so
+            if first is not key_node:
+                raise DuplicateKey(key, first.start_mark, key_node.start_mark)
+        return super().construct_mapping(node, deep)  # type: ignore[misc]
+
+
+class Loader(_UniqueKeys, yaml.SafeLoader):
+    """SafeLoader reading exponent numbers as YAML 1.2 does (`1e-4` is a float, not
+    text), refusing duplicate keys."""
+
+
+# libyaml's parser when PyYAML was built with it: a space file with a choice of 200,000
+# values composes in ~1 s instead of ~7 s; same resolver and constructor as `Loader`.
+FastLoader: type = (
+    type("FastLoader", (_UniqueKeys, yaml.CSafeLoader), {})
+    if getattr(yaml, "__with_libyaml__", False)
+    else Loader
 )
+
+for _cls in {Loader, FastLoader}:
+    _cls.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
 
 
 def parse_yaml(text: str, path: Path | None = None) -> Located:
-    """Parse YAML text whose top level is a mapping; `path` is only for messages."""
+    """Parse YAML text whose top level is a mapping; `path` is only for messages.
+
+    One pass: the node tree gives every key's line, then the data is built from it."""
     where = str(path) if path else "config"
+    lines: dict[KeyPath, int] = {}
+    loader = FastLoader(text)
     try:
-        node = yaml.compose(text, Loader=Loader)
-        data = yaml.load(text, Loader=Loader)
+        node = loader.get_single_node()
+        if node is not None:
+            _walk(node, (), lines)
+        data = loader.construct_document(node) if node is not None else None
+    except DuplicateKey as exc:
+        first, again = exc.first.line + 1, exc.again.line + 1
+        raise ConfigError(
+            f"key '{_dotted(lines, exc.key, again)}' is written twice, on lines {first} and "
+            f"{again}",
+            where=f"{where}:{again}",
+            hint="keep one; YAML would silently use the later",
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f":{mark.line + 1}" if mark else ""
         raise ConfigError(f"not valid YAML: {exc.problem}", where=f"{where}{line}") from None
+    except yaml.YAMLError as exc:  # the reader: a character YAML does not allow
+        raise ConfigError(_reader_problem(exc, text), where=where) from None
+    finally:
+        loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -91,10 +148,64 @@ def parse_yaml(text: str, path: Path | None = None) -> Located:
             where=f"{where}:1",
             hint="expected a mapping",
         )
-    lines: dict[KeyPath, int] = {}
-    if node is not None:
-        _walk(node, (), lines)
     return Located(data, path, lines)
+
+
+def _dotted(lines: dict[KeyPath, int], key: Any, line: int) -> str:
+    """The full key path of the duplicate `key` written on `line`."""
+    for path, at in lines.items():
+        if at == line and path and str(path[-1]) == str(key):
+            return ".".join(map(str, path))
+    return str(key)
+
+
+def _reader_problem(exc: yaml.YAMLError, text: str) -> str:
+    position = getattr(exc, "position", None)
+    character = getattr(exc, "character", None)
+    if isinstance(position, int) and isinstance(character, str | int):
+        code = ord(character) if isinstance(character, str) else character
+        line = text.count("\n", 0, position) + 1
+        return f"not text: control character #x{code:02x} on line {line}"
+    return f"not valid YAML: {str(exc).splitlines()[-1] if str(exc) else exc}"
+
+
+def read_text(path: Path) -> str:
+    """A config file's text. Config files are UTF-8 (a UTF-8 byte-order mark is
+    dropped); UTF-16 with a byte-order mark, which YAML allows, is decoded too. Anything
+    else is one ConfigError naming the first bad byte: its line and byte offset."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read it: {exc.strerror or exc}", where=path) from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"not UTF-16 text despite its byte-order mark (byte offset {exc.start})",
+                where=path,
+                hint="save it as UTF-8",
+            ) from None
+    raw = raw.removeprefix(codecs.BOM_UTF8)
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        odd = raw[1::2].count(0) > len(raw) // 4 or raw[0::2].count(0) > len(raw) // 4
+        what = "UTF-16 text without a byte-order mark" if odd else "binary data"
+        line = raw.count(b"\n", 0, nul) + 1
+        raise ConfigError(
+            f"not UTF-8 text: {what} (a NUL byte on line {line}, byte offset {nul})",
+            where=path,
+            hint="expected a YAML file saved as UTF-8",
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line} (byte offset {exc.start})",
+            where=f"{path}:{line}",
+            hint="save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 FILE`",
+        ) from None
 
 
 def load_yaml(path: str | Path) -> Located:
@@ -104,7 +215,7 @@ def load_yaml(path: str | Path) -> Located:
         raise ConfigError("no such file", where=path)
     if path.is_dir():
         raise ConfigError("is a directory", where=path, hint="expected a YAML file")
-    return parse_yaml(path.read_text(), path)
+    return parse_yaml(read_text(path), path)
 
 
 def suggest(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:
@@ -116,12 +227,88 @@ def validate(located: Located, schema: dict[str, Any], *, prefix: KeyPath = ()) 
     """Check `located.data` (found at `prefix` inside the file) against a JSON Schema."""
     import jsonschema
 
+    check_finite(located, located.data, prefix)
     validator = jsonschema.Draft202012Validator(schema)
     errors = list(validator.iter_errors(located.data))
     if not errors:
         return
     err = min(errors, key=lambda e: (len(e.absolute_path), str(list(e.absolute_path))))
     raise _config_error(err, located, prefix)
+
+
+def check_finite(located: Located, value: Any, key: KeyPath = ()) -> None:
+    """NaN and ±inf (YAML `.nan`, `.inf`; `--set x=nan`) are no setting: a trial given
+    one trains and then "diverges". JSON Schema cannot say so (NaN fails no bound)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        name = ".".join(str(k) for k in key) or "(top level)"
+        raise ConfigError(
+            f"key '{name}': {value} is not a finite number",
+            where=located.where(key),
+            hint="expected a finite number",
+        )
+    if isinstance(value, dict):
+        for k, v in value.items():
+            check_finite(located, v, (*key, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            check_finite(located, v, (*key, i))
+
+
+def _describe(schema: Any) -> str | None:
+    """What a key's schema expects, in words ('a number in [0, 100]'), for messages."""
+    if not isinstance(schema, dict):
+        return None
+    if "enum" in schema:
+        return f"one of {schema['enum']}"
+    kind = {
+        "number": "a number",
+        "integer": "a whole number",
+        "string": "text",
+        "boolean": "true or false",
+        "array": "a list",
+        "object": "a mapping",
+    }.get(
+        schema.get("type")  # type: ignore[arg-type]
+    )
+    if kind is None:
+        return None
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if low is not None and high is not None:
+        return f"{kind} in [{low}, {high}]"
+    if low is not None:
+        return f"{kind} ≥ {low}"
+    if schema.get("exclusiveMinimum") is not None:
+        return f"{kind} > {schema['exclusiveMinimum']}"
+    return kind
+
+
+def _missing(err: Any, key: KeyPath) -> str | None:
+    """A plain message for a missing key: `required`, or an `anyOf` of `required`s."""
+    instance = err.instance if isinstance(err.instance, dict) else {}
+    if err.validator == "required":
+        names = [n for n in err.validator_value if n not in instance][:1]
+    elif err.validator == "anyOf" and all(
+        set(sub) == {"required"} and len(sub["required"]) == 1 for sub in err.validator_value
+    ):
+        names = [sub["required"][0] for sub in err.validator_value]
+    else:
+        return None
+    if not names:
+        return None
+    props = err.schema.get("properties", {}) if isinstance(err.schema, dict) else {}
+    wanted = " or ".join(f"'{n}'" for n in names)
+    expected = _describe(props.get(names[0])) if len(names) == 1 else None
+    tail = f" ({expected})" if expected else ""
+    kind = instance.get("type")
+    section = str(key[-1]) if key else ""
+    if section in ("pruner", "sampler", "wrapped") and isinstance(kind, str):
+        what = "pruner" if section == "wrapped" else section
+        return f"{what} '{kind}' needs option {wanted}{tail}"
+    name = ".".join(str(k) for k in key)
+    if len(names) == 1:
+        full = f"{name}.{names[0]}" if name else names[0]
+        return f"key '{full}' is required{tail}"
+    return f"key '{name or '(top level)'}' needs {wanted}"
 
 
 def _config_error(err: Any, located: Located, prefix: KeyPath) -> ConfigError:
@@ -147,8 +334,9 @@ def _config_error(err: Any, located: Located, prefix: KeyPath) -> ConfigError:
             near = suggest(err.instance, [str(v) for v in err.validator_value])
             if near:
                 message += f" (did you mean '{near}'?)"
-    elif err.validator == "required":
-        message = err.message.replace("is a required property", "is required")
+    missing = _missing(err, (*prefix, *key))
+    if missing:
+        return ConfigError(missing, where=located.where((*prefix, *key)))
     return ConfigError(f"key '{name}': {message}", where=located.where((*prefix, *key)))
 
 

@@ -33,3 +33,11 @@ class DataError(TunerError):
 
 class ConfigError(TunerError):
     """A configuration, option or space file is invalid."""
+
+
+class StorageFull(TunerError):
+    """The disk (or quota) holding the sweep's study, tracking store or trial folders is
+    full. Not bad input: exit 1, still one line; the sweep stays resumable once there is
+    room (at most the record being written is lost)."""
+
+    exit_code = 1

@@ -5,7 +5,8 @@
 interrupted at: trial_start (a trial was asked, not yet run), epoch (an epoch recorded),
 trial_end (a trial was told), export (while exporting the best trial). A trial process
 passes `checkpoint` (between a trial's best and last checkpoints) and kills the driver,
-whose pid it finds in TUNER_DRIVER_PID. Unset, `point` costs one dict lookup.
+whose pid it finds in TUNER_DRIVER_PID. `tune data convert` passes `convert` (the data
+set staged, not yet published). Unset, `point` costs one dict lookup.
 """
 
 from __future__ import annotations

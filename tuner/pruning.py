@@ -7,6 +7,8 @@ trial it stops is recorded PRUNED all the same."""
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
 from typing import Any
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
@@ -48,5 +50,14 @@ class PrunerScheduler(FIFOScheduler):
             self.inner.on_trial_remove(tune_controller, trial)
 
     def on_trial_error(self, tune_controller: Any, trial: Any) -> None:
+        # Ray calls this just before the searcher's on_trial_complete(error=True), with
+        # the error just pickled in the driver's trial folder (`get_pickled_error` reads
+        # the synced copy, not there yet): tell the bridge whether the worker died.
+        error = None
+        with contextlib.suppress(Exception):  # unreadable: just "the trial errored"
+            from ray import cloudpickle
+
+            error = cloudpickle.loads(Path(trial.pickled_error_file).read_bytes())
+        self.bridge.worker_died(trial.trial_id, error)
         if self.inner is not None:
             self.inner.on_trial_error(tune_controller, trial)

@@ -37,6 +37,29 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
+def writable_folder(path: str | Path, what: str) -> Path:
+    """Make sure files can be written in folder `path` (created with its parents if
+    missing), before anything is: a results folder or export target on a read-only file
+    system (which stops root too, unlike permissions) or that is a file is one
+    ConfigError naming the option, not a traceback from deep inside a sweep."""
+    from tuner.errors import ConfigError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{what} {path}: not a folder", hint="it is a file; give a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"{what} {path}: cannot write there: {exc.strerror or exc}",
+            hint="give a folder on a writable file system",
+        ) from None
+    return path
+
+
 # state → rank in the leaderboard (lower first)
 _STATE_RANK = {"COMPLETE": 0, "RUNNING": 1, "WAITING": 2, "PRUNED": 3, "FAIL": 4}
 

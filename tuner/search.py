@@ -9,6 +9,7 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
+from tuner import storage
 from tuner.bridge import Bridge
 
 
@@ -22,7 +23,11 @@ class StudySearcher(Searcher):
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         config = self.bridge.ask(trial_id)
-        return Searcher.FINISHED if config is None else config  # running trials go on
+        if config is not None:
+            return config
+        # Nothing now: finished (running trials go on), unless a running trial whose
+        # worker dies is still to be re-run — Ray asks again later.
+        return None if self.bridge.waiting() else Searcher.FINISHED
 
     def save(self, checkpoint_path: str) -> None:
         pass  # the study is the state; Ray's snapshots of it are not used
@@ -36,4 +41,9 @@ class StudySearcher(Searcher):
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
-        self.bridge.finish(trial_id, result, error)
+        try:
+            self.bridge.finish(trial_id, result, error)
+        except Exception as exc:  # Ray logs it with a traceback and goes on: stop instead
+            if not storage.disk_full(exc):
+                raise
+            self.bridge.stop_on_full_disk(exc)

@@ -7,9 +7,12 @@ its `serve` signature to `mlflow.pyfunc.load_model(...).predict(df)` and to
 Input: a pandas DataFrame with one column per model input (`assets.extra/tuner.json`
 names them): numeric features → float32 (missing, empty or unparsable → NaN, the model's
 missing value), categorical features → text (missing → "", its own category; a whole
-number written as a float, 3.0, → "3"), sparse features → two columns `<name>_ids` and
+number, 3 or 3.0, → "3", or "3.0" when that is how the training data wrote it), sparse
+features → two columns `<name>_ids` and
 `<name>_values` holding lists, padded here (-1 ids) to the longest row. Extra columns
-(e.g. the label) are ignored; a missing input column is an error naming it.
+(e.g. the label) are ignored; a missing input column is an error naming it. Columns keep
+the user's original names (`od280/od315_of_diluted_wines`); they are mapped here to the
+signature's input keys (Python identifiers), as tuner.json's `signature_keys` says.
 
 Output: a DataFrame — binary: `probability` and `predicted` (the class); multiclass:
 `p_<class>` per class and `predicted`; regression: `prediction`. The same columns as
@@ -42,6 +45,13 @@ def feature_kinds(info: dict[str, Any]) -> dict[str, str]:
     return {f["name"]: f["kind"] for f in info["schema"]["features"]}
 
 
+def signature_keys(info: dict[str, Any]) -> dict[str, str]:
+    """Input column → the serving signature's input key (itself for a model exported
+    before column names were mapped)."""
+    keys = info.get("signature_keys") or {}
+    return {name: keys.get(name, name) for name in info["inputs"]}
+
+
 def output_columns(info: dict[str, Any]) -> list[str]:
     task = info["task"]
     if task == "binary":
@@ -51,20 +61,25 @@ def output_columns(info: dict[str, Any]) -> list[str]:
     return ["prediction"]
 
 
-def _category(value: Any) -> str:
+def _category(value: Any, vocabulary: Any = ()) -> str:
+    """A cell → the category text. A number is written as the training data wrote it:
+    3 and 3.0 both become whichever of "3" and "3.0" is in the vocabulary ("3" if
+    neither is)."""
     import math
 
     if value is None:
         return ""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        if value.is_integer():
-            return str(int(value))
     if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
-        return _category(value.item())
+        return _category(value.item(), vocabulary)
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if float(value).is_integer():
+            whole, written = str(int(value)), f"{float(value)!r}"
+            return written if written in vocabulary and whole not in vocabulary else whole
+        return repr(float(value))
     return str(value).strip()
 
 
@@ -80,13 +95,17 @@ def _padded(column: Any, fill: Any, dtype: Any) -> Any:
 
 
 def to_inputs(frame: Any, info: dict[str, Any]) -> dict[str, Any]:
-    """A DataFrame → the serving signature's inputs (numpy arrays of its dtypes)."""
+    """A DataFrame (columns: the user's names) → the serving signature's inputs (numpy
+    arrays of its dtypes, keyed by signature key)."""
     import numpy as np
     import pandas as pd
 
     if not isinstance(frame, pd.DataFrame):
         frame = pd.DataFrame(frame)
     kinds = feature_kinds(info)
+    vocabularies = {
+        f["name"]: frozenset(f.get("vocabulary") or ()) for f in info["schema"]["features"]
+    }
     missing = [name for name in info["inputs"] if name not in frame.columns]
     if missing:
         raise ValueError(
@@ -99,7 +118,8 @@ def to_inputs(frame: Any, info: dict[str, Any]) -> dict[str, Any]:
             values = pd.to_numeric(column, errors="coerce")
             inputs[name] = np.asarray(values, dtype=np.float64).astype(np.float32)
         elif name in kinds and kinds[name] == "categorical":
-            inputs[name] = np.asarray([_category(v) for v in column], dtype=object)
+            vocabulary = vocabularies[name]
+            inputs[name] = np.asarray([_category(v, vocabulary) for v in column], dtype=object)
         elif name.endswith("_ids"):
             inputs[name] = _padded(column, -1, np.int64)
         else:
@@ -112,7 +132,8 @@ def to_inputs(frame: Any, info: dict[str, Any]) -> dict[str, Any]:
         width = max(ids.shape[1], values.shape[1])
         inputs[f"{f}_ids"] = np.pad(ids, ((0, 0), (0, width - ids.shape[1])), constant_values=-1)
         inputs[f"{f}_values"] = np.pad(values, ((0, 0), (0, width - values.shape[1])))
-    return inputs
+    keys = signature_keys(info)
+    return {keys[name]: value for name, value in inputs.items()}
 
 
 def to_frame(output: Any, info: dict[str, Any], index: Any = None) -> Any:
@@ -170,4 +191,11 @@ def _empty(info: dict[str, Any]) -> Any:
     return np.zeros((0,), np.float32)
 
 
-__all__ = ["ARTIFACT", "SavedModelPyfunc", "output_columns", "to_frame", "to_inputs"]
+__all__ = [
+    "ARTIFACT",
+    "SavedModelPyfunc",
+    "output_columns",
+    "signature_keys",
+    "to_frame",
+    "to_inputs",
+]

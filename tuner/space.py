@@ -170,6 +170,35 @@ def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
         return getattr(optuna.samplers, s.class_name)(**kwargs)
 
 
+def reseed(sampler: optuna.samplers.BaseSampler, seed: int, number: int) -> None:
+    """Seed `sampler` for trial `number` from (seed, number), before that trial is asked.
+
+    A seeded sampler built in a new process restarts its random sequence, so a resumed
+    sweep would draw its first trials' points again. Seeded per trial number instead, the
+    draws depend only on (seed, number) — and for a model-based sampler (TPE) on the
+    history, as in an uninterrupted sweep. Optuna's `reseed_rng()` takes no seed, so the
+    samplers' random states (`LazyRandomState`, also in wrapped samplers such as TPE's
+    startup RandomSampler) are seeded in place: objects sharing one keep sharing it."""
+    import numpy as np
+    from optuna.samplers import BaseSampler
+    from optuna.samplers._lazy_random_state import LazyRandomState
+
+    derived = int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
+    seen: set[int] = set()
+
+    def walk(obj: Any) -> None:
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        for value in vars(obj).values():
+            if isinstance(value, LazyRandomState):
+                value.rng.seed(derived)
+            elif isinstance(value, BaseSampler):
+                walk(value)
+
+    walk(sampler)
+
+
 def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
     """The pruner named by `pruner.type`. Optuna's step is the epoch (counted from 1);
     the short types take options in epochs and map them so:

@@ -13,9 +13,11 @@ expected (with the nearest valid name for a typo). The checks, in order:
    parameter can never take), a key both fixed and swept, grid with continuous or
    conditional params, missing extras (cmaes, gp), ASHA with an Optuna pruner;
 4. against the objective: param and fixed names (did you mean …?), its config schema on
-   several sample configs (every choice and both ends of every range, each with the
-   `when` conditions it needs), the metric on each sample, and its `prepare` on each
-   (which checks e.g. crosses against the data set).
+   several sample configs (every choice — of a choice of more than PROBE_LIMIT values,
+   its representatives — and both ends of every range, each with the `when` conditions
+   it needs), the metric on each sample, and its `prepare` on each (which checks e.g.
+   crosses against the data set). The checks grow with the number of params, not with
+   the number of values: a choice of 200,000 values is checked in well under a second.
 
 Nothing here imports TensorFlow, Ray, MLflow or (for the named sampler and pruner types)
 Optuna; the Optuna translation is `tuner.space`.
@@ -26,14 +28,22 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tuner.config_file import KeyPath, Located, parse_yaml, suggest, validate
+from tuner.config_file import (
+    KeyPath,
+    Located,
+    check_finite,
+    parse_yaml,
+    read_text,
+    suggest,
+    validate,
+)
 from tuner.errors import ConfigError, DataError, TunerError
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "space.schema.json"
@@ -96,6 +106,7 @@ class Budget:
     max_epochs: int
     time: float | None = None  # seconds; None: no time limit
     max_failures: int | None = None  # None: no limit
+    max_retries: int = 1  # re-runs of a trial whose worker process died
 
 
 @dataclass(frozen=True)
@@ -166,6 +177,48 @@ def float_top(low: float, high: float, step: float) -> float:
     return float(lo + ((hi - lo) // st) * st)
 
 
+PROBE_LIMIT = 32  # a choice of more values is probed through its representatives
+
+
+def _shape(value: Any) -> tuple[Any, ...]:
+    """What a JSON Schema can tell apart without comparing values: the kind of a value,
+    and for a list its length and its items' shapes."""
+    if isinstance(value, list):
+        return ("list", len(value), *(_shape(v) for v in value[:8]))
+    if isinstance(value, bool) or value is None:
+        return (type(value).__name__,)
+    if isinstance(value, int | float):
+        return ("integer" if float(value).is_integer() else "number",)
+    return (type(value).__name__,)
+
+
+def representatives(choices: Sequence[Any], limit: int = PROBE_LIMIT) -> list[int]:
+    """Indices of the choices that stand for all of them in the load checks: the first
+    and last value; the first and last of each shape (`_shape`: kind, list length), up
+    to `limit` shapes; the smallest and largest number (bounds such as minimum and
+    maximum are then checked at both ends). Text is checked per value only where the
+    objective's schema gives the key an enum (see `_check_enum`); other values outside
+    these reach the objective only in their trial, which fails alone (a FAIL row)."""
+    picked = {0, len(choices) - 1}
+    ends: dict[tuple[Any, ...], list[int]] = {}
+    low = high = None
+    for i, c in enumerate(choices):
+        shape = _shape(c)
+        if shape in ends:
+            ends[shape][1] = i
+        elif len(ends) < limit:
+            ends[shape] = [i, i]
+        if isinstance(c, int | float) and not isinstance(c, bool):
+            if low is None or c < choices[low]:
+                low = i
+            if high is None or c > choices[high]:
+                high = i
+    for first, last in ends.values():
+        picked.update((first, last))
+    picked.update(i for i in (low, high) if i is not None)
+    return sorted(picked)
+
+
 @dataclass(frozen=True)
 class Param:
     """One swept key. Ranges include both ends: low ≤ x ≤ high (with a step, x is
@@ -234,11 +287,15 @@ class Param:
         )
 
     def probes(self) -> list[tuple[Any, str]]:
-        """The values checked against the objective at load, with how to call each."""
+        """The values checked against the objective at load, with how to call each.
+
+        Each probe is one trial config prepared by the objective (~1 ms), so they are
+        bounded: every value of a choice of up to PROBE_LIMIT values, and of a longer
+        choice only its representatives (`representatives`); both ends of a range."""
         if self.kind == "choice":
-            return [
-                (c, f"choice {i + 1} of {len(self.choices)}") for i, c in enumerate(self.choices)
-            ]
+            n = len(self.choices)
+            indices = range(n) if n <= PROBE_LIMIT else representatives(self.choices)
+            return [(self.choices[i], f"choice {i + 1} of {n}") for i in indices]
         top = self.top
         return [(self.low, "the low end of its range"), (top, "the high end of its range")]
 
@@ -324,7 +381,7 @@ def load_spec(
         raise ConfigError("no such file", where=path)
     if path.is_dir():
         raise ConfigError("is a directory", where=path, hint="expected a space file (YAML)")
-    spec = parse_spec(path.read_text(), path, check_objective=check_objective)
+    spec = parse_spec(read_text(path), path, check_objective=check_objective)
     return spec.with_overrides(trials=trials, concurrency=concurrency)
 
 
@@ -333,13 +390,34 @@ def parse_spec(
 ) -> SweepSpec:
     """`load_spec` for text (e.g. the space file kept in a study); `path` names it in errors."""
     path = Path(path) if path is not None else None
-    located = parse_yaml(text, path)
+    return check_spec(parse_yaml(text, path), text, check_objective=check_objective)
+
+
+def check_spec(located: Located, text: str, *, check_objective: bool = True) -> SweepSpec:
+    """Steps 1–4 on a parsed space file (`text` is kept in the spec as its source)."""
+    check_finite(located, located.data)
     _precheck(located)
-    validate(located, space_schema())
+    validate(_short_choices(located), space_schema())
     spec = _build(located, text)
     if check_objective:
         spec = _check_objective(spec, located)
     return spec
+
+
+def _short_choices(located: Located) -> Located:
+    """The file with each choice cut to its first value, for the JSON Schema check: the
+    precheck has checked every value already (no mappings, no duplicates), and the
+    schema checked 200,000 values in 2.7 s."""
+    params = located.data.get("params")
+    if not isinstance(params, dict):
+        return located
+    short = {
+        name: {**dist, "choice": dist["choice"][:1]}
+        if isinstance(dist, dict) and isinstance(dist.get("choice"), list)
+        else dist
+        for name, dist in params.items()
+    }
+    return replace(located, data={**located.data, "params": short})
 
 
 def parse_duration(text: str, where: str | None = None, key: str = "budget.time") -> float:
@@ -513,6 +591,19 @@ def _check_value(located: Located, key: KeyPath, value: Any, what: str) -> None:
             _check_value(located, (*key, i), item, what)
 
 
+def _choice_key(value: Any) -> tuple[str, Any]:
+    """A hashable key equal for two choices exactly when `same()` holds for their stored
+    (encoded) forms, so duplicates are found in one pass: a pairwise check took minutes
+    for a choice of 20,000 values. Numbers compare by value (1 and 1.0 collide), booleans
+    and text only with their own kind."""
+    encoded = encode_choice(value)
+    if isinstance(encoded, bool):
+        return ("bool", encoded)
+    if isinstance(encoded, int | float):
+        return ("number", encoded)
+    return (type(encoded).__name__, encoded)
+
+
 def _check_distribution(located: Located, name: Any, dist: Any) -> None:
     key: KeyPath = ("params", name)
     expected = "expected {float: [low, high]}, {int: [low, high]} or {choice: [a, b, ...]}"
@@ -575,16 +666,17 @@ def _check_distribution(located: Located, name: Any, dist: Any) -> None:
             raise _err(
                 located, (*key, "choice"), "an empty choice", hint="expected at least one value"
             )
+        seen: dict[Any, int] = {}
         for i, c in enumerate(choices):
             _check_value(located, (*key, "choice", i), c, "a choice")
-            for j in range(i):
-                if same(encode_choice(c), encode_choice(choices[j])):
-                    raise _err(
-                        located,
-                        (*key, "choice", i),
-                        f"{c!r} is listed twice",
-                        hint="expected distinct values",
-                    )
+            first = seen.setdefault(_choice_key(c), i)
+            if first != i:
+                raise _err(
+                    located,
+                    (*key, "choice", i),
+                    f"{c!r} is listed twice (also as choice {first + 1})",
+                    hint="expected distinct values",
+                )
         return
     bounds = dist[kind]
     bkey = (*key, kind)
@@ -686,6 +778,7 @@ def _build(located: Located, text: str) -> SweepSpec:
         max_epochs=int(budget_data["max_epochs"]),
         time=parse_duration(budget_data["time"]) if "time" in budget_data else None,
         max_failures=budget_data.get("max_failures"),
+        max_retries=int(budget_data.get("max_retries", 1)),
     )
     res = data.get("resources") or {}
     gpu = res.get("gpu", 0)
@@ -985,6 +1078,9 @@ def _check_objective(spec: SweepSpec, located: Located) -> SweepSpec:
                     )
         if spec.dataset is not None and "dataset" not in props:
             raise _err(located, ("dataset",), f"objective '{ref}' takes no dataset")
+    for p in spec.params:
+        if p.kind == "choice" and len(p.choices) > PROBE_LIMIT:
+            _check_enum(located, p, props.get(p.name))
     for required in (schema or {}).get("required", []):
         if required not in spec.base_config() and required not in spec.param_names:
             hint = (
@@ -1037,6 +1133,21 @@ def _check_objective(spec: SweepSpec, located: Located) -> SweepSpec:
     for label, key, config in samples[1:]:
         _prepare(objective, config, label, located.where(key), data_where)
     return spec
+
+
+def _check_enum(located: Located, p: Param, subschema: Any) -> None:
+    """Every value of a long choice against the enum the objective's schema gives its
+    key (one set lookup each): the probes see only representatives of such a choice."""
+    if not isinstance(subschema, dict) or not isinstance(subschema.get("enum"), list):
+        return
+    allowed = {_choice_key(v) for v in subschema["enum"]}
+    for i, c in enumerate(p.choices):
+        if _choice_key(c) not in allowed:
+            raise _err(
+                located,
+                ("params", p.name, "choice", i),
+                f"{c!r} is not one of {subschema['enum']}",
+            )
 
 
 def _label(p: Param, value: Any) -> str:

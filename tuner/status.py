@@ -21,6 +21,7 @@ Optuna is imported inside the functions, so importing this module stays cheap.
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import sys
 import threading
@@ -198,13 +199,17 @@ def _row(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
 
     # a running trial shows its latest epoch's value; a failed one none
     value = t.value if _finite(t.value) or t.state.name == "FAIL" else last_value(t)
-    return {
+    row = {
         "number": t.number,
         "state": t.state.name,
         "value": value if _finite(value) else None,
         "epochs": len(t.intermediate_values),
         "params": dict(t.params),
     }
+    reason = t.user_attrs.get(storage.TRIAL_REASON)
+    if reason:
+        row["reason"] = str(reason)  # why it failed or was pruned, in full
+    return row
 
 
 def sweep_status(
@@ -310,11 +315,27 @@ def render_status(status: Mapping[str, Any], top: int | None = None) -> str:
             for r in rows
         ]
         lines.append("")
-        lines.extend(table(headers, cells, right=(0, 2, 3)))
+        lines.extend(_with_reasons(table(headers, cells, right=(0, 2, 3)), rows))
         shown, total = len(rows), counts["total"]
         if shown < total:
             lines.append(f"({shown} of {total} trials shown)")
     return "\n".join(lines)
+
+
+def _with_reasons(lines: list[str], rows: list[Mapping[str, Any]]) -> list[str]:
+    """A last column `reason` for FAIL rows (the error, as the leaderboard has it), cut
+    to the terminal's width; `--json` has it in full."""
+    reasons = [
+        " ".join(str(r.get("reason") or "").split()) if r["state"] == "FAIL" else "" for r in rows
+    ]
+    if not any(reasons):
+        return lines
+    used = max(len(line) for line in lines)
+    width = max(24, shutil.get_terminal_size((120, 24)).columns - used - 3)
+    return [
+        f"{line.ljust(used)}  {cell}".rstrip()
+        for line, cell in zip(lines, ["reason", *(_cut(r, width) for r in reasons)], strict=True)
+    ]
 
 
 def resolve_name(results: Path, name: str | None, url: str | None = None) -> str:
@@ -326,7 +347,7 @@ def resolve_name(results: Path, name: str | None, url: str | None = None) -> str
 
         from tuner.redact import mask_url
 
-        names = optuna.get_all_study_names(storage.open_storage(url))
+        names = optuna.get_all_study_names(storage.open_storage(url, write=False))
         where = mask_url(url)
     else:
         names = storage.list_sweeps(results)
@@ -340,6 +361,36 @@ def resolve_name(results: Path, name: str | None, url: str | None = None) -> str
     )
 
 
+# `tune run --fresh` renames a sweep's folder to `<name>.archived-<YYYYmmdd-HHMMSS>`
+# (tuner.sweep.archive); the study in its journal keeps the original name.
+_ARCHIVED = re.compile(r"^(?P<name>.+)\.archived-\d{8}-\d{6}$")
+
+
+def find_sweep(results: Path, name: str, url: str | None = None) -> optuna.Study:
+    """`storage.find_study`, also for an archived sweep's name as `tune run --fresh`
+    prints it: its folder's journal opened, the study in it by its original name, and
+    the study named as archived (its trial folders are `<results>/<archived>/trials/`).
+    With --storage the archive is a copy of the study under the archived name: found as
+    it is."""
+    match = _ARCHIVED.match(name)
+    journal = storage.sweep_dir(results, name) / storage.JOURNAL
+    if url is None and match and journal.exists():
+        import optuna
+
+        try:
+            study = optuna.load_study(
+                study_name=match["name"],
+                storage=storage.open_storage(storage.storage_url(results, name), write=False),
+            )
+        except KeyError:
+            raise ConfigError(
+                f"the archived sweep '{name}' holds no study '{match['name']}'", where=journal
+            ) from None
+        study.study_name = name
+        return study
+    return storage.find_study(results, name, url)
+
+
 def load_status(
     results: Path, name: str | None, url: str | None = None, *, top: int = DEFAULT_TOP
 ) -> dict[str, Any]:
@@ -348,7 +399,7 @@ def load_status(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     name = resolve_name(results, name, url)
-    study = storage.find_study(results, name, url)
+    study = find_sweep(results, name, url)
     trials, concurrency = study_budget(study)
     return sweep_status(study, trials, concurrency=concurrency, top=top)
 
@@ -384,7 +435,7 @@ def ls_rows(results: Path) -> list[dict[str, Any]]:
     rows = []
     for name in storage.list_sweeps(results):
         try:
-            rows.append(sweep_summary(storage.find_study(results, name)))
+            rows.append(sweep_summary(find_sweep(results, name)))
         except Exception as exc:
             rows.append({"name": name, "error": f"{type(exc).__name__}: {exc}"})
     return rows

@@ -10,12 +10,14 @@ frequent experiment snapshots are off: the study and MLflow already hold all of 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -70,6 +72,7 @@ class Outcome:
     runs_url: str | None
     stopped: str | None
     interrupted: bool = False
+    exit_code: int = 0  # 128 + the signal that interrupted it (130 Ctrl-C, 143 SIGTERM)
 
 
 UI_BASE = "http://127.0.0.1:5000"  # where `tune ui` serves
@@ -92,15 +95,32 @@ def ensure_ray(num_cpus: int | None = None, address: str | None = None) -> Any:
         path = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
         address = address or os.environ.get("RAY_ADDRESS") or None
         _mask_ray_entrypoint()
-        ray.init(
-            address=address,
-            num_cpus=None if address else num_cpus,  # a cluster has its own
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level="ERROR",
-            runtime_env={"env_vars": _worker_env(path)},
-        )
+        with _hangup_spared(local=not address):
+            ray.init(
+                address=address,
+                num_cpus=None if address else num_cpus,  # a cluster has its own
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level="ERROR",
+                runtime_env={"env_vars": _worker_env(path)},
+            )
     return ray
+
+
+@contextlib.contextmanager
+def _hangup_spared(local: bool) -> Iterator[None]:
+    """A closed terminal sends SIGHUP to the whole job, and the local Ray's processes
+    (GCS, raylet, workers) would die of it under the driver, which handles it to stop
+    gracefully. Started with SIGHUP blocked, they inherit the mask (as Ray itself blocks
+    SIGINT for them); the driver's own mask is restored at once."""
+    if not local or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _mask_ray_entrypoint() -> None:
@@ -133,6 +153,20 @@ def _worker_env(path: list[str]) -> dict[str, str]:
 
 
 def _resources(spec: SweepSpec, ray: Any, warn: TextIO) -> dict[str, float]:
+    """What each trial asks Ray for, cut down to what the cluster can ever grant: a
+    request no node can meet (more CPUs than the largest node, a GPU where there is none)
+    would make Ray wait forever."""
+    cpu = spec.resources.cpu
+    largest = max(
+        (n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0
+    )
+    if cpu > largest > 0:
+        print(
+            f"tune: warning: resources.cpu={cpu:g} but the largest Ray node has {largest:g} "
+            f"CPUs; each trial gets {largest:g} (a larger request would wait forever)",
+            file=warn,
+        )
+        cpu = largest
     gpu = spec.resources.gpu
     if gpu and not ray.cluster_resources().get("GPU"):
         print(
@@ -141,20 +175,33 @@ def _resources(spec: SweepSpec, ray: Any, warn: TextIO) -> dict[str, float]:
             file=warn,
         )
         gpu = 0
-    return {"cpu": spec.resources.cpu, "gpu": gpu}
+    return {"cpu": cpu, "gpu": gpu}
 
 
-def _study(spec: SweepSpec, url: str) -> Any:
+def _study(spec: SweepSpec, url: str, opened: Any = None) -> Any:
     import optuna
 
     from tuner.space import make_pruner, make_sampler
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    backend = opened or storage.open_storage(url)
+    sampler, pruner = make_sampler(spec), make_pruner(spec)
+    # Load first: creating writes (under the journal's file lock) even when the study
+    # exists, and a second driver must not write before it finds the sweep locked — nor
+    # wait out, then break, the file lock of a driver stopped (SIGSTOP) mid-write.
+    try:
+        backend.get_study_id_from_name(spec.name)
+    except KeyError:
+        pass
+    else:
+        return optuna.load_study(
+            study_name=spec.name, storage=backend, sampler=sampler, pruner=pruner
+        )
     return optuna.create_study(
         study_name=spec.name,
-        storage=storage.open_storage(url),
-        sampler=make_sampler(spec),
-        pruner=make_pruner(spec),
+        storage=backend,
+        sampler=sampler,
+        pruner=pruner,
         direction=spec.metric.direction,
         load_if_exists=True,
     )
@@ -249,6 +296,7 @@ def _asha(spec: SweepSpec) -> Any:
     )
 
 
+@storage.stop_on_full_disk  # a full disk ends the sweep with one line, resumable
 def run_sweep(
     spec: SweepSpec, options: RunOptions | None = None, *, fresh: bool = False
 ) -> Outcome:
@@ -258,20 +306,23 @@ def run_sweep(
     results = storage.results_dir(options.results)
     directory = storage.sweep_dir(results, spec.name)
     url = storage.storage_url(results, spec.name, options.storage)
+    # Inputs first: a bad tracking URI (or storage URL) fails before the study or the
+    # sweep's folder exist (a left-behind study.journal would list as a sweep).
+    tracker = _tracker(options, results)  # also before Ray starts
+    opened = None if url.startswith("journal:") else storage.open_storage(url)
     if fresh:
         archived = archive(spec, results, url)
         print(f"tune: the earlier sweep '{spec.name}' is archived as '{archived}'", file=sys.stderr)
     directory.mkdir(parents=True, exist_ok=True)
-    study = _study(spec, url)
+    study = _study(spec, url, opened)
     check_same_sweep(study, spec)
     lock = SweepLock(study)
     lock.acquire()
     try:
-        tracker = _tracker(options, results)  # a bad tracking URI fails before Ray starts
         ray = ensure_ray(address=options.address)
         from ray import tune
 
-        return _run_locked(spec, options, study, results, url, tracker, ray, tune)
+        return _run_locked(spec, options, study, results, url, tracker, ray, tune, lock)
     finally:
         lock.release()
 
@@ -285,6 +336,8 @@ def _tracker(options: RunOptions, results: Path) -> Any:
 
     for noisy in ("mlflow", "alembic"):  # schema-migration chatter on a new store
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # logs each failed commit (a full disk) with a traceback; the exception says it too
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     return Tracker(resolve_tracking_uri(results, options.tracking_uri), results / "mlartifacts")
 
 
@@ -297,6 +350,7 @@ def _run_locked(
     tracker: Any,
     ray: Any,
     tune: Any,
+    lock: SweepLock | None = None,
 ) -> Outcome:
     from tuner.bridge import Bridge
     from tuner.pruning import PrunerScheduler
@@ -325,7 +379,7 @@ def _run_locked(
         concurrency=spec.concurrency,
     )
     progress.load(study)
-    bridge = Bridge(spec, study, results, tracker, parent, progress)
+    bridge = Bridge(spec, study, results, tracker, parent, progress, lock)
     resources = _resources(spec, ray, sys.stderr)
     bridge.gpu = resources["gpu"]
     inner = _asha(spec) if spec.scheduler.type == "asha" else None
@@ -356,24 +410,34 @@ def _run_locked(
     )
     started = time.monotonic()
     status = "FINISHED"
-    previous = _graceful_ctrl_c(bridge)
+    previous = _graceful_signals(bridge)  # until the sweep is written up, too
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tuner.fit()
-        if bridge.interrupted:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tuner.fit()
+            if bridge.interrupted:
+                status = "KILLED"
+            if bridge.full is not None:  # a full disk, caught where Ray would swallow it
+                raise bridge.full
+        except KeyboardInterrupt:
+            bridge.stopping = bridge.stopping or "interrupted (Ctrl-C twice)"
+            bridge.interrupted, bridge.hurry = True, True
             status = "KILLED"
-    except KeyboardInterrupt:
-        bridge.stopping, bridge.interrupted = "interrupted (Ctrl-C twice)", True
-        status = "KILLED"
-        raise
+            raise
+        finally:
+            bridge.close()
+            progress.close()
+            if bridge.lost is None:
+                outcome = _finish(spec, study, bridge, tracker, parent, results, options, status)
+                outcome.elapsed = time.monotonic() - started
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-        bridge.close()
-        progress.close()
-        outcome = _finish(spec, study, bridge, tracker, parent, results, options, status)
-        outcome.elapsed = time.monotonic() - started
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if bridge.lost is not None:  # another driver owns the sweep now: nothing written
+        from tuner.errors import ConfigError
+
+        raise ConfigError(bridge.lost, hint="follow it with `tune status`")
     return outcome
 
 
@@ -395,24 +459,44 @@ def _trial_storage(study: Any, results: Path, explicit: Path | None, name: str) 
     return root
 
 
-def _graceful_ctrl_c(bridge: Any) -> Any:
-    """The first Ctrl-C ends the sweep after the running trials' current epoch (they stay
-    RUNNING in the study and continue on resume); a second one stops at once."""
+class Interrupted(KeyboardInterrupt):
+    """A second interrupting signal: stop at once (the trials stay resumable); the process
+    exits 128 + the signal's number, as a process killed by it would."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum
+
+
+# What a user, systemd, `docker stop`, SLURM or a closed terminal send to stop a run.
+_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP"}
+
+
+def _graceful_signals(bridge: Any) -> dict[int, Any]:
+    """The first Ctrl-C, SIGTERM or SIGHUP ends the sweep after the running trials'
+    current epoch (they stay RUNNING in the study and continue on resume); a second one
+    stops at once. Without this, Ray's own SIGTERM handler (installed by ray.init) exits
+    mid-fit, the running trials are failed and the driver dies with a crash dump.
+    Returns the handlers replaced, to put back afterwards."""
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return {}
 
     def handler(signum: int, frame: Any) -> None:
+        name = _SIGNALS.get(signum, signal.Signals(signum).name)
         if bridge.interrupted:
-            raise KeyboardInterrupt
-        bridge.stopping, bridge.interrupted = "interrupted (Ctrl-C)", True
+            print(f"\ntune: {name} again: stopping at once", file=sys.stderr, flush=True)
+            raise Interrupted(signum)
+        bridge.stopping, bridge.interrupted = f"interrupted ({name})", True
+        bridge.signal = signum
         print(
-            "\ntune: stopping after the running trials' current epoch "
-            "(Ctrl-C again to stop at once); `tune run` on the same space file resumes",
+            f"\ntune: {'' if signum == signal.SIGINT else name + ': '}stopping after the "
+            f"running trials' current epoch ({name} again to stop at once); `tune run` on "
+            "the same space file resumes",
             file=sys.stderr,
             flush=True,
         )
 
-    return signal.signal(signal.SIGINT, handler)
+    return {signum: signal.signal(signum, handler) for signum in _SIGNALS}
 
 
 def _sweep_params(spec: SweepSpec) -> dict[str, Any]:
@@ -446,7 +530,7 @@ def _finish(
 
     directory = storage.sweep_dir(results, spec.name)
     board = write_leaderboard(study, directory / "leaderboard.csv")
-    quick = status == "KILLED" and bridge.stopping == "interrupted (Ctrl-C twice)"
+    quick = status == "KILLED" and bridge.hurry
     plots = write_plots(study, directory / "plots") if options.plots and not quick else []
     url = None
     if tracker is not None and parent is not None:
@@ -468,4 +552,5 @@ def _finish(
         runs_url=url,
         stopped=bridge.stopping,
         interrupted=bridge.interrupted,
+        exit_code=128 + bridge.signal if bridge.interrupted else 0,
     )

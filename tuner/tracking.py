@@ -94,6 +94,26 @@ def resolve_tracking_uri(results: Path, explicit: str | None = None) -> str:
     return explicit or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(results)
 
 
+def check_writable_store(uri: str, what: str = "--tracking-uri") -> None:
+    """A SQLite tracking store must be writable before a sweep starts: its folder
+    (created if missing) and the database file if it exists. Other stores (a server,
+    PostgreSQL) answer for themselves when the tracker connects."""
+    from tuner.results import writable_folder
+
+    if not uri.startswith("sqlite:///"):
+        return
+    db = Path(uri.removeprefix("sqlite:///"))
+    writable_folder(db.parent, f"{what} {mask_url(uri)}: its folder")
+    if db.exists():
+        try:
+            with open(db, "ab"):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                f"{what} {mask_url(uri)}: cannot write the database ({exc.strerror or exc})"
+            ) from None
+
+
 def _scheme(uri: str) -> str:
     return uri.split("://", 1)[0].split("+", 1)[0].lower() if "://" in uri else ""
 

@@ -163,3 +163,139 @@ def test_cli_bad_input_is_one_line_exit_2(cli, tmp_path, monkeypatch, args, mess
     assert err.startswith("tune: error: ") and err.count("\n") == 1, err
     assert __import__("re").search(message, err), err
     assert not (tmp_path / "ds").exists()
+
+
+def test_wine_is_multiclass_and_diabetes_regression_and_convert_says_so(cli, tmp_path):
+    from sklearn.datasets import load_diabetes, load_wine
+
+    wine = tmp_path / "wine.csv"
+    load_wine(as_frame=True).frame.to_csv(wine, index=False)
+    args = ("data", "convert", wine, "--label", "target")
+    code, out, err = cli(*args, "--out", tmp_path / "w", "--split", "0.25")
+    assert code == 0, err
+    assert "label 'target': multiclass, 3 classes (0, 1, 2) (inferred; --task overrides)" in out
+    assert load_schema(tmp_path / "w").label.classes == ("0", "1", "2")
+    assert load_schema(tmp_path / "w").feature("od280/od315_of_diluted_wines").kind == "numeric"
+    code, out, err = cli(*args, "--out", tmp_path / "wr", "--task", "regression")
+    assert code == 0 and "label 'target': regression (from --task)" in out, err
+
+    diabetes = tmp_path / "diabetes.csv"
+    load_diabetes(as_frame=True, scaled=False).frame.to_csv(diabetes, index=False)
+    assert "151.0" in diabetes.read_text()  # integer-valued floats: still 214 distinct
+    code, out, err = cli("data", "convert", diabetes, "--out", tmp_path / "d", "--split", "0.2")
+    assert code == 0 and "label 'target': regression (inferred; --task overrides)" in out, err
+
+
+NAMES = [
+    "od280/od315_of_diluted_wines",
+    "alcohol %",
+    "a.b",
+    "1st",
+    "x y",
+    "x_y",  # differs from "x y" only in what a name cleaner drops or replaces
+    "xy",
+    "Größe (cm)",
+    "名前",
+    "label:is/here",
+]
+
+
+def test_column_names_are_kept_exactly_everywhere(cli, tmp_path):
+    header = ",".join(f'"{n}"' if " " in n else n for n in NAMES)
+    rows = [
+        f"{i},{i / 2},{i % 3},{-i},{i * 2},{i * 3},{i * 4},c{i % 2},名{i % 3},{i % 2}"
+        for i in range(12)
+    ]
+    src = write(tmp_path / "names.csv", header + "\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "ds"
+    code, _, err = cli("data", "convert", src, "--out", out, "--label", "label:is/here")
+    assert code == 0, err
+    schema = load_schema(out)  # validated against dataset.schema.json
+    assert [f.name for f in schema.features] == NAMES[:-1]
+    assert schema.label.name == "label:is/here"
+    on_disk = json.loads((out / "schema.json").read_text(encoding="utf-8"))
+    assert [f["name"] for f in on_disk["features"]] == NAMES[:-1]
+    features, labels = values(out)
+    assert sorted(features) == sorted(NAMES[:-1])
+    assert features["od280/od315_of_diluted_wines"][:3] == [0.0, 1.0, 2.0]
+    assert features["x y"][:2] == [0.0, 2.0] and features["x_y"][:2] == [0.0, 3.0]
+    assert features["名前"][:2] == ["名0".encode(), "名1".encode()]
+    assert labels[:3] == [0, 1, 0]
+    code, text, err = cli("data", "inspect", out, "--json", "--head", "1")
+    assert code == 0, err
+    info = json.loads(text)
+    assert set(info["head"][0]) == set(NAMES)
+    assert info["head"][0]["Größe (cm)"] == "c0"
+    code, text, err = cli("data", "inspect", out)
+    assert code == 0 and "od280/od315_of_diluted_wines" in text and "名前" in text, err
+
+
+@pytest.mark.timeout(120)
+def test_a_killed_conversion_leaves_a_staging_folder_the_next_run_removes(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    src = write(tmp_path / "a.csv", CSV)
+    command = [sys.executable, "-m", "tuner", "data", "convert", str(src), "--out"]
+    killed = subprocess.Popen(
+        [*command, str(tmp_path / "ds")],
+        env={**os.environ, "TUNER_FAULT": "convert"},
+        stderr=subprocess.PIPE,
+    )
+    _, stderr = killed.communicate(timeout=100)
+    assert killed.returncode == -9, stderr.decode()[-2000:]
+    left = [p for p in tmp_path.iterdir() if p.name.startswith(".ds.staging-")]
+    assert len(left) == 1 and f"-{killed.pid}-" in left[0].name  # the killed one's, complete
+    assert (left[0] / "schema.json").is_file()
+    assert not (tmp_path / "ds").exists()
+    convert(src, tmp_path / "ds", ConvertOptions())  # the following run
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "ds"]
+    assert values(tmp_path / "ds")[1] == [1, 0, 1, 0]
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "message"),
+    [
+        (lambda d: write(d / "f", "x"), ["--out", "f/ds"], r"f: is a file, so the output"),
+        (lambda d: write(d / "ds", "x"), ["--out", "ds", "--force"], r"ds: is a file, not a"),
+        (
+            lambda d: write((d / "ds").mkdir() or d / "ds" / "mine.txt", "keep"),
+            ["--out", "ds", "--force"],
+            r"ds: is a folder without schema\.json; --force replaces only data sets",
+        ),
+        (lambda d: None, ["--out", "ds", "--shards", "0"], r"--shards 0: expected 1 or more"),
+        (lambda d: None, ["--out", "ds", "--max-dimension", "0"], r"--max-dimension 0: expected"),
+        (
+            lambda d: None,
+            ["--out", "ds", "--dimension", "100", "--max-dimension", "10"],
+            r"--dimension 100 is above the bound of 10 feature ids",
+        ),
+    ],
+)
+def test_options_and_output_are_checked_before_anything_is_made(
+    cli, tmp_path, monkeypatch, make, args, message
+):
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "a.csv", CSV)
+    make(tmp_path)
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    code, _, err = cli("data", "convert", "a.csv", *args)
+    assert code == 2 and err.count("\n") == 1 and re.search(message, err), err
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+
+
+def test_libsvm_max_dimension_option(cli, tmp_path):
+    src = write(tmp_path / "t.libsvm", "1 3:1\n0 99999999999:1\n")
+    code, _, err = cli("data", "convert", src, "--out", tmp_path / "ds")
+    assert code == 2 and err.count("\n") == 1, err
+    assert "t.libsvm:2: feature id 99999999999 is above the bound of 16,777,216" in err
+    assert "--max-dimension" in err and not (tmp_path / "ds").exists()
+    src = write(tmp_path / "t.libsvm", "1 3:1\n0 40:1\n")
+    code, _, err = cli("data", "convert", src, "--out", tmp_path / "ds", "--max-dimension", "39")
+    assert code == 2 and "t.libsvm:2: feature id 40 is above the bound of 39" in err
+    code, _, err = cli("data", "convert", src, "--out", tmp_path / "ds", "--max-dimension", "40")
+    assert code == 0, err
+    assert load_schema(tmp_path / "ds").feature("features").dimension == 40

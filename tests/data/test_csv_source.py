@@ -88,6 +88,11 @@ def test_numeric_label_kinds(tmp_path):
         ("a,b\n", {}, r"no data rows"),
         ("\n\n", {}, r"only blank lines"),
         ("a,b\n1,x\n", {"categorical": ["zz"]}, r"column 'zz' does not exist"),
+        ("a,b,c\n1,2,x\ninf,4,y\n", {}, r"bad\.csv:3: column 'a': 'inf' is not a finite number"),
+        ("a,b\n1,x\n-Infinity,y\n", {}, r"bad\.csv:3: column 'a': '-Infinity' is not a finite"),
+        ("a,b\n1e39,x\n", {}, r"bad\.csv:2: column 'a': '1e39' is beyond the 32-bit float"),
+        ("a,,c\n1,2,x\n", {}, r"bad\.csv:1: column 2 has no name.*--columns"),
+        ("a,c\n1,x\n", {"columns": ["a", ""]}, r"bad\.csv: column 2 has no name"),
     ],
 )
 def test_bad_csv(tmp_path, text, kwargs, message):
@@ -105,3 +110,25 @@ def test_missing_and_empty_file(tmp_path):
 def test_validation_value_not_numeric_in_training_numeric_column(tmp_path):
     with pytest.raises(DataError, match=r"v\.csv:3: column 'x': 'abc' is not a number"):
         read_csv(write(tmp_path / "v.csv", "x,y\n1,a\nabc,b\n"), kinds={"x": "numeric"})
+
+
+def test_infinity_in_a_categorical_column_is_text_and_nan_spellings_are_missing(tmp_path):
+    table = read_csv(write(tmp_path / "a.csv", "a,b,c\ninf,NAN,x\nhigh,1,y\n"))
+    assert table.categorical["a"].tolist() == ["inf", "high"]
+    np.testing.assert_array_equal(table.numeric["b"], [np.nan, 1.0])
+    forced = read_csv(write(tmp_path / "f.csv", "a,c\ninf,x\n2,y\n"), categorical=["a"])
+    assert forced.categorical["a"].tolist() == ["inf", "2"]
+
+
+def test_a_thousand_columns_stay_a_short_line(tmp_path):
+    header = ",".join(f"column_{i}" for i in range(1000))
+    path = write(tmp_path / "wide.csv", header + "\n" + ",".join(["1"] * 1000) + "\n")
+    with pytest.raises(DataError) as missing:
+        read_csv(path, label="nope")
+    assert len(str(missing.value)) < 250 and "the 1000 columns are column_0" in str(missing.value)
+    kinds = {f"column_{i}": "numeric" for i in range(999)} | {"other": "numeric"}
+    with pytest.raises(DataError) as extra:
+        read_csv(
+            path, label="column_999", kinds={k: v for k, v in kinds.items() if k != "column_5"}
+        )
+    assert len(str(extra.value)) < 250, str(extra.value)

@@ -89,3 +89,23 @@ def test_nothing_to_inspect(cli, tmp_path, what):
     code, _, err = cli("data", "inspect", tmp_path / what)
     assert code == 2 and err.count("\n") == 1
     assert ("no such file or directory" if what == "missing" else "no TFRecord files here") in err
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("a.csv", b"age,city,label\n39,Paris,yes\n25,Rome,no\n"),
+        ("a.csv.gz", __import__("gzip").compress(b"age,city,label\n39,Paris,yes\n")),
+        ("tiny.tfrecord", b"ab"),
+        ("model.keras", b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(200)),
+    ],
+)
+def test_a_file_that_is_no_tfrecord_file_says_so(cli, tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    code, _, err = cli("data", "inspect", path)
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{path}: not a TFRecord file" in err and "tune data convert" in err, err
+    assert "CRC" not in err
+    if name == "a.csv":
+        assert "it starts with the text 'age,city,lab'" in err

@@ -172,6 +172,49 @@ def test_malformed_cross_names_the_line(cli, tmp_path):
         "dataset: builtin:census_synthetic\nmodel: wide_deep\ncrosses:\n  - education occupation\n",
     )
     assert f"{config}:4: key 'crosses.0'" in err
+    assert "'education occupation' names 1 column" in err
+
+
+@pytest.mark.parametrize(
+    ("crosses", "shown", "count"),
+    [
+        ("[[age]]", "age", "1 column"),
+        ("[age]", "age", "1 column"),
+        ("['education x ']", "education x ", "1 column"),
+        ("[[]]", "", "0 columns"),
+    ],
+)
+def test_single_name_cross_says_what_a_cross_needs(cli, tmp_path, census, crosses, shown, count):
+    """Not JSON Schema's raw regular expression: what is wrong and what was expected."""
+    config, err = bad(
+        cli,
+        tmp_path,
+        f"dataset: builtin:census_synthetic\nmodel: wide_deep\ncrosses: {crosses}\n",
+    )
+    assert err.startswith(
+        f"tune: error: {config}:3: key 'crosses.0': '{shown}' names {count}; "
+        "a cross needs at least two column names"
+    ), err
+    assert "'education x occupation'" in err and "[education, occupation]" in err
+    assert "\\s" not in err and "^" not in err
+
+
+def test_cross_naming_a_column_twice(cli, tmp_path, census):
+    _, err = bad(
+        cli,
+        tmp_path,
+        "dataset: builtin:census_synthetic\nmodel: wide_deep\ncrosses: [sex x sex]\n",
+    )
+    assert "key 'crosses.0': 'sex x sex' names a column twice" in err
+
+
+def test_cross_as_a_list_of_names(census):
+    cfg = prepare(
+        {"dataset": census, "model": "wide_deep", "crosses": [["education", "occupation"]]}
+    )
+    assert cfg["crosses"] == [["education", "occupation"]]
+    with pytest.raises(ConfigError, match=r"'occupaton' .* is not a categorical feature"):
+        prepare({"dataset": census, "model": "wide_deep", "crosses": [["education", "occupaton"]]})
 
 
 def test_unknown_key_suggests_nearest_and_names_file_line(cli, tmp_path):
@@ -222,7 +265,7 @@ def test_hidden_units_together_with_depth(cli, tmp_path):
 
 def test_missing_dataset_and_unknown_dataset(cli, tmp_path):
     config, err = bad(cli, tmp_path, "model: dnn\n")
-    assert f"{config}: key '(top level)': 'dataset' is required" in err
+    assert f"{config}: key 'dataset' is required (text)" in err
     _, err = bad(cli, tmp_path, "dataset: builtin:nope\n")
     assert "unknown built-in data set 'nope'" in err
 

@@ -1,10 +1,13 @@
 """A cheap objective without TensorFlow for orchestration tests: its score is a known
-function of the params, with knobs for sleeping, failing and diverging."""
+function of the params, with knobs for sleeping, failing, diverging and killing its own
+worker process."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,13 @@ def train(config: dict[str, Any], report, trial_dir: Path) -> dict[str, Any]:
         time.sleep(float(config.get("sleep", 0.0)))
         if config.get("fail_at") == epoch or (config.get("fail_if_x_above", math.inf) < x):
             raise RuntimeError(f"planned failure at epoch {epoch} (x={x})")
+        if config.get("die_at") == epoch:  # SIGKILL its own worker, die_times times in all
+            deaths = trial_dir / "deaths.log"
+            died = len(deaths.read_text().split()) if deaths.exists() else 0
+            if died < int(config.get("die_times", 1)):
+                with deaths.open("a") as log:
+                    log.write(f"{os.getpid()}\n")
+                os.kill(os.getpid(), signal.SIGKILL)
         score = x * (1 - 0.5**epoch)
         with (trial_dir / "epochs.log").open("a") as log:
             log.write(f"{epoch}\n")

@@ -1,6 +1,7 @@
 """Resuming sweeps with real processes and real signals: SIGKILL at named moments (the
-TUNER_FAULT hook), Ctrl-C once and twice to the process group, a second driver, a changed
-space, --fresh, a raised budget."""
+TUNER_FAULT hook), Ctrl-C once and twice to the process group, SIGTERM and SIGHUP, a
+driver stopped (SIGSTOP) past its lock's staleness, a second driver, a changed space,
+--fresh, a raised budget."""
 
 from __future__ import annotations
 
@@ -39,15 +40,17 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _tune(*args: str | Path, fault: str | None = None, **kw) -> subprocess.CompletedProcess:
-    env = _env(**({"TUNER_FAULT": fault} if fault else {}))
+def _tune(
+    *args: str | Path, fault: str | None = None, cwd: Path = ROOT, **extra: str
+) -> subprocess.CompletedProcess:
+    env = _env(**({"TUNER_FAULT": fault} if fault else {}), **extra)
     return subprocess.run(
         [sys.executable, "-m", "tuner", *map(str, args)],
         env=env,
         capture_output=True,
         text=True,
         timeout=180,
-        cwd=kw.get("cwd", ROOT),
+        cwd=cwd,
     )
 
 
@@ -111,10 +114,10 @@ def test_sigkill_at_named_moments_then_resume_loses_nothing(tmp_path: Path) -> N
     _check_consistent(results, 8, finished=True)
 
 
-def _start(space: Path, results: Path) -> subprocess.Popen:
+def _start(space: Path, results: Path, *args: str, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "tuner", "run", str(space), "--results", str(results)],
-        env=_env(),
+        [sys.executable, "-m", "tuner", "run", str(space), "--results", str(results), *args],
+        env=_env(**env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -136,7 +139,8 @@ def _wait_for(proc: subprocess.Popen, text: str) -> str:
 
 @pytest.mark.timeout(420)
 def test_ctrl_c_once_and_twice_then_resume(tmp_path: Path) -> None:
-    space = write(tmp_path / "slow.yaml", SPACE.format(trials=6, sleep=0.3))
+    # epochs of 1 s: the sweep is still running after the refused second driver's ~3 s
+    space = write(tmp_path / "slow.yaml", SPACE.format(trials=6, sleep=1.0))
     results = tmp_path / "results"
 
     proc = _start(space, results)
@@ -150,7 +154,7 @@ def test_ctrl_c_once_and_twice_then_resume(tmp_path: Path) -> None:
     assert "stopping after the running trials' current epoch" in out
     assert "tune resume slow" in out
     _check_consistent(results, 6, finished=False)
-    assert any(t.state.name == "RUNNING" for t in _study(results).trials)
+    assert any(t.state.name == "RUNNING" for t in _study(results).trials), (out, _states(results))
 
     proc = _start(space, results)
     _wait_for(proc, "trial")
@@ -163,6 +167,106 @@ def test_ctrl_c_once_and_twice_then_resume(tmp_path: Path) -> None:
     done = _tune("run", space, "--results", results, "-q")
     assert done.returncode == 0, done.stderr[-2000:]
     _check_consistent(results, 6, finished=True)
+
+
+def _states(results: Path) -> list[str]:
+    return [t.state.name for t in _study(results).trials]
+
+
+@pytest.mark.timeout(420)
+def test_sigterm_and_sighup_stop_like_ctrl_c_then_resume(tmp_path: Path) -> None:
+    """What `kill PID`, systemd, `docker stop`, SLURM (SIGTERM) and a closed terminal
+    (SIGHUP) send: the running trials stay RUNNING and continue on resume."""
+    space = write(tmp_path / "slow.yaml", SPACE.format(trials=6, sleep=0.3))
+    results = tmp_path / "results"
+    for signum, how in ((signal.SIGTERM, os.kill), (signal.SIGHUP, os.killpg)):
+        proc = _start(space, results)
+        _wait_for(proc, "COMPLETE")
+        how(proc.pid, signum)
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 128 + signum, out
+        name = signal.Signals(signum).name
+        assert f"{name}: stopping after the running trials' current epoch" in out, out
+        assert "Traceback" not in out and "tune resume slow" in out, out
+        assert "RUNNING" in _states(results) and "FAIL" not in _states(results), out
+        _check_consistent(results, 6, finished=False)
+
+    proc = _start(space, results)  # twice: at once, still resumable, no traceback
+    _wait_for(proc, "trial")
+    os.kill(proc.pid, signal.SIGTERM)
+    time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 143, out
+    assert "Traceback" not in out, out
+    assert "FAIL" not in _states(results), out
+
+    done = _tune("run", space, "--results", results, "-q")
+    assert done.returncode == 0, done.stderr[-2000:]
+    _check_consistent(results, 6, finished=True)
+
+
+def _stop_between_writes(proc: subprocess.Popen, file_lock: Path) -> None:
+    """SIGSTOP the driver when it does not hold the journal's file lock: another writer
+    would wait out Optuna's 30 s grace period, then break the lock under it."""
+    for _ in range(100):
+        os.kill(proc.pid, signal.SIGSTOP)
+        time.sleep(0.05)
+        if not file_lock.exists() and not file_lock.is_symlink():
+            return
+        os.kill(proc.pid, signal.SIGCONT)
+        time.sleep(0.05)
+    pytest.fail("the driver always held the journal's file lock")
+
+
+def _lock_env() -> dict[str, str]:
+    return {"TUNER_LOCK_HEARTBEAT": "0.2", "TUNER_LOCK_STALE_AFTER": "1"}
+
+
+@pytest.mark.timeout(420)
+def test_a_stopped_driver_keeps_its_lock_and_one_taken_over_stops_without_writing(
+    tmp_path: Path,
+) -> None:
+    import optuna
+
+    from tuner.sweep_lock import ATTR_LOCK
+
+    space = write(tmp_path / "slow.yaml", SPACE.format(trials=6, sleep=0.3))
+    results = tmp_path / "results"
+    proc = _start(space, results, **_lock_env())
+    _wait_for(proc, "COMPLETE")
+    os.kill(proc.pid, signal.SIGSTOP)  # as Ctrl-Z, for longer than the lock's staleness
+    try:
+        time.sleep(2)
+        second = _tune("run", space, "--results", results, "-q", **_lock_env())
+        assert second.returncode == 2, second.stderr[-2000:]
+        assert "already running" in second.stderr and f"pid {proc.pid}" in second.stderr
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    _check_consistent(results, 6, finished=True)
+
+    # a driver on another host took the sweep over while this one was stopped
+    proc = _start(space, results, "--trials", "12", **_lock_env())
+    _wait_for(proc, "COMPLETE")
+    _stop_between_writes(proc, results / "slow" / "study.journal.lock")
+    try:
+        study = _study(results)
+        now = time.time()
+        taker = {"host": "elsewhere", "pid": 4242, "since": now, "heartbeat": now}
+        study.set_user_attr(ATTR_LOCK, taker)
+        before = [(t.number, t.state, dict(t.intermediate_values)) for t in study.trials]
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2, out
+    assert "was taken over (host elsewhere, pid 4242)" in out, out
+    assert "stopped without writing to the sweep" in out and "Traceback" not in out, out
+    study = _study(results)
+    assert [(t.number, t.state, dict(t.intermediate_values)) for t in study.trials] == before
+    assert study.user_attrs[ATTR_LOCK] == taker
+    assert optuna.trial.TrialState.RUNNING in [state for _, state, _ in before]
 
 
 @pytest.mark.timeout(240)

@@ -386,12 +386,30 @@ def test_an_unreachable_tracking_server_fails_before_ray_starts(
         "--tracking-uri",
         f"http://127.0.0.1:{port}",
     )
-    assert code == 2
+    assert code == 2, err
     assert err.strip().splitlines() == [
         f"tune: error: tracking URI 'http://127.0.0.1:{port}': cannot reach the server "
         "(Connection refused) (is an MLflow server running there? start one with "
         "`mlflow server --port PORT`)"
     ]
+    assert not (tmp_path / "results" / "nowhere").exists()  # no study left to list as a sweep
+
+
+@pytest.mark.timeout(60)
+def test_a_bad_storage_url_fails_before_the_sweep_folder_exists(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tuner import sweep
+
+    monkeypatch.setattr(sweep, "ensure_ray", lambda **_: pytest.fail("Ray was started"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    space = tmp_path / "cheap.yaml"
+    space.write_text(cheap("nowhere", trials=2, epochs=1))
+    results = tmp_path / "results"
+    code, _, err = cli("run", space, "--results", results, "--storage", "nonsense")
+    assert code == 2, err
+    assert err.startswith("tune: error: --storage 'nonsense'"), err
+    assert not (results / "nowhere").exists()
 
 
 @pytest.mark.timeout(120)

@@ -7,14 +7,17 @@ appears in one rename, so a failed or interrupted conversion leaves nothing behi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from tuner import faults
 from tuner.atomic import staged_dir
-from tuner.data.schema import Feature, Label, LabelKind, Schema, Split, save_schema
+from tuner.data.libsvm_source import MAX_DIMENSION, check_dimensions
+from tuner.data.schema import SCHEMA_FILE, Feature, Label, LabelKind, Schema, Split, save_schema
 from tuner.data.sources import check_file, detect_format, sha256
 from tuner.data.table import Table, derive_features, derive_label, encode_labels
 from tuner.errors import ConfigError, DataError
@@ -37,6 +40,7 @@ class ConvertOptions:
     shards: int = 1
     compression: str | None = None  # None or "GZIP"
     dimension: int | None = None
+    max_dimension: int | None = None  # None: MAX_DIMENSION
     force: bool = False
 
 
@@ -74,13 +78,14 @@ def convert(src: str | Path, out: str | Path, options: ConvertOptions) -> Schema
 
         if options.split is not None:
             raise ConfigError("--split is supported for CSV sources only", where=src)
-        train, base = read_libsvm(src, dimension=options.dimension)
+        train, base = read_libsvm(src, dimension=options.dimension, max_dimension=_bound(options))
         tables = {"train": train}
         if options.validation is not None:
             tables["validation"], _ = read_libsvm(
                 options.validation,
                 index_base=base,
                 dimension=train.sparse["features"].dimension,
+                max_dimension=_bound(options),
             )
     else:
         raise ConfigError(f"unknown format '{fmt}'", hint="expected csv or libsvm")
@@ -105,8 +110,43 @@ def _check_options(out: Path, options: ConvertOptions) -> None:
         raise ConfigError("--split and --validation exclude each other: pick one")
     if options.shards < 1:
         raise ConfigError(f"--shards {options.shards}: expected 1 or more")
-    if out.exists() and not options.force:
+    if options.compression not in (None, "GZIP"):
+        raise ConfigError(f"compression '{options.compression}': expected GZIP or none")
+    check_dimensions(options.dimension, _bound(options))
+    check_output(out, options.force)
+
+
+def _bound(options: ConvertOptions) -> int:
+    return MAX_DIMENSION if options.max_dimension is None else options.max_dimension
+
+
+def check_output(out: Path, force: bool) -> None:
+    """That `out` can be created, or replaced with --force, before any work is done.
+
+    --force replaces a data set (a folder with schema.json) or an empty folder, never a
+    file or a folder of something else: a mistyped `--out ~ --force` must not delete it.
+    """
+    for parent in out.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError("is a file, so the output cannot be made in it", where=parent)
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise ConfigError("cannot write here (permission denied)", where=parent)
+            break
+    if not out.exists():
+        return
+    if not force:
         raise ConfigError("already exists", where=out, hint="pass --force to replace it")
+    if not out.is_dir():
+        raise ConfigError(
+            "is a file, not a data set folder; --force replaces only data sets", where=out
+        )
+    if not (out / SCHEMA_FILE).exists() and any(out.iterdir()):
+        raise ConfigError(
+            f"is a folder without {SCHEMA_FILE}; --force replaces only data sets",
+            where=out,
+            hint="pick another --out, or remove the folder yourself",
+        )
 
 
 def _split(table: Table, fraction: float | None, seed: int) -> dict[str, Table]:
@@ -143,6 +183,9 @@ def write_dataset(
     features: tuple[Feature, ...] = derive_features(train)
     label: Label = derive_label(train, task)
     encoded = {name: encode_labels(t, label) for name, t in tables.items()}
+    if label.kind == "regression":  # the model trains on the label standardized by these
+        values = encoded["train"].astype(np.float64)
+        label = replace(label, mean=float(values.mean()), std=float(values.std()))
 
     from tuner.data.shards import fingerprint
     from tuner.data.writer import write_split
@@ -174,6 +217,7 @@ def write_dataset(
             extra=dict(extra or {}),
         )
         save_schema(schema, tmp)
+        faults.point("convert")  # the resume tests kill a conversion here
         _check_new(out, force)
     return schema
 

@@ -7,6 +7,11 @@ Rules (also in the README):
   imputes the training mean), categorical → "" (its own lookup id). A missing label is an error.
 - A column is numeric when every present training value parses as a number, categorical
   otherwise; `categorical`/`numeric` override. A validation file follows the training kinds.
+- A numeric value must be a finite 32-bit float: `inf`, `-inf`, `Infinity` or 1e39 in a
+  numeric column is an error naming the row and column (it is no missing value: mark
+  those with `?` or `NA`; `--categorical` keeps the column as text).
+- Column names are kept exactly as written (after stripping white space): `a/b`, `x y`,
+  `1st`, `é` are all names; an empty header cell is an error (name it, or use --columns).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from tuner.data.sources import check_file
-from tuner.data.table import MISSING_TOKENS, Table
+from tuner.data.table import FLOAT32_MAX, MISSING_TOKENS, Table, few, not_finite
 from tuner.errors import DataError
 
 
@@ -75,6 +80,12 @@ def read_csv(
             raise DataError(f"not UTF-8 text: {exc.reason}", where=path) from None
     if header is None:
         raise DataError("no header and no rows", where=path, hint="the file holds only blank lines")
+    if "" in header:
+        raise DataError(
+            f"column {header.index('') + 1} has no name",
+            where=f"{path}:{header_line}" if header_line else path,
+            hint="every column needs a name: add it to the header, or pass --columns",
+        )
     if len(set(header)) != len(header):
         dup = next(h for h in header if header.count(h) > 1)
         raise DataError(
@@ -88,7 +99,7 @@ def read_csv(
         label = label if label in header else ""
     elif label not in header:
         raise DataError(
-            f"label column '{label}' does not exist; columns are {header}",
+            f"label column '{label}' does not exist; the {len(header)} columns are {few(header)}",
             where=path,
             hint=_suggest(label, header),
         )
@@ -134,7 +145,7 @@ def read_csv(
                 raise DataError(
                     f"column '{name}' is not in the training data's schema",
                     where=path,
-                    hint=f"expected the columns {[*kinds, label]}",
+                    hint=f"expected the {len(kinds) + 1} columns {few([*kinds, label])}",
                 )
             kind = kinds[name]
         elif name in categorical:
@@ -153,7 +164,10 @@ def read_csv(
     if kinds is not None:
         absent = [k for k in kinds if k not in header]
         if absent:
-            raise DataError(f"columns {absent} of the training data are missing", where=path)
+            raise DataError(
+                f"{len(absent)} columns of the training data are missing: {few(absent)}",
+                where=path,
+            )
     return table
 
 
@@ -184,4 +198,14 @@ def _to_numbers(raw: np.ndarray, name: str, path: Path, lines: np.ndarray) -> np
                     where=f"{path}:{lines[row]}",
                     hint="the column is numeric; use --categorical to treat it as categories",
                 ) from None
+    # NaN in any spelling is missing; inf, -inf and values beyond float32 are refused
+    bad = np.flatnonzero(np.abs(out) > FLOAT32_MAX)
+    if len(bad):
+        row = int(bad[0])
+        problem = not_finite(str(raw[row]), float(out[row]))
+        raise DataError(
+            f"column '{name}': {problem}",
+            where=f"{path}:{lines[row]}",
+            hint="mark a missing value with ? or NA; --categorical keeps the column as text",
+        )
     return out

@@ -12,6 +12,7 @@ from typing import Any
 
 from tuner.data.records import (
     check_matches_schema,
+    check_tfrecord,
     compression_of,
     count_records,
     examples,
@@ -75,6 +76,7 @@ def _inspect_files(files: list[Path], head: int) -> dict[str, Any]:
     sample: list[Any] = []
     for path in files:
         compression = compression_of(path)
+        check_tfrecord(path, compression)
         per_file[str(path)] = count_records(path, compression)
         if len(sample) < INFER_SAMPLE:
             sample += examples(path, INFER_SAMPLE - len(sample), compression)

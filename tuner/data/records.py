@@ -7,10 +7,12 @@ and a schema mismatch deep inside `parse_example`; users need the file and the r
 from __future__ import annotations
 
 import contextlib
+import gzip
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from tuner.data.table import few
 from tuner.errors import DataError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -24,6 +26,47 @@ def compression_of(path: str | Path) -> str | None:
         return "GZIP"
     with path.open("rb") as fh:
         return "GZIP" if fh.read(2) == GZIP_MAGIC else None
+
+
+_HEADER_BYTES = 12  # uint64 length + the masked CRC-32C of those 8 bytes
+
+
+def check_tfrecord(path: str | Path, compression: str | None) -> None:
+    """Refuse a file whose first 12 bytes are no TFRecord record header (a CSV, a LIBSVM
+    file, a zip...) with that said, instead of TensorFlow's "CRC mismatch at byte 0".
+    The header's CRC is checked with TensorBoard's CRC-32C (its own TFRecord writer's)."""
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    path = Path(path)
+    opener = gzip.open if compression == "GZIP" else open
+    try:
+        with opener(path, "rb") as fh:
+            header = fh.read(_HEADER_BYTES)
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise DataError(f"not a GZIP file: {exc}", where=path) from None
+    if not header:
+        return  # an empty stream: no records, which the callers report themselves
+    if len(header) < _HEADER_BYTES or masked_crc32c(header[:8]) != int.from_bytes(
+        header[8:], "little"
+    ):
+        text = _as_text(header)
+        start = (
+            f"it starts with the text {text!r}"
+            if text
+            else "its first 12 bytes are no record header"
+        )
+        raise DataError(
+            f"not a TFRecord file ({start})",
+            where=path,
+            hint="convert a CSV or LIBSVM file with `tune data convert SRC --out DIR` first",
+        )
+
+
+def _as_text(data: bytes) -> str | None:
+    """`data` as text when it is printable UTF-8 (a cut-off last character allowed)."""
+    text = data.decode("utf-8", "ignore")
+    printable = all(c.isprintable() or c in "\t\r\n" for c in text)
+    return text if printable and len(text.encode()) >= len(data) - 3 else None
 
 
 @contextlib.contextmanager
@@ -158,7 +201,7 @@ def check_matches_schema(schema: Any, path: str | Path, first: bytes | None = No
     for key, kind in schema.record_keys().items():
         if key not in record:
             raise DataError(
-                f"record 0 has no feature '{key}' (it has {sorted(record)})",
+                f"record 0 has no feature '{key}' (it has {len(record)}: {few(sorted(record))})",
                 where=path,
                 hint="the schema file does not match the records",
             )

@@ -59,11 +59,16 @@ class Label:
     name: str
     kind: LabelKind
     classes: tuple[str, ...] | None = None  # class index i ↔ classes[i]
+    # regression: the training split's label mean and std (the model standardizes with them)
+    mean: float | None = None
+    std: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind}
         if self.classes is not None:
             out["classes"] = list(self.classes)
+        if self.mean is not None:
+            out["mean"], out["std"] = self.mean, self.std
         return out
 
 
@@ -154,6 +159,8 @@ class Schema:
                 name=label["name"],
                 kind=label["kind"],
                 classes=tuple(label["classes"]) if "classes" in label else None,
+                mean=label.get("mean"),
+                std=label.get("std"),
             ),
             splits={
                 name: Split(
@@ -192,11 +199,18 @@ def load_schema(directory: str | Path) -> Schema:
             where=directory,
             hint="convert the source first with `tune data convert`",
         )
+    text = path.read_text()
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(f"line {exc.lineno}: not valid JSON: {exc.msg}", where=path) from None
-    _validate(data, path)
+    # a space file's load checks prepare one config per probe, each loading this schema:
+    # its JSON Schema check (~10 ms) runs once per distinct text
+    if text not in _VALID_TEXTS:
+        _validate(data, path)
+        _VALID_TEXTS[text] = None
+        while len(_VALID_TEXTS) > 32:
+            del _VALID_TEXTS[next(iter(_VALID_TEXTS))]
     schema = Schema.from_json(data)
     for name, split in schema.splits.items():
         for rel in split.files:
@@ -210,6 +224,9 @@ def load_schema(directory: str | Path) -> Schema:
         if split.fingerprints is not None and len(split.fingerprints) != len(split.files):
             raise DataError(f"split '{name}': one fingerprint per file expected", where=path)
     return schema
+
+
+_VALID_TEXTS: dict[str, None] = {}  # schema.json texts that passed _validate (oldest first)
 
 
 @functools.cache

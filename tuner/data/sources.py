@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from tuner.errors import DataError
@@ -26,6 +27,8 @@ def check_file(path: str | Path) -> Path:
         raise DataError("is a directory, expected a file", where=path)
     if path.stat().st_size == 0:
         raise DataError("the file is empty", where=path)
+    if not os.access(path, os.R_OK):
+        raise DataError("cannot read the file (permission denied)", where=path)
     return path
 
 

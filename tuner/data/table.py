@@ -8,7 +8,9 @@ Kept free of TensorFlow so that bad input is caught before TensorFlow is importe
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,30 +111,86 @@ def derive_features(table: Table) -> tuple[Feature, ...]:
     return tuple(out)
 
 
-def _is_number(text: str) -> bool:
+# A number label is a class label when it is integer-valued and has at most this many
+# distinct values: 2, or up to 20 when the training rows number 10 times as many
+# (AutoGluon's style; wine: 3 of 178 rows → classes, diabetes: 214 of 442 → regression).
+MAX_INFERRED_CLASSES = 20
+ROWS_PER_INFERRED_CLASS = 10
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+SHOWN = 5  # values a message lists before "… (N more)"
+
+
+def few(values: Sequence[object], shown: int = SHOWN) -> str:
+    """`a, b, c … (997 more)`: a list for a one-line message, however long the list."""
+    items = [str(v) for v in values]
+    text = ", ".join(items[:shown])
+    return text + (f" … ({len(items) - shown} more)" if len(items) > shown else "")
+
+
+def not_finite(text: str, value: float) -> str | None:
+    """Why a parsed number cannot be stored (records hold 32-bit floats), or None."""
+    if math.isnan(value) or math.isinf(value):
+        return f"'{text}' is not a finite number"
+    if abs(value) > FLOAT32_MAX:
+        return f"'{text}' is beyond the 32-bit float range (±{FLOAT32_MAX:.4g})"
+    return None
+
+
+def _number(text: object) -> float | None:
     try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+        return float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_number(text: object) -> bool:
+    return _number(text) is not None
+
+
+def class_limit(rows: int) -> int:
+    """The most distinct integer values a number label may have to be inferred as classes."""
+    return max(2, min(MAX_INFERRED_CLASSES, rows // ROWS_PER_INFERRED_CLASS))
 
 
 def derive_label(table: Table, task: LabelKind | None) -> Label:
     """Infer the task from the training labels unless `task` says it.
 
-    Text labels are classes; numbers with exactly two distinct values are binary;
-    other numbers are regression. Classes are sorted so that index 1 is the "positive"
-    one for 0/1 and no/yes style labels, and `--label-map` can rename them first.
+    The rule users of scikit-learn, AutoGluon and pandas expect: text labels are classes;
+    numbers with two distinct values are binary; integer-valued numbers (7 or 7.0) with
+    few distinct values (`class_limit`) are classes; other numbers are regression.
+    Classes are sorted (numbers by value) so that index 1 is the "positive" one for 0/1
+    and no/yes style labels, and `--label-map` can rename them first.
     """
     raw = table.labels
     assert raw is not None
-    distinct = sorted(set(raw.tolist()))
-    numeric = all(isinstance(v, float) or _is_number(v) for v in distinct)
+    distinct = sorted(set(raw.tolist()), key=str)
+    numbers = {v: _number(v) for v in distinct}
+    numeric = all(n is not None for n in numbers.values())
+    if numeric:
+        for text, number in numbers.items():
+            problem = not_finite(str(text), number)  # type: ignore[arg-type]
+            if problem:
+                row = int(np.flatnonzero(raw == text)[0])
+                raise DataError(f"label '{table.label_name}': {problem}", where=table.where(row))
+        by_value: dict[float, object] = {}
+        for text in distinct:
+            by_value.setdefault(numbers[text], text)  # type: ignore[arg-type]
+        distinct = [by_value[v] for v in sorted(by_value)]
+    if len(distinct) < 2:
+        raise DataError(
+            f"label '{table.label_name}' has the single value '{distinct[0]}' in every "
+            "training row",
+            where=table.source,
+            hint="a label needs at least two values to learn from",
+        )
     if task is None:
-        if numeric and len({float(v) for v in distinct}) > 2:
-            task = "regression"
-        else:
+        integral = numeric and all(float(str(v)).is_integer() for v in distinct)
+        if len(distinct) == 2 or not numeric:
             task = "binary" if len(distinct) == 2 else "multiclass"
+        elif integral and len(distinct) <= class_limit(table.rows):
+            task = "multiclass"
+        else:
+            task = "regression"
     if task == "regression":
         if not numeric:
             bad = next(v for v in distinct if not _is_number(v))
@@ -143,27 +201,27 @@ def derive_label(table: Table, task: LabelKind | None) -> Label:
                 hint="a regression label must be numeric",
             )
         return Label(table.label_name, "regression")
-    if numeric:
-        distinct = sorted(distinct, key=float)
-        classes = tuple(_number_text(v) for v in distinct)
-    else:
-        classes = tuple(str(v) for v in distinct)
-    if len(classes) < 2:
-        raise DataError(
-            f"label '{table.label_name}' has a single value '{classes[0]}' in the training data",
-            where=table.source,
-            hint="a classification label needs at least two classes",
-        )
+    classes = tuple(_number_text(v) for v in distinct) if numeric else tuple(map(str, distinct))
     if task == "binary" and len(classes) != 2:
         raise DataError(
-            f"label '{table.label_name}' has {len(classes)} classes, --task binary needs 2",
+            f"label '{table.label_name}' has {len(classes)} classes ({few(classes)}), "
+            "--task binary needs 2",
             where=table.source,
+            hint="map them to two with --label-map OLD=NEW, or pass --task multiclass",
         )
     return Label(table.label_name, task, classes=classes)
 
 
-def _number_text(value: str | float) -> str:
-    number = float(value)
+def describe_label(label: Label, inferred: bool) -> str:
+    """What `tune data convert` prints: the task it settled on, and whether it guessed."""
+    text = f"label '{label.name}': {label.kind}"
+    if label.classes is not None:
+        text += f", {len(label.classes)} classes ({few(label.classes)})"
+    return text + (" (inferred; --task overrides)" if inferred else " (from --task)")
+
+
+def _number_text(value: object) -> str:
+    number = float(value)  # type: ignore[arg-type]
     return str(int(number)) if number.is_integer() else str(number)
 
 
@@ -177,7 +235,7 @@ def encode_labels(table: Table, label: Label) -> np.ndarray:
     raw = table.labels
     assert raw is not None
     if label.kind == "regression":
-        return np.array([float(v) for v in raw.tolist()], dtype=np.float32)
+        return _regression_values(table, label.name)
     assert label.classes is not None
     index = {c: i for i, c in enumerate(label.classes)}
     numeric_classes = all(_is_number(c) for c in label.classes)
@@ -188,10 +246,29 @@ def encode_labels(table: Table, label: Label) -> np.ndarray:
             key = key[:-1]
         if key not in index:
             raise DataError(
-                f"label '{label.name}': '{value}' is not one of the training classes "
-                f"{list(label.classes)}",
+                f"label '{label.name}': '{value}' is not one of the "
+                f"{len(label.classes)} training classes ({few(label.classes)})",
                 where=table.where(row),
                 hint="map it with --label-map OLD=NEW",
             )
         out[row] = index[key]
     return out
+
+
+def _regression_values(table: Table, name: str) -> np.ndarray:
+    """Label values as float32; a value that is not a finite 32-bit float names its row."""
+    raw = table.labels
+    assert raw is not None
+    try:
+        values = np.asarray(raw, dtype=np.float64)
+    except ValueError:
+        row = next(i for i, v in enumerate(raw.tolist()) if not _is_number(v))
+        raise DataError(
+            f"label '{name}': '{raw[row]}' is not a number", where=table.where(row)
+        ) from None
+    bad = np.flatnonzero(~(np.abs(values) <= FLOAT32_MAX))  # NaN compares False
+    if len(bad):
+        row = int(bad[0])
+        problem = not_finite(str(raw[row]), float(values[row]))
+        raise DataError(f"label '{name}': {problem}", where=table.where(row))
+    return values.astype(np.float32)

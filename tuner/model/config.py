@@ -73,8 +73,33 @@ def dataset_schema(ref: str) -> tuple[Path, Schema]:
     return directory, load_schema(directory)
 
 
-def parse_cross(text: str) -> list[str]:
-    return [part.strip() for part in text.split(" x ") if part.strip()]
+def parse_cross(cross: str | list[str]) -> list[str]:
+    """'a x b' or [a, b] → the column names (names may hold spaces: 'native country x
+    sex')."""
+    parts = cross if isinstance(cross, list) else cross.split(" x ")
+    return [part.strip() for part in parts if part.strip()]
+
+
+def _check_cross_syntax(cfg: dict[str, Any], at: Callable[..., str | None]) -> None:
+    """Every cross names at least two columns, none twice (JSON Schema's pattern message
+    would be a raw regular expression)."""
+    for i, cross in enumerate(cfg.get("crosses") or []):
+        names = parse_cross(cross)
+        shown = cross if isinstance(cross, str) else " x ".join(map(str, cross))
+        if len(names) < 2:
+            raise ConfigError(
+                f"key 'crosses.{i}': '{shown}' names {len(names)} column"
+                f"{'' if len(names) == 1 else 's'}; a cross needs at least two column names",
+                where=at("crosses", i),
+                hint="write it as 'education x occupation' (' x ' between names) "
+                "or as a list [education, occupation]",
+            )
+        if len(set(names)) < len(names):
+            raise ConfigError(
+                f"key 'crosses.{i}': '{shown}' names a column twice",
+                where=at("crosses", i),
+                hint="a cross combines different columns",
+            )
 
 
 def prepare(
@@ -91,6 +116,7 @@ def prepare(
 
     validate_keys(config, where)
     cfg = {**defaults(), **config}
+    _check_cross_syntax(cfg, at)
     try:
         units = hidden_units(cfg)
     except ConfigError as exc:

@@ -123,3 +123,21 @@ class Bias(keras.layers.Layer):
 
     def call(self, inputs: Any) -> Any:
         return inputs + self.bias
+
+
+class StandardizedMeanSquaredError(keras.losses.MeanSquaredError):
+    """The mean squared error of the label standardized by its training std,
+    ((y - ŷ) / std)², for a model whose output is in the label's units (its last layer
+    scales back by std and adds the mean). Training on the standardized label keeps the
+    gradients of a target like 152 ± 77 as tame as those of one like 0 ± 1; the metrics
+    (rmse, mae) still see the output, in the label's units."""
+
+    def __init__(self, std: float = 1.0, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.std = float(std) if std and std > 0 else 1.0
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        return super().call(y_true / self.std, y_pred / self.std)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "std": self.std}

@@ -7,6 +7,11 @@ the Keras session cleared at the start of every trial so a long-lived worker doe
 grow. Resumability: the last epoch's checkpoint holds weights, optimizer state and the
 epoch; data order and dropout masks are functions of (seed, epoch), so a resumed trial
 continues the uninterrupted trajectory.
+
+Nothing is written before the inputs are known good: the config, the data set's schema
+and its records (both splits opened, a split held in memory parsed whole). A data error
+met later (a corrupt shard of a split streamed from disk) removes the trial folder when
+this call created it and nothing was trained; otherwise metrics.json says "failed".
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +32,10 @@ from tuner import faults
 from tuner.config_file import dump_yaml
 from tuner.data import reader
 from tuner.data.schema import SCHEMA_FILE, Schema, save_schema
-from tuner.errors import ConfigError
-from tuner.model.build import build_model
+from tuner.errors import ConfigError, DataError
+from tuner.model.build import Built, build_model, label_scale
 from tuner.model.config import dataset_schema, prepare
-from tuner.model.layers import keras, tf
+from tuner.model.layers import StandardizedMeanSquaredError, keras, tf
 from tuner.model.optimizers import combined, current_learning_rate, optimizers_for
 from tuner.trial import Report, StopTrial, TrialFailed, write_metrics
 
@@ -42,7 +48,7 @@ TENSORBOARD = "tensorboard"
 DEFAULT_STEPS_PER_EXECUTION = 128
 
 
-def _loss_and_metrics(task: str, cfg: dict[str, Any]) -> tuple[Any, list[Any]]:
+def _loss_and_metrics(task: str, cfg: dict[str, Any], label_std: float) -> tuple[Any, list[Any]]:
     if task == "binary":
         return keras.losses.BinaryCrossentropy(), [
             keras.metrics.BinaryAccuracy(name="accuracy"),
@@ -55,7 +61,8 @@ def _loss_and_metrics(task: str, cfg: dict[str, Any]) -> tuple[Any, list[Any]]:
                 k=cfg.get("top_k", 3), name="top_k_accuracy"
             ),
         ]
-    return keras.losses.MeanSquaredError(), [
+    # the loss on the standardized label; rmse and mae in the label's own units
+    return StandardizedMeanSquaredError(label_std), [
         keras.metrics.RootMeanSquaredError(name="rmse"),
         keras.metrics.MeanAbsoluteError(name="mae"),
     ]
@@ -136,21 +143,10 @@ def run_trial(
     cfg = prepare(config)
     trial_dir = Path(trial_dir).absolute()
     data_dir, data_schema = dataset_schema(cfg["dataset"])
-    if not resume:
-        for name in (CHECKPOINTS, METRICS, TENSORBOARD, MODEL, CONFIG, SCHEMA_COPY):
-            target = trial_dir / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-    trial_dir.mkdir(parents=True, exist_ok=True)
+    # everything below up to the first write only reads: a bad input leaves no trace
+    created = not trial_dir.exists()
     last_dir = trial_dir / CHECKPOINTS / "last"
     resuming = resume and tf.train.latest_checkpoint(str(last_dir)) is not None
-    if resume and not resuming and (last_dir / "checkpoint").exists():
-        message = f"{trial_dir}: the last checkpoint is missing; training from scratch"
-        warnings.warn(message, stacklevel=2)
-        print(f"tune: warning: {message}", file=sys.stderr)
-        shutil.rmtree(trial_dir / CHECKPOINTS)
     if resuming and (trial_dir / SCHEMA_COPY).exists():
         model_schema = load_schema_file(trial_dir / SCHEMA_COPY)
     elif init_from is not None:
@@ -161,6 +157,9 @@ def run_trial(
         model_schema = data_schema
     if resuming:
         _check_same_config(trial_dir, cfg)
+    _check_records(data_dir, data_schema, cfg)
+    if model_schema is data_schema:
+        model_schema = _with_label_stats(data_schema, data_dir, cfg["train_split"])
 
     keras.backend.clear_session()
     if os.environ.get("TUNER_DETERMINISTIC"):  # bit-for-bit repeatable runs (slower)
@@ -172,7 +171,7 @@ def run_trial(
     steps = max(1, math.ceil(rows / cfg["batch_size"]))
     optimizers = optimizers_for(cfg, steps)
     optimizer = combined(optimizers)
-    loss, metrics = _loss_and_metrics(built.task, cfg)
+    loss, metrics = _loss_and_metrics(built.task, cfg, label_scale(model_schema)[1])
     model.compile(
         optimizer=optimizer,
         loss=loss,
@@ -181,6 +180,34 @@ def run_trial(
         jit_compile=False,
     )
     optimizer.build(model.trainable_variables)
+    if not resuming and init_from is not None:
+        source = tf.train.latest_checkpoint(str(Path(init_from) / CHECKPOINTS / "last"))
+        if source is None:
+            raise ConfigError("--init-from: no checkpoint there", where=init_from)
+        try:
+            tf.train.Checkpoint(model=model).restore(
+                source
+            ).expect_partial().assert_existing_objects_matched()
+        except (AssertionError, ValueError) as exc:
+            raise ConfigError(
+                "--init-from: the model there has a different architecture",
+                where=init_from,
+                hint=str(exc).splitlines()[0][:200],
+            ) from None
+    # the inputs are good: from here on the trial folder is written
+    if not resume:
+        for name in (CHECKPOINTS, METRICS, TENSORBOARD, MODEL, CONFIG, SCHEMA_COPY):
+            target = trial_dir / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    if resume and not resuming and (last_dir / "checkpoint").exists():
+        message = f"{trial_dir}: the last checkpoint is missing; training from scratch"
+        warnings.warn(message, stacklevel=2)
+        print(f"tune: warning: {message}", file=sys.stderr)
+        shutil.rmtree(trial_dir / CHECKPOINTS)
     epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, epoch=epoch_var, **optimizers)
     last = tf.train.CheckpointManager(checkpoint, str(last_dir), max_to_keep=1)
@@ -215,20 +242,6 @@ def run_trial(
             pick = min if best_mode == "min" else max
             top = pick(scored, key=lambda h: h[best_metric])
             best_value, best_epoch = top[best_metric], top["epoch"]
-    elif init_from is not None:
-        source = tf.train.latest_checkpoint(str(Path(init_from) / CHECKPOINTS / "last"))
-        if source is None:
-            raise ConfigError("--init-from: no checkpoint there", where=init_from)
-        try:
-            tf.train.Checkpoint(model=model).restore(
-                source
-            ).expect_partial().assert_existing_objects_matched()
-        except (AssertionError, ValueError) as exc:
-            raise ConfigError(
-                "--init-from: the model there has a different architecture",
-                where=init_from,
-                hint=str(exc).splitlines()[0][:200],
-            ) from None
     dump_yaml(cfg, trial_dir / CONFIG)
     save_schema(model_schema, trial_dir)  # as SCHEMA_COPY
 
@@ -278,6 +291,7 @@ def run_trial(
                 batch_size=max(cfg["batch_size"], 1024),
                 shuffle=False,
             )
+            train, validation = _for_model(train, built), _for_model(validation, built)
             callbacks = [keras.callbacks.TerminateOnNaN()]
             if epoch == start_epoch:
                 callbacks.append(first_step)
@@ -336,11 +350,58 @@ def run_trial(
         status = "stopped"
         payload["reason"] = stop.reason
         raise
+    except DataError as exc:
+        status = "failed"
+        payload["error"] = str(exc)
+        raise
     finally:
         summaries.close()
-        if status != "diverged":
+        if status == "failed" and created and not history:
+            shutil.rmtree(trial_dir, ignore_errors=True)  # nothing trained: leave nothing
+        elif status != "diverged":
             save_payload()
     return payload
+
+
+def _check_records(data_dir: Path, schema: Schema, cfg: dict[str, Any]) -> None:
+    """Read both splits as training will: a split that fits in memory is parsed whole
+    now (and kept for the epochs: no extra work), a streamed one has each shard's first
+    record checked against the schema, so a corrupt or mismatched data set fails before
+    any write."""
+    for split in dict.fromkeys((cfg["train_split"], cfg["validation_split"])):
+        size = sum((data_dir / f).stat().st_size for f in schema.splits[split].files)
+        if size <= reader.MEMORY_BUDGET:
+            reader.load_split(data_dir, split)
+        else:
+            with reader.reading(data_dir, split):
+                reader.dataset(data_dir, split, batch_size=cfg["batch_size"], shuffle=False)
+
+
+def _with_label_stats(schema: Schema, data_dir: Path, split: str) -> Schema:
+    """The schema with the regression label's mean and std, computed from the training
+    split when the data set was converted before convert recorded them."""
+    label = schema.label
+    if label.kind != "regression" or label.mean is not None:
+        return schema
+    import numpy as np
+
+    count, total, squares = 0, 0.0, 0.0
+    with reader.reading(data_dir, split):
+        for _, y in reader.dataset(data_dir, split, batch_size=1 << 16, shuffle=False):
+            values = y.numpy().astype(np.float64)
+            count, total = count + len(values), total + float(values.sum())
+            squares += float(np.square(values).sum())
+    mean = total / max(count, 1)
+    std = math.sqrt(max(squares / max(count, 1) - mean * mean, 0.0))
+    return replace(schema, label=replace(label, mean=mean, std=std))
+
+
+def _for_model(ds: Any, built: Built) -> Any:
+    """The reader's batches (features keyed by column name) keyed as the model's inputs;
+    as they are when every name is its own key."""
+    if all(name == key for name, key in built.keys.items()):
+        return ds
+    return ds.map(lambda x, y: (built.renamed(x), y))
 
 
 def _check_same_config(trial_dir: Path, cfg: dict[str, Any]) -> None:
