@@ -1,0 +1,346 @@
+"""Resuming sweeps with real processes and real signals: SIGKILL at named moments (the
+TUNER_FAULT hook), Ctrl-C once and twice to the process group, SIGTERM and SIGHUP, a
+driver stopped (SIGSTOP) past its lock's staleness, a second driver, a changed space,
+--fresh, a raised budget."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+SPACE = """\
+name: slow
+objective: tests.run.cheap:train
+metric: {{name: score, goal: maximize}}
+budget: {{trials: {trials}, max_epochs: 4}}
+concurrency: 2
+sampler: {{type: random, seed: 1}}
+pruner: {{type: none}}
+fixed: {{sleep: {sleep}}}
+params:
+  x: {{float: [0.0, 1.0]}}
+"""
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("TUNER_FAULT", "MLFLOW_TRACKING_URI")}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+def _tune(
+    *args: str | Path, fault: str | None = None, cwd: Path = ROOT, **extra: str
+) -> subprocess.CompletedProcess:
+    env = _env(**({"TUNER_FAULT": fault} if fault else {}), **extra)
+    return subprocess.run(
+        [sys.executable, "-m", "tuner", *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=cwd,
+    )
+
+
+def _study(results: Path, name: str = "slow"):
+    from tuner.study.storage import find_study
+
+    return find_study(results, name)
+
+
+def _check_consistent(results: Path, budget: int, finished: bool) -> None:
+    """The invariants after every resume."""
+    from mlflow.tracking import MlflowClient
+
+    study = _study(results)
+    trials = study.get_trials(deepcopy=False)
+    states = [t.state.name for t in trials]
+    if finished:
+        assert len(trials) == budget and states.count("COMPLETE") == budget, states
+    for t in trials:  # no epoch trained twice: each interrupted trial continued
+        log = results / "slow" / "trials" / str(t.number) / "epochs.log"
+        if log.exists():
+            epochs = [int(e) for e in log.read_text().split()]
+            assert epochs == list(range(1, len(epochs) + 1)), (t.number, epochs)
+        if t.state.name == "COMPLETE":
+            assert sorted(t.intermediate_values) == [1, 2, 3, 4], (t.number, t.intermediate_values)
+    client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("slow")
+    runs = client.search_runs([experiment.experiment_id])
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    numbers = sorted(int(r.data.tags["tuner.trial_number"]) for r in children)
+    assert numbers == sorted(t.number for t in trials)  # one child run per trial, no more
+    assert len([r for r in runs if "mlflow.parentRunId" not in r.data.tags]) == 1
+    if finished:  # (a killed driver cannot close its runs; the resume that ends does)
+        assert all(r.info.status != "RUNNING" for r in runs)
+    for r in children:
+        t = trials[int(r.data.tags["tuner.trial_number"])]
+        steps = sorted(m.step for m in client.get_metric_history(r.info.run_id, "score"))
+        # a killed driver may lose its last second of batched MLflow writes; the resumed
+        # trial re-reports them, so a finished sweep has every epoch
+        if finished:
+            assert steps == sorted(t.intermediate_values), (t.number, steps)
+        else:
+            assert set(steps) <= set(t.intermediate_values), (t.number, steps)
+
+
+@pytest.mark.timeout(420)
+def test_sigkill_at_named_moments_then_resume_loses_nothing(tmp_path: Path) -> None:
+    space = write(tmp_path / "slow.yaml", SPACE.format(trials=6, sleep=0.1))
+    results = tmp_path / "results"
+    for fault in ("trial_start:3", "epoch:7", "trial_end:3"):
+        done = _tune("run", space, "--results", results, "-q", fault=fault)
+        assert done.returncode == -signal.SIGKILL, (fault, done.stderr[-2000:])
+        _check_consistent(results, 6, finished=False)
+    done = _tune("resume", "slow", "--results", results, "-q")
+    assert done.returncode == 0, done.stderr[-2000:]
+    _check_consistent(results, 6, finished=True)
+
+    # a raised budget extends the sweep and keeps its history
+    done = _tune("run", space, "--results", results, "-q", "--trials", "8")
+    assert done.returncode == 0, done.stderr[-2000:]
+    _check_consistent(results, 8, finished=True)
+
+
+def _start(space: Path, results: Path, *args: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tuner", "run", str(space), "--results", str(results), *args],
+        env=_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal job
+    )
+
+
+def _wait_for(proc: subprocess.Popen, text: str) -> str:
+    seen = ""
+    deadline = time.monotonic() + 120
+    while text not in seen and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen += line
+    assert text in seen, seen
+    return seen
+
+
+@pytest.mark.timeout(420)
+def test_ctrl_c_once_and_twice_then_resume(tmp_path: Path) -> None:
+    # epochs of 1 s: the sweep is still running after the refused second driver's ~3 s
+    space = write(tmp_path / "slow.yaml", SPACE.format(trials=6, sleep=1.0))
+    results = tmp_path / "results"
+
+    proc = _start(space, results)
+    _wait_for(proc, "COMPLETE")
+    second = _tune("run", space, "--results", results, "-q")  # a second driver is refused
+    assert second.returncode == 2
+    assert "already running" in second.stderr and f"pid {proc.pid}" in second.stderr
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    assert "stopping after the running trials' current epoch" in out
+    assert "tune resume slow" in out
+    _check_consistent(results, 6, finished=False)
+    assert any(t.state.name == "RUNNING" for t in _study(results).trials), (out, _states(results))
+
+    proc = _start(space, results)
+    _wait_for(proc, "trial")
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.communicate(timeout=120)
+    assert proc.returncode != 0
+
+    done = _tune("run", space, "--results", results, "-q")
+    assert done.returncode == 0, done.stderr[-2000:]
+    _check_consistent(results, 6, finished=True)
+
+
+def _states(results: Path) -> list[str]:
+    return [t.state.name for t in _study(results).trials]
+
+
+@pytest.mark.timeout(420)
+def test_sigterm_and_sighup_stop_like_ctrl_c_then_resume(tmp_path: Path) -> None:
+    """What `kill PID`, systemd, `docker stop`, SLURM (SIGTERM) and a closed terminal
+    (SIGHUP) send: the running trials stay RUNNING and continue on resume."""
+    space = write(tmp_path / "slow.yaml", SPACE.format(trials=6, sleep=0.3))
+    results = tmp_path / "results"
+    for signum, how in ((signal.SIGTERM, os.kill), (signal.SIGHUP, os.killpg)):
+        proc = _start(space, results)
+        _wait_for(proc, "COMPLETE")
+        how(proc.pid, signum)
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 128 + signum, out
+        name = signal.Signals(signum).name
+        assert f"{name}: stopping after the running trials' current epoch" in out, out
+        assert "Traceback" not in out and "tune resume slow" in out, out
+        assert "RUNNING" in _states(results) and "FAIL" not in _states(results), out
+        _check_consistent(results, 6, finished=False)
+
+    proc = _start(space, results)  # twice: at once, still resumable, no traceback
+    _wait_for(proc, "trial")
+    os.kill(proc.pid, signal.SIGTERM)
+    time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 143, out
+    assert "Traceback" not in out, out
+    assert "FAIL" not in _states(results), out
+
+    done = _tune("run", space, "--results", results, "-q")
+    assert done.returncode == 0, done.stderr[-2000:]
+    _check_consistent(results, 6, finished=True)
+
+
+def _stop_between_writes(proc: subprocess.Popen, file_lock: Path) -> None:
+    """SIGSTOP the driver when it does not hold the journal's file lock: another writer
+    would wait out Optuna's 30 s grace period, then break the lock under it."""
+    for _ in range(100):
+        os.kill(proc.pid, signal.SIGSTOP)
+        time.sleep(0.05)
+        if not file_lock.exists() and not file_lock.is_symlink():
+            return
+        os.kill(proc.pid, signal.SIGCONT)
+        time.sleep(0.05)
+    pytest.fail("the driver always held the journal's file lock")
+
+
+def _lock_env() -> dict[str, str]:
+    return {"TUNER_LOCK_HEARTBEAT": "0.2", "TUNER_LOCK_STALE_AFTER": "1"}
+
+
+@pytest.mark.timeout(420)
+def test_a_stopped_driver_keeps_its_lock_and_one_taken_over_stops_without_writing(
+    tmp_path: Path,
+) -> None:
+    import optuna
+
+    from tuner.study.lock import ATTR_LOCK
+
+    space = write(tmp_path / "slow.yaml", SPACE.format(trials=6, sleep=0.3))
+    results = tmp_path / "results"
+    proc = _start(space, results, **_lock_env())
+    _wait_for(proc, "COMPLETE")
+    os.kill(proc.pid, signal.SIGSTOP)  # as Ctrl-Z, for longer than the lock's staleness
+    try:
+        time.sleep(2)
+        second = _tune("run", space, "--results", results, "-q", **_lock_env())
+        assert second.returncode == 2, second.stderr[-2000:]
+        assert "already running" in second.stderr and f"pid {proc.pid}" in second.stderr
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    _check_consistent(results, 6, finished=True)
+
+    # a driver on another host took the sweep over while this one was stopped
+    proc = _start(space, results, "--trials", "12", **_lock_env())
+    _wait_for(proc, "COMPLETE")
+    _stop_between_writes(proc, results / "slow" / "study.journal.lock")
+    try:
+        study = _study(results)
+        now = time.time()
+        taker = {"host": "elsewhere", "pid": 4242, "since": now, "heartbeat": now}
+        study.set_user_attr(ATTR_LOCK, taker)
+        before = [(t.number, t.state, dict(t.intermediate_values)) for t in study.trials]
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2, out
+    assert "was taken over (host elsewhere, pid 4242)" in out, out
+    assert "stopped without writing to the sweep" in out and "Traceback" not in out, out
+    study = _study(results)
+    assert [(t.number, t.state, dict(t.intermediate_values)) for t in study.trials] == before
+    assert study.user_attrs[ATTR_LOCK] == taker
+    assert optuna.trial.TrialState.RUNNING in [state for _, state, _ in before]
+
+
+@pytest.mark.timeout(240)
+def test_changed_space_is_refused_unless_fresh(tmp_path: Path) -> None:
+    space = write(tmp_path / "slow.yaml", SPACE.format(trials=2, sleep=0.0))
+    results = tmp_path / "results"
+    assert _tune("run", space, "--results", results, "-q").returncode == 0
+    changed = write(
+        tmp_path / "slow.yaml", SPACE.format(trials=2, sleep=0.0).replace("1.0]", "2.0]")
+    )
+    done = _tune("run", changed, "--results", results, "-q")
+    assert done.returncode == 2
+    assert "already exists with a different search space" in done.stderr
+    assert "--fresh" in done.stderr and "Traceback" not in done.stderr
+
+    done = _tune("run", changed, "--results", results, "-q", "--fresh")
+    assert done.returncode == 0, done.stderr[-2000:]
+    archived = [p.name for p in results.iterdir() if p.name.startswith("slow.archived-")]
+    assert len(archived) == 1
+    assert len(_study(results).trials) == 2  # the new sweep
+    import optuna
+
+    from tuner.study.storage import open_storage
+
+    kept = optuna.load_study(
+        study_name="slow", storage=open_storage(str(results / archived[0] / "study.journal"))
+    )
+    assert [t.state.name for t in kept.trials] == ["COMPLETE", "COMPLETE"]  # intact
+
+
+TF_SPACE = """\
+name: tf
+dataset: builtin:breast_cancer
+metric: {name: val_auc, goal: maximize}
+budget: {trials: 3, max_epochs: 3}
+concurrency: 2
+sampler: {type: random, seed: 0}
+pruner: {type: none}
+fixed: {model: dnn, batch_size: 64, hidden_units: [8]}
+params:
+  learning_rate: {float: [1.0e-3, 1.0e-2], log: true}
+"""
+
+
+def _steps_trained(trial_dir: Path) -> list[int]:
+    """Every epoch a trial trained, from its TensorBoard events (a retrained epoch twice)."""
+    from tuner.tabular.runtime import tensorflow
+
+    tf = tensorflow()
+    steps = []
+    for events in sorted((trial_dir / "tensorboard" / "train").glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(events)):
+            steps += [event.step for v in event.summary.value if v.tag == "loss"]
+    return sorted(steps)
+
+
+@pytest.mark.timeout(420)
+def test_tensorflow_trials_killed_mid_checkpoint_continue_from_their_checkpoint(
+    tmp_path: Path,
+) -> None:
+    space = write(tmp_path / "tf.yaml", TF_SPACE)
+    results = tmp_path / "results"
+    # a trial process kills the driver between a trial's best and last checkpoints
+    done = _tune("run", space, "--results", results, "-q", fault="checkpoint:3")
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    running = [t.number for t in _study(results, "tf").trials if t.state.name == "RUNNING"]
+    assert running, "the kill left no trial to resume"
+
+    done = _tune("run", space, "--results", results, "-q")
+    assert done.returncode == 0, done.stderr[-2000:]
+    trials = _study(results, "tf").trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3
+    for t in trials:
+        assert sorted(t.intermediate_values) == [1, 2, 3]
+        steps = _steps_trained(results / "tf" / "trials" / str(t.number))
+        assert steps.count(1) == 1, (t.number, steps)  # resumed, not retrained from scratch
+        assert set(steps) == {1, 2, 3} and len(steps) <= 4, (t.number, steps)
