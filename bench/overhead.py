@@ -153,7 +153,7 @@ def instrument(timers: Timers) -> None:
     import tuner.run.driver
     import tuner.search.distributions
     from tuner.run.bridge import Bridge
-    from tuner.study.status import Progress
+    from tuner.run.progress import Progress
     from tuner.tracking.runs import Tracker
 
     for attr in ("ask", "record", "finish"):

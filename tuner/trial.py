@@ -12,7 +12,10 @@ It returns an optional summary dict (status, final metrics).
 It declares up front which metric names it reports — `metrics(config)` — so a space file
 naming a metric it never reports is refused before any trial starts, and optionally a
 JSON Schema for its config and a `prepare(config)` that checks a config more deeply
-(without training) and fills in defaults. The built-in `tabular` objective is
+(without training) and fills in defaults, and an `export_model(trial_dir, dest)` that
+turns a trial folder without an exported `model/` into one (from its checkpoints, say:
+KerasTuner's `load_model(trial)`), which `tune best --export` asks for; tuner itself never
+looks inside a model. The built-in `tabular` objective is
 `objectives.tabular`; a user's is `package.module:function`, decorated with
 `@tuner.trial.objective(metrics=[...])`.
 """
@@ -32,6 +35,14 @@ from tuner.errors import ConfigError, TunerError
 Metrics = dict[str, float]
 Report = Callable[[int, Metrics], None]
 BUILTIN_OBJECTIVES = {"tabular": "objectives.tabular:train"}
+
+# What a trial folder holds, by this contract: every name is defined here only. An
+# objective exports its servable model to MODEL and may keep CHECKPOINTS; the runner
+# writes CONFIG (the config it ran with) and the objective METRICS.
+MODEL = "model"
+CONFIG = "config.yaml"
+METRICS = "metrics.json"
+CHECKPOINTS = "checkpoints"
 
 
 class ObjectiveFunction(Protocol):
@@ -66,6 +77,7 @@ class Objective:
     declared: Callable[[dict[str, Any]], frozenset[str]]
     config_schema: dict[str, Any] | None = None
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    export_model: Callable[[Path, Path], Path] | None = None
 
     def metrics(self, config: dict[str, Any]) -> frozenset[str]:
         return self.declared(config)
@@ -89,13 +101,16 @@ def objective(
     metrics: Iterable[str] | Callable[[dict[str, Any]], Iterable[str]],
     config_schema: dict[str, Any] | None = None,
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    export_model: Callable[[Path, Path], Path] | None = None,
 ) -> Callable[[ObjectiveFunction], ObjectiveFunction]:
-    """Declare what a user's objective reports (and optionally its config schema)."""
+    """Declare what a user's objective reports (and optionally its config schema, a
+    deeper config check, and how to make a trial folder's model: see the module text)."""
 
     def mark(fn: ObjectiveFunction) -> ObjectiveFunction:
         fn.tuner_metrics = metrics  # type: ignore[attr-defined]
         fn.tuner_config_schema = config_schema  # type: ignore[attr-defined]
         fn.tuner_prepare = prepare  # type: ignore[attr-defined]
+        fn.tuner_export_model = export_model  # type: ignore[attr-defined]
         return fn
 
     return mark
@@ -144,6 +159,7 @@ def load_objective(ref: str, where: str | None = None) -> Objective:
         declared=names,
         config_schema=getattr(fn, "tuner_config_schema", None),
         prepare=getattr(fn, "tuner_prepare", None),
+        export_model=getattr(fn, "tuner_export_model", None),
     )
 
 

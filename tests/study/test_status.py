@@ -13,17 +13,9 @@ from typing import Any
 import pytest
 
 from tests.study.test_results import TRIALS, make_study
-from tuner.study.status import (
-    Progress,
-    fmt_duration,
-    fmt_value,
-    remaining_estimate,
-    render_ls,
-    render_status,
-    study_budget,
-    sweep_status,
-    sweep_summary,
-)
+from tuner.cli.render import fmt_duration, fmt_value, render_ls, render_status
+from tuner.run.progress import Progress
+from tuner.study.status import remaining_estimate, study_budget, sweep_status, sweep_summary
 
 
 class Clock:

@@ -453,7 +453,8 @@ def status_cmd(name, results, storage_url, top: int, as_json: bool) -> None:
 
     NAME may be left out when there is only one sweep.
     """
-    from tuner.study.status import load_status, render_status
+    from tuner.cli.render import render_status
+    from tuner.study.status import load_status
 
     if top < 0:
         raise ConfigError(f"--top {top}: expected 0 or more")
@@ -469,7 +470,8 @@ def status_cmd(name, results, storage_url, top: int, as_json: bool) -> None:
 )
 def ls_cmd(results) -> None:
     """List the sweeps under the results folder: trials, best value, metric, last activity."""
-    from tuner.study.status import ls_rows, render_ls
+    from tuner.cli.render import render_ls
+    from tuner.study.status import ls_rows
 
     folder = _existing_results(results)
     rows = ls_rows(folder)
@@ -556,6 +558,7 @@ def best_cmd(name, top, as_json, export, out, model_name, results, storage_url, 
     tune best NAME --register M   registers models:/M/<version>; serve it with
                                   mlflow models serve -m models:/M/<version>
     """
+    from tuner.cli.render import render_best
     from tuner.study import best
 
     if top < 1:
@@ -593,7 +596,7 @@ def best_cmd(name, top, as_json, export, out, model_name, results, storage_url, 
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:
-        click.echo("\n".join([best.render_best(data), *([""] if messages else []), *messages]))
+        click.echo("\n".join([render_best(data), *([""] if messages else []), *messages]))
 
 
 def _error(message: str) -> None:

@@ -353,9 +353,9 @@ def _run_locked(
     lock: SweepLock | None = None,
 ) -> Outcome:
     from tuner.run.bridge import Bridge
+    from tuner.run.progress import Progress
     from tuner.run.ray_adapters import PrunerScheduler, StudySearcher
     from tuner.run.trial_runner import trainable
-    from tuner.study.status import Progress
 
     _describe(study, spec)
     root = _trial_storage(study, results, options.trial_storage, spec.name)

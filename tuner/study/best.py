@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import shutil
 import tempfile
@@ -49,6 +48,8 @@ from tuner.redact import mask_text, mask_url
 from tuner.run import faults
 from tuner.space.yaml_file import dump_yaml
 from tuner.study import storage
+from tuner.study.results import finite
+from tuner.trial import CHECKPOINTS, CONFIG, METRICS, MODEL  # the trial folder's names
 
 if TYPE_CHECKING:
     import optuna
@@ -56,12 +57,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BEST_DIR = "best"
-MODEL = "model"
-CONFIG = "config.yaml"
-METRICS = "metrics.json"
 SPACE = "space.yaml"
 SCHEMA = "schema.json"
-CHECKPOINTS = "checkpoints"
 REGISTERED_ARTIFACT = "model"  # the logged model's name on the run
 
 
@@ -78,10 +75,6 @@ def load_sweep(results: Path, name: str, url: str | None = None) -> optuna.Study
     return find_sweep(results, name, url)
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def top_trials(study: optuna.Study, k: int = 1) -> list[optuna.trial.FrozenTrial]:
     """The best `k` COMPLETE trials by the study's direction, best first (lowest number on
     a tie). On a running sweep: the best so far."""
@@ -93,7 +86,7 @@ def top_trials(study: optuna.Study, k: int = 1) -> list[optuna.trial.FrozenTrial
     complete = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if _finite(t.value)
+        if finite(t.value)
     ]
     complete.sort(key=lambda t: (-t.value if higher else t.value, t.number))
     return complete[: max(k, 0)]
@@ -112,7 +105,7 @@ def pick_trial(study: optuna.Study, number: int | None = None) -> optuna.trial.F
     found = [t for t in study.get_trials(deepcopy=False) if t.number == number]
     if not found:
         raise ConfigError(f"sweep '{study.study_name}' has no trial {number}")
-    if found[0].state.name != "COMPLETE" or not _finite(found[0].value):
+    if found[0].state.name != "COMPLETE" or not finite(found[0].value):
         raise ConfigError(
             f"trial {number} of sweep '{study.study_name}' is {found[0].state.name}, not COMPLETE"
         )
@@ -164,7 +157,7 @@ def trial_row(trial: optuna.trial.FrozenTrial, results: Path, name: str) -> dict
 
     return {
         "number": trial.number,
-        "value": trial.value if _finite(trial.value) else None,
+        "value": trial.value if finite(trial.value) else None,
         "params": _params(trial),
         "epochs": _epochs(trial),
         "state": trial.state.name,
@@ -194,49 +187,6 @@ def best_table(study: optuna.Study, results: Path, k: int = 1) -> dict[str, Any]
             for t in top_trials(study, k)
         ],
     }
-
-
-def render_best(table_data: dict[str, Any]) -> str:
-    """The text of `tune best`: a head line, the best trial, then the top K as a table."""
-    from tuner.study.status import _cut, fmt_param, fmt_params, fmt_value, table
-
-    metric, rows = table_data["metric"], table_data["trials"]
-    head = f"sweep {table_data['name']}  ·  {metric} ({table_data['goal']})  ·  "
-    head += f"{table_data['complete']} complete of {table_data['total']} trials"
-    if table_data.get("running"):
-        head += f" ({table_data['running']} running: best so far)"
-    lines = [head]
-    if not rows:
-        lines.append("best     - (no complete trial yet)")
-        return "\n".join(lines)
-    best = rows[0]
-    lines.append(
-        f"best     #{best['number']} {metric}={fmt_value(best['value'])}  "
-        f"{fmt_params(best['params'])}".rstrip()
-    )
-    lines.append(f"epochs   {best['epochs']}  ·  state {best['state']}")
-    lines.append(f"mlflow   {best['mlflow_run_id'] or '-'}")
-    lines.append(f"folder   {best['trial_dir']}")
-    if len(rows) > 1:
-        names: dict[str, None] = {}
-        for r in rows:
-            for key in r["params"]:
-                names.setdefault(key, None)
-        headers = ["#", metric, "epochs", "state", "mlflow run", *names]
-        cells = [
-            [
-                str(r["number"]),
-                fmt_value(r["value"]),
-                str(r["epochs"]),
-                r["state"],
-                r["mlflow_run_id"] or "-",
-                *(_cut(fmt_param(r["params"].get(key))) for key in names),
-            ]
-            for r in rows
-        ]
-        lines.append("")
-        lines.extend(table(headers, cells, right=(0, 1, 2)))
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- the narrowed space
@@ -275,65 +225,35 @@ def _has_model(directory: Path) -> bool:
     return (directory / "saved_model.pb").is_file()
 
 
-def _rebuild_model(trial_dir: Path, dest: Path) -> Path:
-    """A tabular trial without an exported model: rebuild the model from the trial
-    folder's config.yaml + schema.json, restore its last epoch checkpoint, export it."""
-    import yaml
-
-    from tuner.tabular.model.train import CHECKPOINTS as CKPT
-    from tuner.tabular.model.train import CONFIG as CFG
-    from tuner.tabular.model.train import SCHEMA_COPY, load_schema_file
-
-    if not (trial_dir / CFG).is_file():
-        raise ConfigError(f"no {CFG} in the trial folder", where=trial_dir)
-    from tuner.tabular.model.build import build_model
-    from tuner.tabular.model.export import export_model
-    from tuner.tabular.model.layers import keras, tf
-
-    checkpoint = tf.train.latest_checkpoint(str(trial_dir / CKPT / "last"))
-    if checkpoint is None:
-        raise ConfigError("no exported model and no checkpoint here", where=trial_dir)
-    cfg = yaml.safe_load((trial_dir / CFG).read_text()) or {}
-    schema = load_schema_file(trial_dir / SCHEMA_COPY)
-    keras.backend.clear_session()
-    built = build_model(schema, cfg)
-    try:
-        tf.train.Checkpoint(model=built.model).restore(
-            checkpoint
-        ).expect_partial().assert_existing_objects_matched()
-    except (AssertionError, ValueError) as exc:
-        raise ConfigError(
-            "the trial's checkpoint does not match the model its config.yaml builds",
-            where=checkpoint,
-            hint=str(exc).splitlines()[0][:200],
-        ) from None
-    return export_model(built, schema, cfg, dest)
-
-
 def saved_model(study: optuna.Study, trial_dir: Path, dest: Path) -> Path:
-    """The trial's SavedModel: its exported `model/` copied to `dest`, else (tabular
-    objective) rebuilt there from its last checkpoint; a clear error otherwise."""
+    """The trial's SavedModel: its exported `model/` copied to `dest`, else made there by
+    its objective's `export_model` hook (the tabular objective rebuilds it from its last
+    checkpoint); a clear error otherwise."""
+    from tuner.trial import load_objective
+
     source = trial_dir / MODEL
     if _has_model(source):
         shutil.copytree(source, dest)
         return dest
-    objective = study.user_attrs.get(storage.ATTR_OBJECTIVE)
-    if objective == "tabular" and (trial_dir / CHECKPOINTS / "last").is_dir():
-        log.warning("trial folder %s has no exported model: rebuilt from its checkpoint", trial_dir)
-        return _rebuild_model(trial_dir, dest)
     if not trial_dir.is_dir():
         raise ConfigError(
             "the trial folder is missing",
             where=trial_dir,
             hint="pass the sweep's --results folder",
         )
-    raise ConfigError(
-        "the trial exported no model (no model/saved_model.pb)",
-        where=trial_dir,
-        hint="only the tabular objective's checkpoints can be turned into one"
-        if objective != "tabular"
-        else "and it has no checkpoints/last to rebuild it from",
-    )
+    ref = study.user_attrs.get(storage.ATTR_OBJECTIVE)
+    try:
+        hook = load_objective(ref).export_model if ref else None
+    except ConfigError:  # not importable here: there is nothing to ask
+        hook = None
+    if hook is None:
+        raise ConfigError(
+            "the trial exported no model (no model/saved_model.pb)",
+            where=trial_dir,
+            hint=f"objective '{ref}' has no export_model hook to make one from the trial folder",
+        )
+    log.warning("trial folder %s has no exported model: its objective makes one", trial_dir)
+    return hook(trial_dir, dest)
 
 
 # ---------------------------------------------------------------- export
@@ -613,6 +533,5 @@ __all__ = [
     "load_sweep",
     "pick_trial",
     "register_best",
-    "render_best",
     "top_trials",
 ]

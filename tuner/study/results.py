@@ -85,7 +85,8 @@ def metric_name(study: optuna.Study) -> str:
     return str(study.user_attrs.get(ATTR_METRIC) or "value")
 
 
-def _finite(value: Any) -> bool:
+def finite(value: Any) -> bool:
+    """A real, finite number (not a bool, not NaN): a value that can rank a trial."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -101,7 +102,7 @@ def best_epoch(trial: optuna.trial.FrozenTrial, higher: bool) -> tuple[int | Non
     best: tuple[int | None, float | None] = (None, None)
     for step in sorted(trial.intermediate_values):
         value = trial.intermediate_values[step]
-        if not _finite(value):
+        if not finite(value):
             continue
         if best[1] is None or (value > best[1] if higher else value < best[1]):
             best = (step, value)
@@ -116,7 +117,7 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
     trials = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if _finite(t.value)
+        if finite(t.value)
     ]
     if not trials:
         return None
@@ -128,7 +129,7 @@ def sort_key(trial: optuna.trial.FrozenTrial, higher: bool) -> tuple[int, int, f
     value (others) in the study's direction with missing values last, then number."""
     state = trial.state.name
     score = trial.value if state == "COMPLETE" else last_value(trial)
-    missing = not _finite(score)
+    missing = not finite(score)
     ordered = 0.0 if missing else (-score if higher else score)
     return (_STATE_RANK.get(state, 5), int(missing), ordered, trial.number)
 
@@ -184,7 +185,7 @@ def leaderboard(study: optuna.Study) -> pandas.DataFrame:
         row: dict[str, Any] = {
             "number": t.number,
             "state": t.state.name,
-            "value": t.value if _finite(t.value) else None,
+            "value": t.value if finite(t.value) else None,
             "best_epoch": epoch,
             "best_value": value,
             "epochs": len(t.intermediate_values),
@@ -253,7 +254,7 @@ def write_plots(study: optuna.Study, directory: str | Path) -> list[Path]:
 
     directory = Path(directory)
     trials = study.get_trials(deepcopy=False)
-    complete = [t for t in trials if t.state == TrialState.COMPLETE and _finite(t.value)]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and finite(t.value)]
     metric = metric_name(study)
 
     def need_complete(n: int) -> None:

@@ -130,3 +130,45 @@ def export_model(built: Built, schema: Schema, cfg: dict[str, Any], directory: P
 
 def read_info(directory: Path) -> dict[str, Any]:
     return json.loads((Path(directory) / INFO).read_text())
+
+
+def rebuild_from_checkpoint(trial_dir: Path, dest: Path) -> Path:
+    """The tabular objective's `export_model` hook: a trial without an exported model
+    (killed before its export) is rebuilt from its folder's config.yaml + schema.json,
+    its last epoch checkpoint restored, and exported to `dest`."""
+    import yaml
+
+    from tuner.errors import ConfigError
+    from tuner.tabular.model.train import CHECKPOINTS as CKPT
+    from tuner.tabular.model.train import CONFIG as CFG
+    from tuner.tabular.model.train import SCHEMA_COPY, load_schema_file
+
+    if not (trial_dir / CFG).is_file():
+        raise ConfigError(f"no {CFG} in the trial folder", where=trial_dir)
+    from tuner.tabular.model.build import build_model
+    from tuner.tabular.model.layers import keras, tf
+
+    if not (trial_dir / CKPT / "last").is_dir():
+        raise ConfigError(
+            "the trial exported no model (no model/saved_model.pb)",
+            where=trial_dir,
+            hint="and it has no checkpoints/last to rebuild it from",
+        )
+    checkpoint = tf.train.latest_checkpoint(str(trial_dir / CKPT / "last"))
+    if checkpoint is None:
+        raise ConfigError("no exported model and no checkpoint here", where=trial_dir)
+    cfg = yaml.safe_load((trial_dir / CFG).read_text()) or {}
+    schema = load_schema_file(trial_dir / SCHEMA_COPY)
+    keras.backend.clear_session()
+    built = build_model(schema, cfg)
+    try:
+        tf.train.Checkpoint(model=built.model).restore(
+            checkpoint
+        ).expect_partial().assert_existing_objects_matched()
+    except (AssertionError, ValueError) as exc:
+        raise ConfigError(
+            "the trial's checkpoint does not match the model its config.yaml builds",
+            where=checkpoint,
+            hint=str(exc).splitlines()[0][:200],
+        ) from None
+    return export_model(built, schema, cfg, dest)

@@ -37,12 +37,17 @@ from tuner.tabular.model.build import Built, build_model, label_scale
 from tuner.tabular.model.config import dataset_schema, prepare
 from tuner.tabular.model.layers import StandardizedMeanSquaredError, keras, tf
 from tuner.tabular.model.optimizers import combined, current_learning_rate, optimizers_for
-from tuner.trial import Report, StopTrial, TrialFailed, write_metrics
+from tuner.trial import (  # the trial folder's names
+    CHECKPOINTS,
+    CONFIG,
+    METRICS,
+    MODEL,
+    Report,
+    StopTrial,
+    TrialFailed,
+    write_metrics,
+)
 
-CHECKPOINTS = "checkpoints"
-MODEL = "model"
-METRICS = "metrics.json"
-CONFIG = "config.yaml"
 SCHEMA_COPY = SCHEMA_FILE  # the data set schema the model's preprocessing was built from
 TENSORBOARD = "tensorboard"
 DEFAULT_STEPS_PER_EXECUTION = 128
