@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.study.test_results import make_study
+from tests.study.test_ranking import make_study
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("tensorflow", "keras")

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.cli.test_app import read_only_dir  # noqa: F401  (a fixture)
-from tuner.study import storage
+from tuner.study import records, storage
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "search_spaces" / "tiny.yaml"
@@ -42,13 +42,13 @@ def _new_study(results: Path, name: str, space_text: str, goal: str = "maximize"
         direction=goal,
     )
     attrs = {
-        storage.ATTR_SPACE: space_text,
-        storage.ATTR_SPACE_PATH: str(TINY),
-        storage.ATTR_OBJECTIVE: "tabular",
-        storage.ATTR_METRIC: "val_auc",
-        storage.ATTR_GOAL: goal,
-        storage.ATTR_MAX_EPOCHS: spec.budget.max_epochs,
-        storage.ATTR_TRIALS: spec.budget.trials,
+        records.SPACE: space_text,
+        records.SPACE_PATH: str(TINY),
+        records.OBJECTIVE: "tabular",
+        records.METRIC: "val_auc",
+        records.GOAL: goal,
+        records.MAX_EPOCHS: spec.budget.max_epochs,
+        records.TRIALS: spec.budget.trials,
     }
     for key, value in attrs.items():
         study.set_user_attr(key, value)
@@ -72,10 +72,10 @@ def _fake_sweep(
     study, spec = _new_study(results, name, TINY.read_text(), goal)
     for value in values:
         trial = study.ask()
-        trial.set_user_attr(storage.TRIAL_CONFIG, suggest(trial, spec))
+        trial.set_user_attr(records.TRIAL_CONFIG, suggest(trial, spec))
         trial.report(0.5, 1)
         if run_id:
-            trial.set_user_attr(storage.TRIAL_RUN_ID, run_id)
+            trial.set_user_attr(records.TRIAL_RUN_ID, run_id)
         if value is not None:
             study.tell(trial, value)
     return study
@@ -231,9 +231,9 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Sweep:
     for _ in range(3):
         trial = study.ask()
         config = suggest(trial, spec)
-        trial.set_user_attr(storage.TRIAL_CONFIG, config)
+        trial.set_user_attr(records.TRIAL_CONFIG, config)
         run_id = tracker.start_trial(parent, trial.number, config)
-        trial.set_user_attr(storage.TRIAL_RUN_ID, run_id)
+        trial.set_user_attr(records.TRIAL_RUN_ID, run_id)
         last: dict[str, float] = {}
 
         def report(epoch: int, metrics: dict[str, float], trial=trial, run_id=run_id, last=last):

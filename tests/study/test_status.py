@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.study.test_results import TRIALS, make_study
+from tests.study.test_ranking import TRIALS, make_study
 from tuner.cli.render import fmt_duration, fmt_value, render_ls, render_status
 from tuner.run.progress import Progress
 from tuner.study.status import remaining_estimate, study_budget, sweep_status, sweep_summary
@@ -351,9 +351,10 @@ def test_an_archived_sweep_opens_by_the_name_tune_run_fresh_prints(
     its journal keeps the old name: status, best and ls still open it."""
     from tuner.run.driver import archive
     from tuner.space.spec import parse_spec
-    from tuner.study.storage import ATTR_SPACE, storage_url
+    from tuner.study.records import SPACE
+    from tuner.study.storage import storage_url
 
-    spec = parse_spec(study.user_attrs[ATTR_SPACE], "space.yaml", check_objective=False)
+    spec = parse_spec(study.user_attrs[SPACE], "space.yaml", check_objective=False)
     archived = archive(spec, results, storage_url(results, "demo"))
     assert archived.startswith("demo.archived-") and not (results / "demo").exists()
 

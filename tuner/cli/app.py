@@ -347,14 +347,13 @@ def resume_cmd(
     """Resume the sweep NAME from its study alone (the space file is kept in it): trials a
     dead run left unfinished continue from their last checkpoint; the rest of the budget
     runs; nothing finished runs again."""
-    from tuner.space.spec import parse_spec
-    from tuner.study.storage import ATTR_SPACE, ATTR_SPACE_PATH, find_study, results_dir
+    from tuner.study.records import SweepRecord
+    from tuner.study.storage import find_study, results_dir
 
     study = find_study(results_dir(results), name, storage_url)
-    text = study.user_attrs.get(ATTR_SPACE)
-    if not text:
+    spec = SweepRecord.of(study).spec(check_objective=True)
+    if spec is None:
         raise ConfigError(f"sweep '{name}' keeps no space file", hint="run it with `tune run`")
-    spec = parse_spec(text, study.user_attrs.get(ATTR_SPACE_PATH) or f"<{name} study>")
     spec = spec.with_overrides(trials=trials, concurrency=concurrency)
     return _run_and_report(spec, results, storage_url, tracking_uri, quiet, False, **cluster)
 
@@ -369,9 +368,9 @@ def _run_and_report(
     address: str | None = None,
     trial_storage: Path | None = None,
 ) -> int:
+    from tuner.atomic import writable_folder
     from tuner.redact import mask_url
     from tuner.run.driver import RunOptions, run_sweep
-    from tuner.study.results import writable_folder
     from tuner.study.storage import results_dir
     from tuner.tracking.runs import check_writable_store, resolve_tracking_uri
 

@@ -10,6 +10,7 @@ the Ray classes around this stay thin.
 
 from __future__ import annotations
 
+import enum
 import errno
 import math
 import threading
@@ -21,9 +22,8 @@ from typing import Any
 from tuner.run import faults
 from tuner.run.trial_runner import EPOCH, FAILED, NODE, PID, REASON
 from tuner.space.spec import SweepSpec
-from tuner.study import storage
-
-TRIAL_RETRIES = "retries"  # trial attribute: re-runs after its worker process died
+from tuner.study import records, storage
+from tuner.study.records import TrialRecord
 
 
 @dataclass
@@ -45,12 +45,41 @@ class Running:
 
 @dataclass
 class Counts:
+    """What this run did: trials by the state it told, epochs it trained. `asked` is the
+    study's trial count (any run's: the budget's measure); `before` the trials earlier
+    runs finished. The rest is derived."""
+
     asked: int = 0
-    complete: int = 0
-    pruned: int = 0
-    failed: int = 0
+    before: int = 0
     epochs: int = 0
     by_state: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> int:
+        return self.by_state.get("FAIL", 0)
+
+    @property
+    def finished(self) -> int:
+        """Finished trials in the study, this run's and earlier runs'."""
+        return self.before + sum(self.by_state.values())
+
+
+class Stop(enum.Enum):
+    """Why a sweep ends before its budget is spent. A resumable stop (the user's signal,
+    a lock another driver took, a full disk) leaves the running trials RUNNING in the
+    study for the next `tune run` to continue; the others fail them, with the reason."""
+
+    TIME_BUDGET = "time budget"
+    MAX_FAILURES = "max failures"
+    ENDED = "ended"  # Ray stopped with trials still running
+    SIGNAL = "signal"
+    SIGNAL_TWICE = "signal twice"
+    LOCK_LOST = "lock lost"
+    DISK_FULL = "disk full"
+
+    @property
+    def resumable(self) -> bool:
+        return self in (Stop.SIGNAL, Stop.SIGNAL_TWICE, Stop.LOCK_LOST, Stop.DISK_FULL)
 
 
 def died_reason(message: str, pid: int | None = None) -> str:
@@ -90,11 +119,11 @@ class Bridge:
         self.parent_run_id = parent_run_id
         self.progress = progress
         self.metric = spec.metric.name
-        self.maximize = spec.metric.goal == "maximize"
+        self.goal = spec.metric  # the one rule for a better value
         self.running: dict[str, Running] = {}
         self.counts = Counts()
-        self.stopping: str | None = None  # why the sweep is ending early, if it is
-        self.interrupted = False  # stopped by the user: unfinished trials stay RUNNING
+        self.stop_kind: Stop | None = None  # why the sweep is ending early, if it is
+        self.stopping: str | None = None  # ... in words, for messages and trial reasons
         self.signal = 2  # the signal that interrupted it (SIGINT, SIGTERM, SIGHUP)
         self.hurry = False  # a second signal: stop at once, skip the plots
         self.lock = lock  # the sweep's SweepLock: checked before asking and telling
@@ -105,12 +134,15 @@ class Bridge:
         self.gpu = spec.resources.gpu  # per trial, as granted (0 when dropped: no GPU)
         self.started = time.monotonic()
         self._lock = threading.RLock()
-        self._best: float | None = None
         import optuna
+
+        from tuner.study.ranking import best_trial
 
         trials = study.get_trials(deepcopy=False)
         self.counts.asked = len(trials)
-        self.counts.complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+        self.counts.before = sum(t.state.is_finished() for t in trials)
+        best = best_trial(study)  # the best so far, earlier runs' included
+        self._best: float | None = best.value if best is not None else None
         # Trials a dead process left RUNNING run again first, under the same number with
         # the same config (the objective resumes from its checkpoint); they were counted
         # toward the budget when first asked.
@@ -120,15 +152,39 @@ class Bridge:
         self.resumed: list[int] = []
         self.retry: list[Running] = []  # trials whose worker died: run again first
 
+    @property
+    def interrupted(self) -> bool:
+        """Stopped in a way that leaves unfinished trials RUNNING (see Stop)."""
+        return self.stop_kind is not None and self.stop_kind.resumable
+
+    def stop(self, kind: Stop, why: str, *, signum: int | None = None) -> bool:
+        """End the sweep early, for `why`; the one place the stop state changes (the
+        signal handler, the budget stopper, the lock's heartbeat thread and Ray's all
+        call it). The first reason stands, except that a resumable stop replaces one that
+        is not (Ctrl-C after the time ran out still leaves trials resumable). A second
+        signal also hurries the end (no plots). Returns whether the reason changed."""
+        with self._lock:
+            if kind is Stop.SIGNAL_TWICE:
+                self.hurry = True
+            current = self.stop_kind
+            if current is not None and (current.resumable or not kind.resumable):
+                return False
+            self.stop_kind, self.stopping = kind, why
+            if signum is not None:
+                self.signal = signum
+            return True
+
     def lose(self, why: str) -> None:
         """The sweep's lock is another driver's now: stop, leave everything as it is."""
-        self.lost = self.lost or why
-        self.stopping, self.interrupted = why, True
+        with self._lock:
+            self.lost = self.lost or why
+            self.stop_kind, self.stopping = Stop.LOCK_LOST, why  # overrides any other
 
     def stop_on_full_disk(self, exc: BaseException) -> None:
         """A full disk: stop, leaving the running trials resumable; run_sweep raises it."""
-        self.full = self.full or exc
-        self.stopping, self.interrupted = "no space left on the disk", True
+        with self._lock:
+            self.full = self.full or exc
+        self.stop(Stop.DISK_FULL, "no space left on the disk")
 
     def _holds(self, within: float = 0.0) -> bool:
         if self.lost is None and self.lock is not None and not self.lock.holds(within):
@@ -174,10 +230,10 @@ class Bridge:
                 frozen = self.stale.pop(0)
                 known = set(frozen.intermediate_values)
                 trial = optuna.trial.Trial(self.study, frozen._trial_id)
-                config = frozen.user_attrs.get(storage.TRIAL_CONFIG)
+                config = TrialRecord.of(frozen).config
                 if config is None:  # its record was torn: the recorded params are kept
                     config = suggest(trial, self.spec)
-                    trial.set_user_attr(storage.TRIAL_CONFIG, config)
+                    records.write_trial(trial, config=config)
                 config = dict(config)
                 self.resumed.append(frozen.number)
             elif self.budget_left() > 0:
@@ -187,17 +243,17 @@ class Bridge:
                 trial = self.study.ask()
                 config = suggest(trial, self.spec)
                 self.counts.asked += 1
-                trial.set_user_attr(storage.TRIAL_CONFIG, config)
+                records.write_trial(trial, config=config)
             else:
                 return None
             number = trial.number
-            trial.set_user_attr(storage.TRIAL_RAY_ID, ray_trial_id)
+            records.write_trial(trial, ray_trial_id=ray_trial_id)
             run_id = None
             if self.tracker is not None:
                 run_id = self.tracker.start_trial(
                     self.parent_run_id, number, config, {"ray_trial_id": ray_trial_id}
                 )
-                trial.set_user_attr(storage.TRIAL_RUN_ID, run_id)
+                records.write_trial(trial, run_id=run_id)
             self.running[ray_trial_id] = Running(
                 number, trial, run_id, config, known=known, retries=retries
             )
@@ -278,8 +334,7 @@ class Bridge:
         entry.identified = True
         node, pid = result.get(NODE), result.get(PID)
         entry.pid = pid
-        entry.trial.set_user_attr(storage.TRIAL_NODE_ID, node)
-        entry.trial.set_user_attr("pid", pid)
+        records.write_trial(entry.trial, node_id=node, pid=pid)
         if self.tracker is not None and entry.run_id:
             self.tracker.set_tags(entry.run_id, {"ray_node_id": str(node), "pid": str(pid)})
 
@@ -341,16 +396,15 @@ class Bridge:
             else:
                 state = State.COMPLETE
             if reason:
-                entry.trial.set_user_attr(storage.TRIAL_REASON, reason)
+                records.write_trial(entry.trial, reason=reason)
             value = entry.last_value if state == State.COMPLETE else None
             self.study.tell(entry.number, value, state=state)
             self._count(state.name)
             if self.tracker is not None and entry.run_id:
                 self.tracker.end_trial(entry.run_id, state.name, value, reason)
-                if value is not None and self._improves(value):
-                    self._best = value
-                    self.tracker.log_best(self.parent_run_id, value, self.finished)
-            elif value is not None and self._improves(value):
+                if value is not None and self.goal.better(value, self._best):
+                    self.tracker.log_best(self.parent_run_id, value, self.counts.finished)
+            if value is not None and self.goal.better(value, self._best):
                 self._best = value
             if self.progress is not None:
                 self.progress.trial_finished(entry.number, state.name, value, reason)
@@ -362,7 +416,7 @@ class Bridge:
         if entry.retries >= self.spec.budget.max_retries or self.stopping:
             return False
         entry.retries += 1
-        entry.trial.set_user_attr(TRIAL_RETRIES, entry.retries)
+        records.write_trial(entry.trial, retries=entry.retries)
         entry.reason, entry.identified = None, False
         self.retry.append(entry)
         if self.progress is not None:
@@ -375,8 +429,8 @@ class Bridge:
         """Settle the trials Ray stopped without reporting their end (the sweep stopped):
         left RUNNING for resume if the user interrupted, else failed as interrupted."""
         with self._lock:
-            if (self.running or self.retry) and not self.stopping:
-                self.stopping = "the sweep ended while they ran"
+            if self.running or self.retry:
+                self.stop(Stop.ENDED, "the sweep ended while they ran")
             for entry in self.retry:  # re-runs never started: failed, or left resumable
                 self.running[f"retry-{entry.number}"] = entry
                 self.finish(f"retry-{entry.number}", None, True)
@@ -384,24 +438,8 @@ class Bridge:
             for ray_trial_id in list(self.running):
                 self.finish(ray_trial_id, None, False)
 
-    def _improves(self, value: float) -> bool:
-        if self._best is None:
-            return True
-        return value > self._best if self.maximize else value < self._best
-
     def _count(self, state: str) -> None:
-        c = self.counts
-        c.by_state[state] = c.by_state.get(state, 0) + 1
-        if state == "COMPLETE":
-            c.complete += 1
-        elif state == "PRUNED":
-            c.pruned += 1
-        elif state == "FAIL":
-            c.failed += 1
-
-    @property
-    def finished(self) -> int:
-        return self.counts.complete + self.counts.pruned + self.counts.failed
+        self.counts.by_state[state] = self.counts.by_state.get(state, 0) + 1
 
     def too_many_failures(self) -> bool:
         limit = self.spec.budget.max_failures

@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tuner.redact import mask_text, strip_credentials
+from tuner.run.bridge import Stop
 from tuner.space.spec import SweepSpec
-from tuner.study import storage
+from tuner.study import records, storage
 from tuner.study.lock import SweepLock, check_same_sweep
+from tuner.study.records import SweepRecord
 
 # Set before Ray is imported: no per-trial result.json/progress.csv/event files, no
 # chdir into trial folders, experiment snapshots rarely (the study is the record).
@@ -207,27 +209,6 @@ def _study(spec: SweepSpec, url: str, opened: Any = None) -> Any:
     )
 
 
-def _describe(study: Any, spec: SweepSpec) -> None:
-    """Keep in the study what other verbs (status, best, resume) need."""
-    import uuid
-
-    attrs = {
-        storage.ATTR_SPACE: spec.source,
-        storage.ATTR_SPACE_PATH: str(spec.path) if spec.path else None,
-        storage.ATTR_OBJECTIVE: spec.objective,
-        storage.ATTR_METRIC: spec.metric.name,
-        storage.ATTR_GOAL: spec.metric.goal,
-        storage.ATTR_MAX_EPOCHS: spec.budget.max_epochs,
-        storage.ATTR_TRIALS: spec.budget.trials,
-        storage.ATTR_CONCURRENCY: spec.concurrency,
-    }
-    if storage.ATTR_UID not in study.user_attrs:
-        attrs[storage.ATTR_UID] = uuid.uuid4().hex
-    for key, value in attrs.items():
-        if study.user_attrs.get(key) != value:
-            study.set_user_attr(key, value)
-
-
 def archive(spec: SweepSpec, results: Path, url: str) -> str:
     """--fresh: move the old sweep aside under `<name>.archived-<time>` (never delete)."""
     import optuna
@@ -271,13 +252,14 @@ def _stopper(bridge: Any, time_budget: float | None) -> Any:
             return False
 
         def stop_all(self) -> bool:
-            if bridge.stopping:
+            if bridge.stop_kind is not None:
                 return True
             if time_budget is not None and time.monotonic() - bridge.started >= time_budget:
-                bridge.stopping = "the sweep's time budget ran out"
+                bridge.stop(Stop.TIME_BUDGET, "the sweep's time budget ran out")
             elif bridge.too_many_failures():
-                bridge.stopping = f"{bridge.counts.failed} trials failed (budget.max_failures)"
-            return bridge.stopping is not None
+                failed = bridge.counts.failed
+                bridge.stop(Stop.MAX_FAILURES, f"{failed} trials failed (budget.max_failures)")
+            return bridge.stop_kind is not None
 
     return BudgetStopper()
 
@@ -289,7 +271,7 @@ def _asha(spec: SweepSpec) -> Any:
     return ASHAScheduler(
         time_attr="epoch",
         metric=spec.metric.name,
-        mode="max" if spec.metric.goal == "maximize" else "min",
+        mode=spec.metric.mode,
         max_t=spec.budget.max_epochs,
         grace_period=options.get("grace_period", 1),
         reduction_factor=options.get("reduction_factor", 3),
@@ -357,7 +339,7 @@ def _run_locked(
     from tuner.run.ray_adapters import PrunerScheduler, StudySearcher
     from tuner.run.trial_runner import trainable
 
-    _describe(study, spec)
+    records.describe(study, spec)
     root = _trial_storage(study, results, options.trial_storage, spec.name)
     parent = None
     if tracker is not None:
@@ -365,7 +347,7 @@ def _run_locked(
             spec.name,
             spec.source,
             str(spec.path) if spec.path else None,
-            study.user_attrs[storage.ATTR_UID],
+            SweepRecord.of(study).uid,
             url,
             _sweep_params(spec),
         )
@@ -420,8 +402,7 @@ def _run_locked(
             if bridge.full is not None:  # a full disk, caught where Ray would swallow it
                 raise bridge.full
         except KeyboardInterrupt:
-            bridge.stopping = bridge.stopping or "interrupted (Ctrl-C twice)"
-            bridge.interrupted, bridge.hurry = True, True
+            bridge.stop(Stop.SIGNAL_TWICE, "interrupted (Ctrl-C twice)")
             status = "KILLED"
             raise
         finally:
@@ -445,7 +426,7 @@ def _trial_storage(study: Any, results: Path, explicit: Path | None, name: str) 
     study so that a resume from any node finds the checkpoints: --trial-storage, else the
     one the sweep used before (if it is still there), else the results folder."""
     root = Path(explicit).absolute() if explicit else storage.trial_root(study, results)
-    kept = study.user_attrs.get(storage.ATTR_TRIAL_STORAGE)
+    kept = SweepRecord.of(study).trial_storage
     if kept and not explicit and Path(kept) != root:
         print(
             f"tune: warning: the sweep's trial storage {kept} is not reachable here; "
@@ -453,8 +434,7 @@ def _trial_storage(study: Any, results: Path, explicit: Path | None, name: str) 
             file=sys.stderr,
         )
     (storage.sweep_dir(root, name) / "trials").mkdir(parents=True, exist_ok=True)
-    if study.user_attrs.get(storage.ATTR_TRIAL_STORAGE) != str(root):
-        study.set_user_attr(storage.ATTR_TRIAL_STORAGE, str(root))
+    records.set_trial_storage(study, str(root))
     return root
 
 
@@ -485,8 +465,7 @@ def _graceful_signals(bridge: Any) -> dict[int, Any]:
         if bridge.interrupted:
             print(f"\ntune: {name} again: stopping at once", file=sys.stderr, flush=True)
             raise Interrupted(signum)
-        bridge.stopping, bridge.interrupted = f"interrupted ({name})", True
-        bridge.signal = signum
+        bridge.stop(Stop.SIGNAL, f"interrupted ({name})", signum=signum)
         print(
             f"\ntune: {'' if signum == signal.SIGINT else name + ': '}stopping after the "
             f"running trials' current epoch ({name} again to stop at once); `tune run` on "
@@ -525,7 +504,9 @@ def _finish(
     options: RunOptions,
     status: str,
 ) -> Outcome:
-    from tuner.study.results import best_trial, write_leaderboard, write_plots
+    from tuner.study.leaderboard import write_leaderboard
+    from tuner.study.plots import write_plots
+    from tuner.study.ranking import best_trial
 
     directory = storage.sweep_dir(results, spec.name)
     board = write_leaderboard(study, directory / "leaderboard.csv")

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 from tuner.cli.render import _cut, fmt_duration, fmt_params, fmt_value
-from tuner.study.results import finite
+from tuner.space.spec import Metric
+from tuner.study.ranking import finite
 from tuner.study.status import remaining_estimate
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class Progress:
     ) -> None:
         self.total = total_trials
         self.metric = metric_name
-        self.higher = goal == "maximize"
+        self.goal = Metric(metric_name, goal)
         self.stream = stream if stream is not None else sys.stdout
         self.quiet = quiet
         if interactive is None:
@@ -72,7 +73,7 @@ class Progress:
 
     def load(self, study: optuna.Study) -> None:
         """Count the trials an earlier run already finished (resume)."""
-        from tuner.study.results import duration_s
+        from tuner.study.ranking import duration_s
 
         with self._lock:
             for t in study.get_trials(deepcopy=False):
@@ -164,13 +165,9 @@ class Progress:
         if key is None:
             return
         self.counts[key] += 1
-        if state == "COMPLETE" and finite(value) and self._better(value):
+        best = None if self.best is None else self.best[0]
+        if state == "COMPLETE" and finite(value) and self.goal.better(value, best):
             self.best = (value, number, params)
-
-    def _better(self, value: float) -> bool:
-        if self.best is None:
-            return True
-        return value > self.best[0] if self.higher else value < self.best[0]
 
     def _summary(self, sep: str) -> str:
         of = f"/{self.total}" if self.total is not None else ""

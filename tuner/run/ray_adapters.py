@@ -27,7 +27,7 @@ from tuner.study import storage
 
 class StudySearcher(Searcher):
     def __init__(self, bridge: Bridge):
-        super().__init__(metric=bridge.metric, mode="max" if bridge.maximize else "min")
+        super().__init__(metric=bridge.metric, mode=bridge.goal.mode)
         self.bridge = bridge
 
     def set_search_properties(self, metric: Any, mode: Any, config: Any, **spec: Any) -> bool:

@@ -92,12 +92,34 @@ def space_schema() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Metric:
+    """The metric a sweep optimizes, and the one rule for which value is better: every
+    ranking (the bridge's best, the live line, the leaderboard, `tune best`) asks it."""
+
     name: str
     goal: str  # "maximize" | "minimize" (also Optuna's direction names)
 
     @property
     def direction(self) -> str:
         return self.goal
+
+    @property
+    def maximize(self) -> bool:
+        return self.goal == "maximize"
+
+    @property
+    def mode(self) -> str:
+        """Ray Tune's name for the goal."""
+        return "max" if self.maximize else "min"
+
+    def better(self, value: float, than: float | None) -> bool:
+        """Whether `value` is strictly better than `than` (anything beats None)."""
+        if than is None:
+            return True
+        return value > than if self.maximize else value < than
+
+    def key(self, value: float) -> float:
+        """A sort key, best first in ascending order."""
+        return -value if self.maximize else value
 
 
 @dataclass(frozen=True)

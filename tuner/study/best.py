@@ -48,7 +48,8 @@ from tuner.redact import mask_text, mask_url
 from tuner.run import faults
 from tuner.space.yaml_file import dump_yaml
 from tuner.study import storage
-from tuner.study.results import finite
+from tuner.study.ranking import finite, top_trials
+from tuner.study.records import SweepRecord, TrialRecord
 from tuner.trial import CHECKPOINTS, CONFIG, METRICS, MODEL  # the trial folder's names
 
 if TYPE_CHECKING:
@@ -75,23 +76,6 @@ def load_sweep(results: Path, name: str, url: str | None = None) -> optuna.Study
     return find_sweep(results, name, url)
 
 
-def top_trials(study: optuna.Study, k: int = 1) -> list[optuna.trial.FrozenTrial]:
-    """The best `k` COMPLETE trials by the study's direction, best first (lowest number on
-    a tie). On a running sweep: the best so far."""
-    from optuna.trial import TrialState
-
-    from tuner.study.results import maximize
-
-    higher = maximize(study)
-    complete = [
-        t
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if finite(t.value)
-    ]
-    complete.sort(key=lambda t: (-t.value if higher else t.value, t.number))
-    return complete[: max(k, 0)]
-
-
 def pick_trial(study: optuna.Study, number: int | None = None) -> optuna.trial.FrozenTrial:
     """The best COMPLETE trial, or COMPLETE trial `number`; a ConfigError if none."""
     if number is None:
@@ -114,21 +98,15 @@ def pick_trial(study: optuna.Study, number: int | None = None) -> optuna.trial.F
 
 def study_spec(study: optuna.Study) -> Any:
     """The sweep's SweepSpec from the space file kept in the study (None if it keeps none)."""
-    from tuner.space.spec import parse_spec
-
-    text = study.user_attrs.get(storage.ATTR_SPACE)
-    if not text:
-        return None
-    where = study.user_attrs.get(storage.ATTR_SPACE_PATH) or f"<study {study.study_name}>"
-    return parse_spec(text, where, check_objective=False)
+    return SweepRecord.of(study).spec(strict=True)
 
 
 def trial_config(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """The exact trial config the trial received (its `config` user attribute); for a
     study written before that attribute existed, rebuilt from its params and the space."""
-    config = trial.user_attrs.get(storage.TRIAL_CONFIG)
-    if isinstance(config, dict):
-        return dict(config)
+    config = TrialRecord.of(trial).config
+    if config is not None:
+        return config
     spec = study_spec(study)
     if spec is None:
         raise ConfigError(
@@ -143,9 +121,7 @@ def trial_config(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> dict[s
 def _params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """The trial's sampled params, decoded (a list choice as its list) when the trial
     config has them."""
-    config = trial.user_attrs.get(storage.TRIAL_CONFIG)
-    config = config if isinstance(config, dict) else {}
-    return {k: config.get(k, v) for k, v in trial.params.items()}
+    return TrialRecord.of(trial).decoded_params()
 
 
 def _epochs(trial: optuna.trial.FrozenTrial) -> int:
@@ -153,7 +129,7 @@ def _epochs(trial: optuna.trial.FrozenTrial) -> int:
 
 
 def trial_row(trial: optuna.trial.FrozenTrial, results: Path, name: str) -> dict[str, Any]:
-    from tuner.study.results import duration_s
+    from tuner.study.ranking import duration_s
 
     return {
         "number": trial.number,
@@ -161,7 +137,7 @@ def trial_row(trial: optuna.trial.FrozenTrial, results: Path, name: str) -> dict
         "params": _params(trial),
         "epochs": _epochs(trial),
         "state": trial.state.name,
-        "mlflow_run_id": trial.user_attrs.get(storage.TRIAL_RUN_ID),
+        "mlflow_run_id": TrialRecord.of(trial).run_id,
         "trial_dir": str(storage.trial_dir(results, name, trial.number)),
         "duration_s": duration_s(trial),
     }
@@ -169,7 +145,7 @@ def trial_row(trial: optuna.trial.FrozenTrial, results: Path, name: str) -> dict
 
 def best_table(study: optuna.Study, results: Path, k: int = 1) -> dict[str, Any]:
     """`tune best --json`: the sweep, its metric and goal, and the top k complete trials."""
-    from tuner.study.results import metric_name
+    from tuner.study.ranking import metric_of
     from tuner.study.status import study_goal
 
     trials = study.get_trials(deepcopy=False)
@@ -177,7 +153,7 @@ def best_table(study: optuna.Study, results: Path, k: int = 1) -> dict[str, Any]
     name = study.study_name
     return {
         "name": name,
-        "metric": metric_name(study),
+        "metric": metric_of(study).name,
         "goal": study_goal(study),
         "complete": complete,
         "total": len(trials),
@@ -241,7 +217,7 @@ def saved_model(study: optuna.Study, trial_dir: Path, dest: Path) -> Path:
             where=trial_dir,
             hint="pass the sweep's --results folder",
         )
-    ref = study.user_attrs.get(storage.ATTR_OBJECTIVE)
+    ref = SweepRecord.of(study).objective
     try:
         hook = load_objective(ref).export_model if ref else None
     except ConfigError:  # not importable here: there is nothing to ask
@@ -262,7 +238,7 @@ def saved_model(study: optuna.Study, trial_dir: Path, dest: Path) -> Path:
 def _check_out(out: Path) -> None:
     """`out` may be new, empty, or an earlier export: never replace anything else. The
     export is staged beside it and renamed into place: both folders must be writable."""
-    from tuner.study.results import writable_folder
+    from tuner.atomic import writable_folder
 
     if not out.exists():
         writable_folder(out.parent, f"export to {out}: the folder")
@@ -294,7 +270,7 @@ def export_best(
     number: int | None = None,
 ) -> Path:
     """Write the best (or COMPLETE trial `number`) trial's export; returns its folder."""
-    from tuner.study.results import metric_name
+    from tuner.study.ranking import metric_of
     from tuner.study.status import study_goal
 
     results = Path(results).absolute()
@@ -312,16 +288,18 @@ def export_best(
         metrics.update(
             sweep=name,
             number=trial.number,
-            metric=metric_name(study),
+            metric=metric_of(study).name,
             goal=study_goal(study),
             value=trial.value,
             params=_params(trial),
-            mlflow_run_id=trial.user_attrs.get(storage.TRIAL_RUN_ID),
+            mlflow_run_id=TrialRecord.of(trial).run_id,
         )
         (tmp / METRICS).write_text(json.dumps(metrics, indent=2, default=str) + "\n")
-        space = study.user_attrs.get(storage.ATTR_SPACE)
+        space = SweepRecord.of(study).space
         if space:
-            (tmp / SPACE).write_text(narrow_space(space, config, trial, name, metric_name(study)))
+            (tmp / SPACE).write_text(
+                narrow_space(space, config, trial, name, metric_of(study).name)
+            )
         else:
             log.warning("sweep %s keeps no space file: no %s written", name, SPACE)
         if (source / SCHEMA).is_file():
@@ -420,14 +398,14 @@ def register_best(
     from mlflow.tracking import MlflowClient
 
     import tuner.tabular.serving as serving
-    from tuner.study.results import metric_name
+    from tuner.study.ranking import metric_of
     from tuner.tracking.runs import resolve_tracking_uri
 
     if not model_name or not model_name.strip():
         raise ConfigError("--register: expected a model name")
     results = Path(results).absolute()
     trial = pick_trial(study, number)
-    run_id = trial.user_attrs.get(storage.TRIAL_RUN_ID)
+    run_id = TrialRecord.of(trial).run_id
     if not run_id:
         raise ConfigError(
             f"trial {trial.number} of sweep '{study.study_name}' has no MLflow run",
@@ -447,7 +425,7 @@ def register_best(
             f"trial {trial.number}'s MLflow run {run_id} is not in {mask_url(uri)}",
             hint=f"pass the sweep's --tracking-uri ({mask_text(str(exc).splitlines()[0][:120])})",
         ) from None
-    metric = metric_name(study)
+    metric = metric_of(study).name
     with tempfile.TemporaryDirectory(prefix="tuner-register-") as tmp:
         if model_dir is not None and _has_model(Path(model_dir)):
             directory = Path(model_dir)

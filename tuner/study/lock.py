@@ -26,9 +26,9 @@ from typing import Any
 
 from tuner.errors import ConfigError
 from tuner.space.spec import SweepSpec
-from tuner.study import storage
+from tuner.study import records
+from tuner.study.records import SweepRecord
 
-ATTR_LOCK = "run_lock"
 HEARTBEAT_S = float(os.environ.get("TUNER_LOCK_HEARTBEAT") or 5.0)
 STALE_AFTER = float(os.environ.get("TUNER_LOCK_STALE_AFTER") or 30.0)
 
@@ -99,7 +99,7 @@ class SweepLock:
         self._thread: threading.Thread | None = None
 
     def acquire(self) -> None:
-        held = self.study.user_attrs.get(ATTR_LOCK)
+        held = records.read_lock(self.study)
         other = held and (held["host"], held["pid"]) != (self.me["host"], self.me["pid"])
         if other and _alive(held):
             raise ConfigError(
@@ -112,7 +112,7 @@ class SweepLock:
         self._thread.start()
 
     def _beat(self) -> None:
-        self.study.set_user_attr(ATTR_LOCK, {**self.me, "heartbeat": _now()})
+        records.write_lock(self.study, {**self.me, "heartbeat": _now()})
 
     def _mine(self, held: Any) -> bool:
         keys = ("host", "pid", "since")
@@ -124,7 +124,7 @@ class SweepLock:
         runs on, so it reads again on waking). Once lost, always lost (the taker may
         have run trials since): the caller stops writing."""
         if self.lost is None and time.monotonic() - self._checked >= within:
-            held = self.study.user_attrs.get(ATTR_LOCK)
+            held = records.read_lock(self.study)
             self._checked = time.monotonic()
             if not self._mine(held):
                 taker = f"host {held['host']}, pid {held['pid']}" if held else "nobody"
@@ -148,8 +148,8 @@ class SweepLock:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.heartbeat_s + 1)
-        if self.lost is None and self._mine(self.study.user_attrs.get(ATTR_LOCK)):
-            self.study.set_user_attr(ATTR_LOCK, None)
+        if self.lost is None and self._mine(records.read_lock(self.study)):
+            records.write_lock(self.study, None)
 
 
 def _essence(spec: SweepSpec) -> dict[str, Any]:
@@ -166,12 +166,10 @@ def _essence(spec: SweepSpec) -> dict[str, Any]:
 def check_same_sweep(study: Any, spec: SweepSpec) -> None:
     """Refuse to resume a sweep whose space, objective, data set or metric changed
     (raising the budget, concurrency or resources is fine)."""
-    from tuner.space.spec import parse_spec
-
-    text = study.user_attrs.get(storage.ATTR_SPACE)
-    if not text or not study.trials:
+    record = SweepRecord.of(study)
+    if not record.space or not study.trials:
         return
-    before = _essence(parse_spec(text, spec.path, check_objective=False))
+    before = _essence(record.spec(strict=True))
     after = _essence(spec)
     changed = [key for key in before if before[key] != after[key]]
     if changed:

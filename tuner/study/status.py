@@ -24,16 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from tuner.errors import ConfigError
 from tuner.study import storage
-from tuner.study.results import finite
-from tuner.study.storage import ATTR_GOAL, ATTR_MAX_EPOCHS, ATTR_METRIC, ATTR_SPACE
+from tuner.study.ranking import finite
+from tuner.study.records import SweepRecord, TrialRecord
 
 if TYPE_CHECKING:
     import optuna
-
-# study attributes the driver may set for the command-line overrides (--trials,
-# --concurrency); without them the budget and concurrency come from the space file text.
-ATTR_TRIALS = storage.ATTR_TRIALS
-ATTR_CONCURRENCY = storage.ATTR_CONCURRENCY
 
 DEFAULT_TOP = 10
 
@@ -45,38 +40,12 @@ DEFAULT_TOP = 10
 
 
 def study_goal(study: optuna.Study) -> str:
-    from tuner.study.results import maximize
-
-    goal = study.user_attrs.get(ATTR_GOAL)
-    if goal in ("maximize", "minimize"):
-        return goal
-    return "maximize" if maximize(study) else "minimize"
+    return SweepRecord.of(study).goal
 
 
 def study_budget(study: optuna.Study) -> tuple[int | None, int | None]:
-    """(budget trials, concurrency) the sweep was run with, from its study attributes,
-    else from the space file text kept in the study; None where unknown."""
-    attrs = study.user_attrs
-    trials, concurrency = attrs.get(ATTR_TRIALS), attrs.get(ATTR_CONCURRENCY)
-    if (trials is None or concurrency is None) and attrs.get(ATTR_SPACE):
-        import yaml
-
-        try:
-            space = yaml.safe_load(attrs[ATTR_SPACE])
-        except yaml.YAMLError:
-            space = None
-        if isinstance(space, dict):
-            budget = space.get("budget")
-            if trials is None and isinstance(budget, dict):
-                trials = budget.get("trials")
-            if concurrency is None:
-                concurrency = space.get("concurrency", 1)
-
-    def whole(value: Any) -> int | None:
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
-        return value if ok else None
-
-    return whole(trials), whole(concurrency)
+    """(budget trials, concurrency) the sweep was run with (see SweepRecord.budget)."""
+    return SweepRecord.of(study).budget()
 
 
 def _counts(trials: list[optuna.trial.FrozenTrial], budget: int | None) -> dict[str, int]:
@@ -118,7 +87,7 @@ def remaining_estimate(
 
 
 def _row(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    from tuner.study.results import last_value
+    from tuner.study.ranking import last_value
 
     # a running trial shows its latest epoch's value; a failed one none
     value = t.value if finite(t.value) or t.state.name == "FAIL" else last_value(t)
@@ -129,7 +98,7 @@ def _row(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "epochs": len(t.intermediate_values),
         "params": dict(t.params),
     }
-    reason = t.user_attrs.get(storage.TRIAL_REASON)
+    reason = TrialRecord.of(t).reason
     if reason:
         row["reason"] = str(reason)  # why it failed or was pruned, in full
     return row
@@ -146,8 +115,9 @@ def sweep_status(
     """A sweep's state, read from its study (see the module text for the counts and the
     estimate). `top` leaderboard rows are included (value: the trial's value, or its
     last intermediate value while running). Timestamps are local ISO texts."""
-    from tuner.study.results import best_trial, duration_s, ordered_trials
+    from tuner.study.ranking import best_trial, duration_s, ordered_trials
 
+    record = SweepRecord.of(study)
     now = now or datetime.now()
     trials = ordered_trials(study)
     counts = _counts(trials, budget_trials)
@@ -166,10 +136,10 @@ def sweep_status(
     left = None if budget_trials is None else budget_trials - finished
     return {
         "name": study.study_name,
-        "metric": str(study.user_attrs.get(ATTR_METRIC) or "value"),
-        "goal": study_goal(study),
+        "metric": record.metric_name,
+        "goal": record.goal,
         "budget": budget_trials,
-        "max_epochs": study.user_attrs.get(ATTR_MAX_EPOCHS),
+        "max_epochs": record.max_epochs,
         "concurrency": concurrency,
         "counts": counts,
         "epochs": sum(len(t.intermediate_values) for t in trials),
@@ -257,8 +227,9 @@ def load_status(
 
 def sweep_summary(study: optuna.Study) -> dict[str, Any]:
     """One `tune ls` row of a study."""
-    from tuner.study.results import best_trial
+    from tuner.study.ranking import best_trial
 
+    record = SweepRecord.of(study)
     trials = study.get_trials(deepcopy=False)
     counts = _counts(trials, None)
     best = best_trial(study)
@@ -271,8 +242,8 @@ def sweep_summary(study: optuna.Study) -> dict[str, Any]:
         "running": counts["running"],
         "best": None if best is None else best.value,
         "best_number": None if best is None else best.number,
-        "metric": str(study.user_attrs.get(ATTR_METRIC) or "value"),
-        "goal": study_goal(study),
+        "metric": record.metric_name,
+        "goal": record.goal,
         "last_activity": last.isoformat() if last else None,
     }
 

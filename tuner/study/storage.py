@@ -23,24 +23,6 @@ from tuner.redact import mask_text, mask_url
 JOURNAL = "study.journal"
 RESULTS = Path("results")
 
-# study user attributes
-ATTR_SPACE = "space"  # the space file's text
-ATTR_SPACE_PATH = "space_path"
-ATTR_OBJECTIVE = "objective"
-ATTR_METRIC = "metric"
-ATTR_GOAL = "goal"
-ATTR_MAX_EPOCHS = "max_epochs"
-ATTR_UID = "uid"  # this sweep's identity (a --fresh sweep of the same name gets a new one)
-ATTR_TRIALS = "trials"  # the trial budget (after --trials)
-ATTR_CONCURRENCY = "concurrency"
-ATTR_TRIAL_STORAGE = "trial_storage"  # the folder holding <name>/trials/<n> (every node's)
-# trial user attributes
-TRIAL_RAY_ID = "ray_trial_id"
-TRIAL_NODE_ID = "node_id"
-TRIAL_REASON = "reason"  # why a trial failed or was pruned
-TRIAL_RUN_ID = "mlflow_run_id"
-TRIAL_CONFIG = "config"  # the complete trial config the objective received
-
 T = TypeVar("T")
 
 
@@ -60,7 +42,9 @@ def trial_root(study: Any, results: Path) -> Path:
     """The folder a sweep's trial folders live under (`<root>/<name>/trials/<n>`): the one
     kept in the study (`--trial-storage`, or the results folder it first ran with) while it
     exists here, else `results`."""
-    kept = study.user_attrs.get(ATTR_TRIAL_STORAGE)
+    from tuner.study.records import SweepRecord
+
+    kept = SweepRecord.of(study).trial_storage
     return Path(kept) if kept and Path(kept).is_dir() else results
 
 

@@ -98,7 +98,7 @@ def check_writable_store(uri: str, what: str = "--tracking-uri") -> None:
     """A SQLite tracking store must be writable before a sweep starts: its folder
     (created if missing) and the database file if it exists. Other stores (a server,
     PostgreSQL) answer for themselves when the tracker connects."""
-    from tuner.study.results import writable_folder
+    from tuner.atomic import writable_folder
 
     if not uri.startswith("sqlite:///"):
         return

@@ -30,6 +30,7 @@ from typing import Any
 
 from tuner.errors import ConfigError, DataError
 from tuner.run import faults
+from tuner.space.spec import Metric
 from tuner.space.yaml_file import dump_yaml
 from tuner.tabular.data import reader
 from tuner.tabular.data.schema import SCHEMA_FILE, Schema, save_schema
@@ -51,6 +52,7 @@ from tuner.trial import (  # the trial folder's names
 SCHEMA_COPY = SCHEMA_FILE  # the data set schema the model's preprocessing was built from
 TENSORBOARD = "tensorboard"
 DEFAULT_STEPS_PER_EXECUTION = 128
+KEPT_BEST = Metric("val_loss", "minimize")  # the epoch whose checkpoint is kept as best
 
 
 def _loss_and_metrics(task: str, cfg: dict[str, Any], label_std: float) -> tuple[Any, list[Any]]:
@@ -136,8 +138,7 @@ def run_trial(
     *,
     resume: bool = True,
     init_from: str | Path | None = None,
-    best_metric: str = "val_loss",
-    best_mode: str = "min",
+    keep_best: Metric = KEPT_BEST,
     export: bool = True,
     on_resume: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
@@ -235,18 +236,16 @@ def run_trial(
                 trial_dir,
                 resume=False,
                 init_from=init_from,
-                best_metric=best_metric,
-                best_mode=best_mode,
+                keep_best=keep_best,
                 export=export,
                 on_resume=on_resume,
             )
         previous = _read_metrics(trial_dir)
         history = [h for h in previous.get("history", []) if h["epoch"] <= int(epoch_var)]
-        scored = [h for h in history if isinstance(h.get(best_metric), float)]
+        scored = [h for h in history if isinstance(h.get(keep_best.name), float)]
         if scored:
-            pick = min if best_mode == "min" else max
-            top = pick(scored, key=lambda h: h[best_metric])
-            best_value, best_epoch = top[best_metric], top["epoch"]
+            top = min(scored, key=lambda h: keep_best.key(h[keep_best.name]))
+            best_value, best_epoch = top[keep_best.name], top["epoch"]
     dump_yaml(cfg, trial_dir / CONFIG)
     save_schema(model_schema, trial_dir)  # as SCHEMA_COPY
 
@@ -264,7 +263,7 @@ def run_trial(
             epochs=cfg["epochs"],
             config=cfg,
             history=history,
-            best={"metric": best_metric, "epoch": best_epoch, "value": best_value}
+            best={"metric": keep_best.name, "epoch": best_epoch, "value": best_value}
             if best_epoch
             else None,
             final=history[-1] if history else None,
@@ -331,13 +330,9 @@ def run_trial(
             epoch_var.assign(epoch)
             history.append({"epoch": epoch, **metrics})
             summaries.write(epoch, metrics)
-            value = metrics.get(best_metric)
-            if value is not None and math.isfinite(value):
-                better = best_value is None or (
-                    value < best_value if best_mode == "min" else value > best_value
-                )
-                if better:
-                    best_value, best_epoch = value, epoch
+            value = metrics.get(keep_best.name)
+            if value is not None and math.isfinite(value) and keep_best.better(value, best_value):
+                best_value, best_epoch = value, epoch
             # metrics.json first: a kill before the checkpoint below re-runs this epoch
             # from the previous checkpoint, and its history entry is dropped on resume
             save_payload()

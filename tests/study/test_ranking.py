@@ -1,5 +1,5 @@
-"""tuner.study.results: the leaderboard, the plots and the best trial, read from a study built
-directly with Optuna in a journal file (no Ray, no TensorFlow)."""
+"""tuner.study.ranking, leaderboard and plots: the best trial, the leaderboard and the
+plots, read from a study built directly with Optuna in a journal file (no Ray, no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,8 @@ from typing import Any
 
 import pytest
 
-from tuner.study.storage import (
-    ATTR_GOAL,
-    ATTR_MAX_EPOCHS,
-    ATTR_METRIC,
-    ATTR_OBJECTIVE,
-    ATTR_SPACE,
-    TRIAL_CONFIG,
-    TRIAL_REASON,
-    open_storage,
-    storage_url,
-)
+from tuner.study import records
+from tuner.study.storage import open_storage, storage_url
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -80,20 +71,20 @@ def make_study(
         storage=open_storage(storage_url(results, name)),
         direction=goal,
     )
-    study.set_user_attr(ATTR_SPACE, SPACE.format(name=name, goal=goal))
-    study.set_user_attr(ATTR_OBJECTIVE, "tabular")
-    study.set_user_attr(ATTR_METRIC, "val_auc")
-    study.set_user_attr(ATTR_GOAL, goal)
-    study.set_user_attr(ATTR_MAX_EPOCHS, 4)
+    study.set_user_attr(records.SPACE, SPACE.format(name=name, goal=goal))
+    study.set_user_attr(records.OBJECTIVE, "tabular")
+    study.set_user_attr(records.METRIC, "val_auc")
+    study.set_user_attr(records.GOAL, goal)
+    study.set_user_attr(records.MAX_EPOCHS, 4)
     for params, state, values, reason in trials:
         study.enqueue_trial(params)
         trial = study.ask({k: dists[k] for k in params})
         assert trial.params == params
-        trial.set_user_attr(TRIAL_CONFIG, {**params, "epochs": 4})
+        trial.set_user_attr(records.TRIAL_CONFIG, {**params, "epochs": 4})
         for epoch, value in enumerate(values, start=1):
             trial.report(value, step=epoch)
         if reason:
-            trial.set_user_attr(TRIAL_REASON, reason)
+            trial.set_user_attr(records.TRIAL_REASON, reason)
         if state == "COMPLETE":
             study.tell(trial, values[-1])
         elif state != "RUNNING":
@@ -109,7 +100,7 @@ def study(tmp_path: Path) -> Any:
 def test_leaderboard_order_and_columns(study: Any) -> None:
     import pandas as pd
 
-    from tuner.study.results import leaderboard
+    from tuner.study.leaderboard import leaderboard
 
     frame = leaderboard(study)
     # complete by value, then running, then pruned by last intermediate value, failed last
@@ -152,7 +143,8 @@ def test_leaderboard_order_and_columns(study: Any) -> None:
 
 
 def test_leaderboard_minimize(tmp_path: Path) -> None:
-    from tuner.study.results import best_trial, leaderboard
+    from tuner.study.leaderboard import leaderboard
+    from tuner.study.ranking import best_trial
 
     trials = [
         ({"optimizer": "adam", "learning_rate": 0.01}, "COMPLETE", [0.5, 0.3], None),
@@ -168,7 +160,7 @@ def test_leaderboard_minimize(tmp_path: Path) -> None:
 
 
 def test_best_trial(study: Any, tmp_path: Path) -> None:
-    from tuner.study.results import best_trial
+    from tuner.study.ranking import best_trial
 
     best = best_trial(study)
     assert best is not None and best.number == 1 and best.value == pytest.approx(0.95)
@@ -177,7 +169,9 @@ def test_best_trial(study: Any, tmp_path: Path) -> None:
 
 
 def test_empty_study(tmp_path: Path) -> None:
-    from tuner.study.results import best_trial, leaderboard, write_plots
+    from tuner.study.leaderboard import leaderboard
+    from tuner.study.plots import write_plots
+    from tuner.study.ranking import best_trial
 
     study = make_study(tmp_path, "empty", [])
     frame = leaderboard(study)
@@ -187,7 +181,7 @@ def test_empty_study(tmp_path: Path) -> None:
 
 
 def test_write_leaderboard_atomic(study: Any, tmp_path: Path) -> None:
-    from tuner.study.results import write_leaderboard
+    from tuner.study.leaderboard import write_leaderboard
 
     path = tmp_path / "out" / "leaderboard.csv"
     path.parent.mkdir()
@@ -202,7 +196,7 @@ def test_write_leaderboard_atomic(study: Any, tmp_path: Path) -> None:
 
 @pytest.mark.slow  # the first plot pays matplotlib's and Optuna's imports: ~1.5 s
 def test_write_plots(study: Any, tmp_path: Path) -> None:
-    from tuner.study.results import write_plots
+    from tuner.study.plots import write_plots
 
     written = write_plots(study, tmp_path / "plots")
     assert [p.name for p in written] == [
@@ -217,10 +211,10 @@ def test_write_plots(study: Any, tmp_path: Path) -> None:
 
 
 def test_write_plots_one_trial_skips(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from tuner.study.results import write_plots
+    from tuner.study.plots import write_plots
 
     study = make_study(tmp_path, "one", TRIALS[:1])
-    with caplog.at_level(logging.INFO, logger="tuner.study.results"):
+    with caplog.at_level(logging.INFO, logger="tuner.study.plots"):
         written = write_plots(study, tmp_path / "plots")
     assert [p.name for p in written] == ["optimization_history.png", "intermediate_values.png"]
     assert all(p.read_bytes()[:8] == PNG for p in written)
@@ -230,12 +224,12 @@ def test_write_plots_one_trial_skips(tmp_path: Path, caplog: pytest.LogCaptureFi
 
 
 def test_write_plots_no_varying_param(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from tuner.study.results import write_plots
+    from tuner.study.plots import write_plots
 
     same = {"optimizer": "adam", "learning_rate": 0.01}
     trials = [(same, "COMPLETE", [0.8], None), (same, "COMPLETE", [0.9], None)]
     study = make_study(tmp_path, "flat", trials)
-    with caplog.at_level(logging.INFO, logger="tuner.study.results"):
+    with caplog.at_level(logging.INFO, logger="tuner.study.plots"):
         written = write_plots(study, tmp_path / "plots")
     assert "param_importances.png" not in {p.name for p in written}
     assert "no param varies" in caplog.text
