@@ -144,8 +144,8 @@ def sklearn_score(entry: Any, csv: Path, classes: list[str] | None) -> tuple[flo
 
 def run_one(entry: Any, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from tests.corpus.datasets import METRICS, write_csv
-    from tuner.run.driver import RunOptions, run_sweep
     from tuner.space.spec import load_spec
+    from tuner.sweep.driver import RunOptions, run_sweep
     from tuner.tabular.data.convert import ConvertOptions, convert
 
     folder = work / entry.name
@@ -239,7 +239,7 @@ def main() -> None:
 
     started = time.perf_counter()
     load_before = load()
-    from tuner.run.driver import ensure_ray
+    from tuner.sweep.driver import ensure_ray
 
     ensure_ray()
     work = args.keep or Path(tempfile.mkdtemp(prefix="tuner-bench-corpus-"))

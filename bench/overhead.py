@@ -1,12 +1,12 @@
 """Per-trial overhead of a sweep, measured in one process (JSON on stdout).
 
-1. N trials of a no-op objective (`tests.run.cheap:noop`, 1 epoch) through the full
+1. N trials of a no-op objective (`tests.sweep.cheap:noop`, 1 epoch) through the full
    `tune run` path (`run_sweep`: the Optuna study in its journal file, MLflow parent and
    child runs in a SQLite store, our searcher and pruner scheduler, plots at the end),
    against, in the same process and on the same Ray instance:
    - plain Ray Tune: `OptunaSearch` + `reuse_actors=True` on an equivalent no-op function
      trainable, with Ray's defaults (its per-trial loggers, experiment snapshots);
-   - the same with the Ray settings `tune run` uses (`tuner.run.driver._RAY_ENV`), which
+   - the same with the Ray settings `tune run` uses (`tuner.sweep.driver._RAY_ENV`), which
      separates what those settings buy from what our own code costs;
    - plain Optuna in one process (in-memory study, `study.optimize`).
    All use TPE (seed 7) and the median pruner, at the same concurrency. Ray is started
@@ -18,7 +18,7 @@
    Timers around our pieces (bridge, tracker, MLflow client, journal, Optuna) and Ray's
    (controller step, result processing, actor reset, snapshots, waiting on workers)
    say where the time goes; `--profile` adds the driver's cProfile top entries.
-2. The makespan of S one-second trials (`tests.run.cheap:train`, sleep 1.0, 1 epoch)
+2. The makespan of S one-second trials (`tests.sweep.cheap:train`, sleep 1.0, 1 epoch)
    through `run_sweep` at concurrency 2 (from the call to the last trial's end), against
    the ideal S × 1 s / 2; plain Ray Tune (as above, sleeping 1 s) is the reference.
 
@@ -29,7 +29,7 @@
    repair check on open (tuner/study/journal.py) timed on the journal that run wrote.
 
 Ray workers import the objectives from the repository root (cwd and PYTHONPATH are set
-here and passed on by `tuner.run.driver.ensure_ray`); everything is written to a temporary
+here and passed on by `tuner.sweep.driver.ensure_ray`); everything is written to a temporary
 folder, removed at the end.
 Usage: python bench/overhead.py [--quick] [--trials N] [--sleep-trials S] [--concurrency C]
                                 [--stores journal,sqlite,sqlite-wal]
@@ -58,7 +58,7 @@ SEED = 7
 
 NOOP_SPACE = """\
 name: {name}
-objective: tests.run.cheap:noop
+objective: tests.sweep.cheap:noop
 metric: {{name: score, goal: maximize}}
 budget: {{trials: {trials}, max_epochs: 1}}
 concurrency: {concurrency}
@@ -71,7 +71,7 @@ params:
 
 SLEEP_SPACE = """\
 name: {name}
-objective: tests.run.cheap:train
+objective: tests.sweep.cheap:train
 metric: {{name: score, goal: maximize}}
 budget: {{trials: {trials}, max_epochs: 1}}
 concurrency: 2
@@ -150,10 +150,10 @@ def instrument(timers: Timers) -> None:
     from ray.tune.execution.tune_controller import TuneController
     from ray.tune.search.optuna import OptunaSearch
 
-    import tuner.run.driver
     import tuner.search.distributions
-    from tuner.run.bridge import Bridge
-    from tuner.run.progress import Progress
+    import tuner.sweep.driver
+    from tuner.sweep.bridge import Bridge
+    from tuner.sweep.progress import Progress
     from tuner.tracking.runs import Tracker
 
     for attr in ("ask", "record", "finish"):
@@ -165,7 +165,7 @@ def instrument(timers: Timers) -> None:
     for attr in ("trial_started", "epoch", "trial_finished"):
         timers.wrap(Progress, attr, f"ours.progress.{attr}")
     timers.wrap(tuner.search.distributions, "suggest", "ours.space.suggest")
-    timers.wrap(tuner.run.driver, "_study", "ours.sweep.open_study")
+    timers.wrap(tuner.sweep.driver, "_study", "ours.sweep.open_study")
     timers.wrap(optuna.study.Study, "ask", "optuna.study.ask")
     timers.wrap(optuna.study.Study, "tell", "optuna.study.tell")
     for attr in ("report", "should_prune", "set_user_attr"):
@@ -188,9 +188,9 @@ def instrument(timers: Timers) -> None:
 @contextlib.contextmanager
 def ray_defaults() -> Iterator[None]:
     """Ray's own driver-side defaults for one run (per-trial loggers, snapshot period,
-    metric checks: every TUNE_* setting `tune run` exports in `tuner.run.driver._RAY_ENV`).
+    metric checks: every TUNE_* setting `tune run` exports in `tuner.sweep.driver._RAY_ENV`).
     The RAY_* ones stay: workers and the Ray instance were started with them."""
-    from tuner.run.driver import _RAY_ENV
+    from tuner.sweep.driver import _RAY_ENV
 
     keys = [k for k in _RAY_ENV if k.startswith("TUNE_")]
     saved = {k: os.environ.pop(k) for k in keys if k in os.environ}
@@ -296,15 +296,15 @@ def ours(
 ) -> dict[str, Any]:
     """One `run_sweep` of a space file's text: ms per trial up to the last trial's end,
     the end of the sweep on its own, and the timers."""
-    import tuner.run.driver
-    from tuner.run.bridge import Bridge
-    from tuner.run.driver import RunOptions, run_sweep
+    import tuner.sweep.driver
     from tuner.space.spec import parse_spec
+    from tuner.sweep.bridge import Bridge
+    from tuner.sweep.driver import RunOptions, run_sweep
 
     spec = parse_spec(text, results / "space.yaml")
     marks: dict[str, float] = {}
     ends: list[float] = []
-    finish, end_of_sweep = Bridge.finish, tuner.run.driver._finish
+    finish, end_of_sweep = Bridge.finish, tuner.sweep.driver._finish
 
     def timed_finish(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -321,7 +321,7 @@ def ours(
         finally:
             marks["end"] = time.perf_counter()
 
-    Bridge.finish, tuner.run.driver._finish = timed_finish, timed_end
+    Bridge.finish, tuner.sweep.driver._finish = timed_finish, timed_end
     profiler = cProfile.Profile() if profile else None
     timers.reset()
     try:
@@ -331,7 +331,7 @@ def ours(
         options = RunOptions(results=results, storage=store, quiet=True, track=True, plots=plots)
         outcome = run_sweep(spec, options)
     finally:
-        Bridge.finish, tuner.run.driver._finish = finish, end_of_sweep
+        Bridge.finish, tuner.sweep.driver._finish = finish, end_of_sweep
         if profiler is not None:
             profiler.disable()
     fit = marks["fit_end"] - start
@@ -494,7 +494,7 @@ def main() -> None:
     started = time.perf_counter()
     load_before = load()
 
-    # Ray workers import tests.run.cheap from the repository root: cwd and PYTHONPATH
+    # Ray workers import tests.sweep.cheap from the repository root: cwd and PYTHONPATH
     # (passed on to workers by ensure_ray). Our own local Ray, whatever RAY_ADDRESS says.
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
@@ -513,7 +513,7 @@ def main() -> None:
 
 
 def measure(args: argparse.Namespace, trials: int, sleepers: int, work: Path) -> dict[str, Any]:
-    from tuner.run.driver import _RAY_ENV, ensure_ray
+    from tuner.sweep.driver import _RAY_ENV, ensure_ray
 
     start = time.perf_counter()
     ray = ensure_ray()
@@ -526,8 +526,8 @@ def measure(args: argparse.Namespace, trials: int, sleepers: int, work: Path) ->
         import ray.tune
         import ray.tune.search.optuna
 
-        import tuner.run.bridge
-        import tuner.run.ray_adapters
+        import tuner.sweep.bridge
+        import tuner.sweep.ray_adapters
         import tuner.tracking.runs  # noqa: F401
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -70,3 +70,19 @@ def test_no_model_and_no_hook_is_one_clear_error(tmp_path: Path, ref: str) -> No
         saved_model(_study(ref), bare, tmp_path / "out")
     assert "exported no model" in caught.value.format()
     assert "has no export_model hook" in caught.value.format()
+
+
+def test_every_error_says_its_exit_code() -> None:
+    """The documented taxonomy (tuner/errors.py, the README): bad input 2; a failed
+    trial, a failed service and a full disk 1; all one line."""
+    from tuner import errors, trial
+
+    assert errors.ConfigError("x").exit_code == errors.DataError("x").exit_code == 2
+    assert isinstance(errors.ConfigError("x"), errors.UsageError)
+    for cls in (errors.ServiceError, errors.StorageFull):
+        assert cls("x").exit_code == 1 and not isinstance(cls("x"), errors.UsageError)
+    failed = trial.TrialFailed("diverged", status="diverged")
+    assert failed.exit_code == 1 and trial.TrialFailed is errors.TrialFailed
+    assert errors.ConfigError("bad\nvalue", where="f.yaml:3", hint="h").format() == (
+        "f.yaml:3: bad value (h)"
+    )

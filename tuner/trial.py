@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from tuner.errors import ConfigError, TunerError
+from tuner.errors import ConfigError
+from tuner.errors import TrialFailed as TrialFailed  # raised by objectives: tuner.trial.TrialFailed
 
 Metrics = dict[str, float]
 Report = Callable[[int, Metrics], None]
@@ -55,17 +56,6 @@ class StopTrial(Exception):
     def __init__(self, reason: str = "stopped"):
         self.reason = reason
         super().__init__(reason)
-
-
-class TrialFailed(TunerError):
-    """The trial ran but could not finish (for example, its loss diverged). The sweep
-    records it as failed and goes on; `tune train` prints this one line."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, *, status: str = "failed", hint: str | None = None):
-        self.status = status
-        super().__init__(message, hint=hint)
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ def test_unexpected_failure_exits_1(cli, monkeypatch):
 
 CHEAP_SPACE = """\
 name: cheap
-objective: tests.run.cheap:train
+objective: tests.sweep.cheap:train
 metric: {name: score, goal: maximize}
 budget: {trials: 1, max_epochs: 1}
 params:

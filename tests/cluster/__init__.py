@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.run.cheap import train as _cheap
+from tests.sweep.cheap import train as _cheap
 from tuner.trial import objective
 
 

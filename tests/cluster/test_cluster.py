@@ -318,7 +318,7 @@ def _recorded(study, runs: list) -> str:
 
 
 def _check_resumed(c: Cluster, dbs: Databases, name: str, budget: int, shared: Path) -> None:
-    """The resume invariants (tests/run/test_resume.py) against PostgreSQL and the
+    """The resume invariants (tests/sweep/test_resume.py) against PostgreSQL and the
     tracking server."""
     study = _study(dbs, name)
     trials = study.get_trials(deepcopy=False)

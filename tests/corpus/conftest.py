@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.run.conftest import ray_session  # noqa: F401  (one Ray for every sweep test)
+from tests.sweep.conftest import ray_session  # noqa: F401  (one Ray for every sweep test)
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,8 @@ import pytest
 
 from tests.study.test_ranking import TRIALS, make_study
 from tuner.cli.render import fmt_duration, fmt_value, render_ls, render_status
-from tuner.run.progress import Progress
 from tuner.study.status import remaining_estimate, study_budget, sweep_status, sweep_summary
+from tuner.sweep.progress import Progress
 
 
 class Clock:
@@ -349,10 +349,10 @@ def test_an_archived_sweep_opens_by_the_name_tune_run_fresh_prints(
 ) -> None:
     """`tune run --fresh` renames the folder to `<name>.archived-<time>` but the study in
     its journal keeps the old name: status, best and ls still open it."""
-    from tuner.run.driver import archive
     from tuner.space.spec import parse_spec
     from tuner.study.records import SPACE
     from tuner.study.storage import storage_url
+    from tuner.sweep.driver import archive
 
     spec = parse_spec(study.user_attrs[SPACE], "space.yaml", check_objective=False)
     archived = archive(spec, results, storage_url(results, "demo"))

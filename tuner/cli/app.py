@@ -321,15 +321,21 @@ def run_cmd(
     The space file is checked completely before anything starts. At the end:
     results/<name>/leaderboard.csv and plots/, and how to open the MLflow UI.
     """
-    from tuner.space.spec import load_spec
+    from tuner import api
 
-    for option, value in (("--trials", trials), ("--concurrency", concurrency)):
-        if value is not None and value < 1:
-            raise ConfigError(f"{option} {value}: expected 1 or more")
-    spec = load_spec(space_file, trials=trials, concurrency=concurrency)
-    return _run_and_report(
-        spec, results, storage_url, tracking_uri, quiet, fresh, address, trial_storage
+    outcome = api.run(
+        space_file,
+        results=results,
+        storage=storage_url,
+        tracking_uri=tracking_uri,
+        trials=trials,
+        concurrency=concurrency,
+        fresh=fresh,
+        address=address,
+        trial_storage=trial_storage,
+        quiet=quiet,
     )
+    return _report(outcome, results, storage_url, tracking_uri)
 
 
 @cli.command("resume")
@@ -347,60 +353,32 @@ def resume_cmd(
     """Resume the sweep NAME from its study alone (the space file is kept in it): trials a
     dead run left unfinished continue from their last checkpoint; the rest of the budget
     runs; nothing finished runs again."""
-    from tuner.study.records import SweepRecord
-    from tuner.study.storage import find_study, results_dir
+    from tuner import api
 
-    study = find_study(results_dir(results), name, storage_url)
-    spec = SweepRecord.of(study).spec(check_objective=True)
-    if spec is None:
-        raise ConfigError(f"sweep '{name}' keeps no space file", hint="run it with `tune run`")
-    spec = spec.with_overrides(trials=trials, concurrency=concurrency)
-    return _run_and_report(spec, results, storage_url, tracking_uri, quiet, False, **cluster)
-
-
-def _run_and_report(
-    spec,
-    results,
-    storage_url,
-    tracking_uri,
-    quiet: bool,
-    fresh: bool,
-    address: str | None = None,
-    trial_storage: Path | None = None,
-) -> int:
-    from tuner.atomic import writable_folder
-    from tuner.redact import mask_url
-    from tuner.run.driver import RunOptions, run_sweep
-    from tuner.study.storage import results_dir
-    from tuner.tracking.runs import check_writable_store, resolve_tracking_uri
-
-    folder = results_dir(results)
-    uri = resolve_tracking_uri(folder, tracking_uri)
-    if f"{folder}{os.sep}" in uri:  # the default store in the results folder
-        writable_folder(folder, "--results")
-    check_writable_store(uri)  # before the results folder is made for another store
-    writable_folder(folder, "--results")
-    outcome = run_sweep(
-        spec,
-        RunOptions(
-            results=folder,
-            storage=storage_url,
-            tracking_uri=tracking_uri,
-            address=address,
-            trial_storage=trial_storage,
-            quiet=quiet,
-        ),
-        fresh=fresh,
+    outcome = api.resume(
+        name,
+        results=results,
+        storage=storage_url,
+        tracking_uri=tracking_uri,
+        trials=trials,
+        concurrency=concurrency,
+        quiet=quiet,
+        **cluster,
     )
+    return _report(outcome, results, storage_url, tracking_uri)
+
+
+def _report(outcome, results, storage_url, tracking_uri) -> int:
+    """What `tune run` prints at the end, and its exit code."""
+    from tuner.redact import mask_url
+
     counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(outcome.counts.items()))
     click.echo(
         f"sweep {outcome.name}: {counts or 'no trials'}; {outcome.epochs} epochs trained "
         f"in {outcome.elapsed:.0f}s" + (f" (stopped: {outcome.stopped})" if outcome.stopped else "")
     )
     if outcome.best_number is not None:
-        click.echo(
-            f"best: trial {outcome.best_number}, {spec.metric.name}={outcome.best_value:.6g}"
-        )
+        click.echo(f"best: trial {outcome.best_number}, {outcome.metric}={outcome.best_value:.6g}")
     if outcome.leaderboard:
         click.echo(f"leaderboard: {outcome.leaderboard}")
     results_flag = f" --results {outcome.results}" if results else ""

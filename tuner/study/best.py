@@ -45,11 +45,11 @@ from typing import TYPE_CHECKING, Any
 from tuner.atomic import staged_dir
 from tuner.errors import ConfigError
 from tuner.redact import mask_text, mask_url
-from tuner.run import faults
 from tuner.space.yaml_file import dump_yaml
 from tuner.study import storage
 from tuner.study.ranking import finite, top_trials
 from tuner.study.records import SweepRecord, TrialRecord
+from tuner.sweep import faults
 from tuner.trial import CHECKPOINTS, CONFIG, METRICS, MODEL  # the trial folder's names
 
 if TYPE_CHECKING:

@@ -183,7 +183,7 @@ def resolve_name(results: Path, name: str | None, url: str | None = None) -> str
 
 
 # `tune run --fresh` renames a sweep's folder to `<name>.archived-<YYYYmmdd-HHMMSS>`
-# (tuner.run.driver.archive); the study in its journal keeps the original name.
+# (tuner.sweep.driver.archive); the study in its journal keeps the original name.
 _ARCHIVED = re.compile(r"^(?P<name>.+)\.archived-\d{8}-\d{6}$")
 
 

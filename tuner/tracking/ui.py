@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tuner.errors import ConfigError, TunerError
+from tuner.errors import ConfigError, ServiceError
 
 HOST = "127.0.0.1"
 PORT = 5000
@@ -127,9 +127,11 @@ def wait_ready(
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
             pass
         if proc is not None and proc.poll() is not None:
-            raise TunerError(f"the MLflow UI server exited with code {proc.returncode}{_tail(log)}")
+            raise ServiceError(
+                f"the MLflow UI server exited with code {proc.returncode}{_tail(log)}"
+            )
         if time.monotonic() > deadline:
-            raise TunerError(f"the MLflow UI did not answer at {url} within {timeout:.0f} s")
+            raise ServiceError(f"the MLflow UI did not answer at {url} within {timeout:.0f} s")
         time.sleep(0.25)
 
 
@@ -200,7 +202,7 @@ def run_ui(
         echo(f"MLflow UI: {runs_url(base, experiment_id)}")
         echo("press Ctrl-C to stop")
         code = proc.wait()
-        raise TunerError(f"the MLflow UI server exited with code {code}{_tail(log)}")
+        raise ServiceError(f"the MLflow UI server exited with code {code}{_tail(log)}")
     except KeyboardInterrupt:
         echo("stopping the MLflow UI")
         return 0

@@ -16,7 +16,7 @@ import numpy as np
 
 from tuner.atomic import staged_dir
 from tuner.errors import ConfigError, DataError
-from tuner.run import faults
+from tuner.sweep import faults
 from tuner.tabular.data.libsvm_source import MAX_DIMENSION, check_dimensions
 from tuner.tabular.data.schema import (
     SCHEMA_FILE,

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from tuner.errors import ConfigError, DataError
-from tuner.run import faults
 from tuner.space.spec import Metric
 from tuner.space.yaml_file import dump_yaml
+from tuner.sweep import faults
 from tuner.tabular.data import reader
 from tuner.tabular.data.schema import SCHEMA_FILE, Schema, save_schema
 from tuner.tabular.model.build import Built, build_model, label_scale

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuner.run import faults
-from tuner.run.trial_runner import EPOCH, FAILED, NODE, PID, REASON
 from tuner.space.spec import SweepSpec
 from tuner.study import records, storage
 from tuner.study.records import TrialRecord
+from tuner.sweep import faults
+from tuner.sweep.trial_runner import EPOCH, FAILED, NODE, PID, REASON
 
 
 @dataclass

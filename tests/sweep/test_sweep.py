@@ -1,6 +1,6 @@
 """`tune run` end to end: Ray Tune runs the trials, Optuna samples and prunes them, MLflow
 records them. One Ray instance for the session (`ray_session`); every sweep in its own
-temporary results folder. Mostly the cheap objective (`tests.run.cheap`); only the
+temporary results folder. Mostly the cheap objective (`tests.sweep.cheap`); only the
 first test trains TensorFlow models."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.run.conftest import REPO, Sweeper, repo_pythonpath
+from tests.sweep.conftest import REPO, Sweeper, repo_pythonpath
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def cheap(
     """A space file for the cheap objective (score = x·(1 − 0.5^epoch))."""
     return f"""\
 name: {name}
-objective: tests.run.cheap:train
+objective: tests.sweep.cheap:train
 metric: {{name: score, goal: maximize}}
 budget: {{trials: {trials}, max_epochs: {epochs}{extra_budget}}}
 concurrency: {concurrency}
@@ -161,7 +161,7 @@ def test_tiny_sweep_end_to_end_matches_study_and_mlflow(sweeper: Sweeper) -> Non
 def test_only_workers_learn_the_driver_pid(ray_session) -> None:
     """faults.point in a worker kills the driver by TUNER_DRIVER_PID; a child the driver
     starts itself must not inherit it (it would kill the driver, not itself)."""
-    from tuner.run.driver import _worker_env
+    from tuner.sweep.driver import _worker_env
 
     assert "TUNER_DRIVER_PID" not in os.environ
     assert _worker_env([])["TUNER_DRIVER_PID"] == str(os.getpid())
@@ -340,7 +340,8 @@ def test_gpu_request_without_gpu_runs_with_a_warning(
 ) -> None:
     if sweeper.ray.cluster_resources().get("GPU"):
         pytest.skip("this machine has a GPU")
-    # one trial: its worker still imports TensorFlow to cap GPU memory (see tuner.run.trial_runner)
+    # one trial: its worker still imports TensorFlow to cap GPU memory
+    # (see tuner.sweep.trial_runner)
     space = cheap(
         "gpu",
         trials=1,
@@ -370,7 +371,7 @@ def test_an_unreachable_tracking_server_fails_before_ray_starts(
 ) -> None:
     import socket
 
-    from tuner.run import driver as sweep
+    from tuner.sweep import driver as sweep
 
     monkeypatch.setattr(sweep, "ensure_ray", lambda **_: pytest.fail("Ray was started"))
     with socket.socket() as sock:  # a port nothing listens on
@@ -399,7 +400,7 @@ def test_an_unreachable_tracking_server_fails_before_ray_starts(
 def test_a_bad_storage_url_fails_before_the_sweep_folder_exists(
     cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tuner.run import driver as sweep
+    from tuner.sweep import driver as sweep
 
     monkeypatch.setattr(sweep, "ensure_ray", lambda **_: pytest.fail("Ray was started"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -453,7 +454,7 @@ def test_tune_run_and_status_in_a_subprocess(tmp_path: Path) -> None:
 
 BAD = """\
 name: bad
-objective: tests.run.cheap:train
+objective: tests.sweep.cheap:train
 metric: {name: acc, goal: maximize}
 budget: {trials: 4, max_epochs: 2}
 params:

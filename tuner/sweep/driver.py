@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tuner.redact import mask_text, strip_credentials
-from tuner.run.bridge import Stop
 from tuner.space.spec import SweepSpec
 from tuner.study import records, storage
 from tuner.study.lock import SweepLock, check_same_sweep
 from tuner.study.records import SweepRecord
+from tuner.sweep.bridge import Stop
 
 # Set before Ray is imported: no per-trial result.json/progress.csv/event files, no
 # chdir into trial folders, experiment snapshots rarely (the study is the record).
@@ -75,6 +75,7 @@ class Outcome:
     stopped: str | None
     interrupted: bool = False
     exit_code: int = 0  # 128 + the signal that interrupted it (130 Ctrl-C, 143 SIGTERM)
+    metric: str = "value"  # the metric best_value is of
 
 
 UI_BASE = "http://127.0.0.1:5000"  # where `tune ui` serves
@@ -334,10 +335,10 @@ def _run_locked(
     tune: Any,
     lock: SweepLock | None = None,
 ) -> Outcome:
-    from tuner.run.bridge import Bridge
-    from tuner.run.progress import Progress
-    from tuner.run.ray_adapters import PrunerScheduler, StudySearcher
-    from tuner.run.trial_runner import trainable
+    from tuner.sweep.bridge import Bridge
+    from tuner.sweep.progress import Progress
+    from tuner.sweep.ray_adapters import PrunerScheduler, StudySearcher
+    from tuner.sweep.trial_runner import trainable
 
     records.describe(study, spec)
     root = _trial_storage(study, results, options.trial_storage, spec.name)
@@ -533,4 +534,5 @@ def _finish(
         stopped=bridge.stopping,
         interrupted=bridge.interrupted,
         exit_code=128 + bridge.signal if bridge.interrupted else 0,
+        metric=spec.metric.name,
     )

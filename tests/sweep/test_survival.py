@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.run.conftest import Sweeper
-from tests.run.test_sweep import cheap, states
+from tests.sweep.conftest import Sweeper
+from tests.sweep.test_sweep import cheap, states
 
 pytestmark = pytest.mark.slow
 

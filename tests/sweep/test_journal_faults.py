@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import write
-from tests.run.test_resume import _tune
+from tests.sweep.test_resume import _tune
 from tuner.trial import objective
 
 pytestmark = pytest.mark.slow
 
 SPACE = """\
 name: disk
-objective: tests.run.cheap:train
+objective: tests.sweep.cheap:train
 metric: {name: score, goal: maximize}
 budget: {trials: TRIALS, max_epochs: 3}
 concurrency: 1
@@ -206,7 +206,7 @@ def test_a_trial_that_finds_the_disk_full_stops_the_sweep_resumable(sweeper) -> 
     from tuner.study import storage
 
     text = SPACE.replace("TRIALS", "3").replace(
-        "tests.run.cheap:train", "tests.run.test_journal_faults:full_once"
+        "tests.sweep.cheap:train", "tests.sweep.test_journal_faults:full_once"
     )
     space = sweeper.space(text)
     with pytest.raises(StorageFull, match="no space left on the disk"):

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SPACE = """\
 name: slow
-objective: tests.run.cheap:train
+objective: tests.sweep.cheap:train
 metric: {{name: score, goal: maximize}}
 budget: {{trials: {trials}, max_epochs: 4}}
 concurrency: 2

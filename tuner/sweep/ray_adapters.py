@@ -20,9 +20,9 @@ from typing import Any
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
-from tuner.run.bridge import Bridge
-from tuner.run.trial_runner import FAILED
 from tuner.study import storage
+from tuner.sweep.bridge import Bridge
+from tuner.sweep.trial_runner import FAILED
 
 
 class StudySearcher(Searcher):

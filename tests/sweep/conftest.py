@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def repo_pythonpath() -> str:
-    """PYTHONPATH with the repo root first (the workers import `tests.run.cheap`)."""
+    """PYTHONPATH with the repo root first (the workers import `tests.sweep.cheap`)."""
     return os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
 
 
@@ -26,7 +26,7 @@ def ray_session() -> Iterator[Any]:
 
     `run_sweep` reuses an initialized Ray, so every sweep test shares this one. Started
     from the repo root with it on PYTHONPATH: `ensure_ray` hands both to the workers."""
-    from tuner.run.driver import configure_ray_env, ensure_ray
+    from tuner.sweep.driver import configure_ray_env, ensure_ray
 
     configure_ray_env()
     import ray
@@ -64,8 +64,8 @@ class Sweeper:
         return path
 
     def run(self, space: str | Path, **overrides: Any) -> Any:
-        from tuner.run.driver import RunOptions, run_sweep
         from tuner.space.spec import load_spec
+        from tuner.sweep.driver import RunOptions, run_sweep
 
         path = Path(space) if isinstance(space, Path) else self.space(space)
         spec = load_spec(path, **overrides)
