@@ -86,7 +86,7 @@ def sklearn_score(entry: Any, csv: Path, classes: list[str] | None) -> tuple[flo
     from sklearn.preprocessing import OrdinalEncoder
 
     from tests.corpus.datasets import canonical, split_rows
-    from tuner.data.table import MISSING_TOKENS
+    from tuner.tabular.data.table import MISSING_TOKENS
 
     started = time.perf_counter()
     text = pd.read_csv(csv, dtype=str, keep_default_na=False)
@@ -144,9 +144,9 @@ def sklearn_score(entry: Any, csv: Path, classes: list[str] | None) -> tuple[flo
 
 def run_one(entry: Any, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from tests.corpus.datasets import METRICS, write_csv
-    from tuner.data.convert import ConvertOptions, convert
-    from tuner.spec import load_spec
-    from tuner.sweep import RunOptions, run_sweep
+    from tuner.space.spec import load_spec
+    from tuner.sweep.driver import RunOptions, run_sweep
+    from tuner.tabular.data.convert import ConvertOptions, convert
 
     folder = work / entry.name
     folder.mkdir()
@@ -239,7 +239,7 @@ def main() -> None:
 
     started = time.perf_counter()
     load_before = load()
-    from tuner.sweep import ensure_ray
+    from tuner.sweep.driver import ensure_ray
 
     ensure_ray()
     work = args.keep or Path(tempfile.mkdtemp(prefix="tuner-bench-corpus-"))

@@ -62,9 +62,9 @@ def main() -> None:
     if not (args.data / "adult.data").exists():
         sys.exit(f"bench: {args.data}/adult.data not found (pass --data)")
 
-    from tuner.data import reader
-    from tuner.data.convert import ConvertOptions, convert
-    from tuner.tf_runtime import tensorflow
+    from tuner.tabular.data import reader
+    from tuner.tabular.data.convert import ConvertOptions, convert
+    from tuner.tabular.runtime import tensorflow
 
     tf = tensorflow()
     work = Path(tempfile.mkdtemp(prefix="tuner-bench-"))

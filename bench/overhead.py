@@ -6,7 +6,7 @@
    against, in the same process and on the same Ray instance:
    - plain Ray Tune: `OptunaSearch` + `reuse_actors=True` on an equivalent no-op function
      trainable, with Ray's defaults (its per-trial loggers, experiment snapshots);
-   - the same with the Ray settings `tune run` uses (`tuner.sweep._RAY_ENV`), which
+   - the same with the Ray settings `tune run` uses (`tuner.sweep.driver._RAY_ENV`), which
      separates what those settings buy from what our own code costs;
    - plain Optuna in one process (in-memory study, `study.optimize`).
    All use TPE (seed 7) and the median pruner, at the same concurrency. Ray is started
@@ -26,10 +26,10 @@
    trial attributes, one report per epoch, tell; TPE seed 7) in Optuna alone against the
    journal file (the default), SQLite (rollback journal) and SQLite in WAL mode, and the
    run of 1. end to end through `run_sweep` with each store (`--storage`); the journal's
-   repair check on open (tuner/journal.py) timed on the journal that run wrote.
+   repair check on open (tuner/study/journal.py) timed on the journal that run wrote.
 
 Ray workers import the objectives from the repository root (cwd and PYTHONPATH are set
-here and passed on by `tuner.sweep.ensure_ray`); everything is written to a temporary
+here and passed on by `tuner.sweep.driver.ensure_ray`); everything is written to a temporary
 folder, removed at the end.
 Usage: python bench/overhead.py [--quick] [--trials N] [--sleep-trials S] [--concurrency C]
                                 [--stores journal,sqlite,sqlite-wal]
@@ -150,11 +150,11 @@ def instrument(timers: Timers) -> None:
     from ray.tune.execution.tune_controller import TuneController
     from ray.tune.search.optuna import OptunaSearch
 
-    import tuner.space
-    import tuner.sweep
-    from tuner.bridge import Bridge
-    from tuner.status import Progress
-    from tuner.tracking import Tracker
+    import tuner.search.distributions
+    import tuner.sweep.driver
+    from tuner.sweep.bridge import Bridge
+    from tuner.sweep.progress import Progress
+    from tuner.tracking.runs import Tracker
 
     for attr in ("ask", "record", "finish"):
         timers.wrap(Bridge, attr, f"ours.bridge.{attr}", scope="bridge")
@@ -164,8 +164,8 @@ def instrument(timers: Timers) -> None:
         timers.wrap(mlflow.tracking.MlflowClient, attr, f"mlflow.client.{attr}")
     for attr in ("trial_started", "epoch", "trial_finished"):
         timers.wrap(Progress, attr, f"ours.progress.{attr}")
-    timers.wrap(tuner.space, "suggest", "ours.space.suggest")
-    timers.wrap(tuner.sweep, "_study", "ours.sweep.open_study")
+    timers.wrap(tuner.search.distributions, "suggest", "ours.space.suggest")
+    timers.wrap(tuner.sweep.driver, "_study", "ours.sweep.open_study")
     timers.wrap(optuna.study.Study, "ask", "optuna.study.ask")
     timers.wrap(optuna.study.Study, "tell", "optuna.study.tell")
     for attr in ("report", "should_prune", "set_user_attr"):
@@ -188,9 +188,9 @@ def instrument(timers: Timers) -> None:
 @contextlib.contextmanager
 def ray_defaults() -> Iterator[None]:
     """Ray's own driver-side defaults for one run (per-trial loggers, snapshot period,
-    metric checks: every TUNE_* setting `tune run` exports in `tuner.sweep._RAY_ENV`).
+    metric checks: every TUNE_* setting `tune run` exports in `tuner.sweep.driver._RAY_ENV`).
     The RAY_* ones stay: workers and the Ray instance were started with them."""
-    from tuner.sweep import _RAY_ENV
+    from tuner.sweep.driver import _RAY_ENV
 
     keys = [k for k in _RAY_ENV if k.startswith("TUNE_")]
     saved = {k: os.environ.pop(k) for k in keys if k in os.environ}
@@ -296,15 +296,15 @@ def ours(
 ) -> dict[str, Any]:
     """One `run_sweep` of a space file's text: ms per trial up to the last trial's end,
     the end of the sweep on its own, and the timers."""
-    import tuner.sweep
-    from tuner.bridge import Bridge
-    from tuner.spec import parse_spec
-    from tuner.sweep import RunOptions, run_sweep
+    import tuner.sweep.driver
+    from tuner.space.spec import parse_spec
+    from tuner.sweep.bridge import Bridge
+    from tuner.sweep.driver import RunOptions, run_sweep
 
     spec = parse_spec(text, results / "space.yaml")
     marks: dict[str, float] = {}
     ends: list[float] = []
-    finish, end_of_sweep = Bridge.finish, tuner.sweep._finish
+    finish, end_of_sweep = Bridge.finish, tuner.sweep.driver._finish
 
     def timed_finish(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -321,7 +321,7 @@ def ours(
         finally:
             marks["end"] = time.perf_counter()
 
-    Bridge.finish, tuner.sweep._finish = timed_finish, timed_end
+    Bridge.finish, tuner.sweep.driver._finish = timed_finish, timed_end
     profiler = cProfile.Profile() if profile else None
     timers.reset()
     try:
@@ -331,7 +331,7 @@ def ours(
         options = RunOptions(results=results, storage=store, quiet=True, track=True, plots=plots)
         outcome = run_sweep(spec, options)
     finally:
-        Bridge.finish, tuner.sweep._finish = finish, end_of_sweep
+        Bridge.finish, tuner.sweep.driver._finish = finish, end_of_sweep
         if profiler is not None:
             profiler.disable()
     fit = marks["fit_end"] - start
@@ -414,7 +414,7 @@ def storage_alone(kind: str, trials: int, folder: Path, epochs: int = 3) -> dict
     """ms per trial of what a sweep's driver asks of its study per trial, in Optuna alone."""
     import optuna
 
-    from tuner import storage
+    from tuner.study import storage
 
     url = store_url(kind, folder)
     start = time.perf_counter()
@@ -446,7 +446,7 @@ def storage_alone(kind: str, trials: int, folder: Path, epochs: int = 3) -> dict
 
 def repair_check(journal: Path, rounds: int = 5) -> dict[str, Any]:
     """The cost of the torn-journal check every open pays (a scan of a whole journal)."""
-    from tuner.journal import scan
+    from tuner.study.journal import scan
 
     start = time.perf_counter()
     for _ in range(rounds):
@@ -462,7 +462,7 @@ def repair_check(journal: Path, rounds: int = 5) -> dict[str, Any]:
 
 def mlflow_store(results: Path) -> float:
     """Create the MLflow store (schema) once, as any earlier sweep in `results` would."""
-    from tuner.tracking import Tracker, default_tracking_uri
+    from tuner.tracking.runs import Tracker, default_tracking_uri
 
     start = time.perf_counter()
     Tracker(default_tracking_uri(results), results / "mlartifacts")
@@ -513,7 +513,7 @@ def main() -> None:
 
 
 def measure(args: argparse.Namespace, trials: int, sleepers: int, work: Path) -> dict[str, Any]:
-    from tuner.sweep import _RAY_ENV, ensure_ray
+    from tuner.sweep.driver import _RAY_ENV, ensure_ray
 
     start = time.perf_counter()
     ray = ensure_ray()
@@ -526,10 +526,9 @@ def measure(args: argparse.Namespace, trials: int, sleepers: int, work: Path) ->
         import ray.tune
         import ray.tune.search.optuna
 
-        import tuner.bridge
-        import tuner.pruning
-        import tuner.search
-        import tuner.tracking  # noqa: F401
+        import tuner.sweep.bridge
+        import tuner.sweep.ray_adapters
+        import tuner.tracking.runs  # noqa: F401
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         imports_s = time.perf_counter() - start

@@ -55,7 +55,7 @@ def load() -> list[float]:
 
 def convert_adult(source: Path) -> tuple[str, float]:
     """Adult converted once into a cache folder keyed by the source files (reused later)."""
-    from tuner.data.convert import ConvertOptions, convert
+    from tuner.tabular.data.convert import ConvertOptions, convert
 
     files = [source / "adult.data", source / "adult.test"]
     key = hashlib.sha256(
@@ -94,9 +94,9 @@ def resolve_data(arg: str | None) -> tuple[str, str, float]:
 
 def trial_series(config: dict[str, Any], count: int, export: bool, work: Path) -> dict[str, Any]:
     """`count` trials of one config in this process: start-to-first-step, reuse, memory."""
-    from tuner.data import reader
-    from tuner.model.train import run_trial
-    from tuner.tf_runtime import tensorflow
+    from tuner.tabular.data import reader
+    from tuner.tabular.model.train import run_trial
+    from tuner.tabular.runtime import tensorflow
 
     tf_before = tensorflow()
     reads = [0]  # the reader's shard reads from disk (a cold split)
@@ -171,12 +171,12 @@ def training_speed(
     config: dict[str, Any], epochs: int, sweep: list[int], work: Path
 ) -> dict[str, Any]:
     """Ours (run_trial) vs default fit, alternating epoch by epoch, plus where time goes."""
-    from tuner.data import reader
-    from tuner.model import train
-    from tuner.model.build import build_model
-    from tuner.model.config import dataset_schema, prepare
-    from tuner.model.layers import keras, tf
-    from tuner.model.optimizers import combined, optimizers_for
+    from tuner.tabular.data import reader
+    from tuner.tabular.model import train
+    from tuner.tabular.model.build import build_model
+    from tuner.tabular.model.config import dataset_schema, prepare
+    from tuner.tabular.model.layers import keras, tf
+    from tuner.tabular.model.optimizers import combined, optimizers_for
 
     cfg = prepare({**config, "epochs": epochs + 1})
     data_dir, schema = dataset_schema(cfg["dataset"])
@@ -320,13 +320,13 @@ def main() -> None:
     started = time.perf_counter()
 
     rss_start = rss_mb()
-    from tuner.tf_runtime import tensorflow
+    from tuner.tabular.runtime import tensorflow
 
     t0 = time.perf_counter()
     tensorflow()
     import_s = time.perf_counter() - t0
     ref, described, convert_s = resolve_data(args.data)
-    from tuner.model import train  # keras; before the first trial, as in a worker
+    from tuner.tabular.model import train  # keras; before the first trial, as in a worker
 
     rss_imported = rss_mb()
     config = {

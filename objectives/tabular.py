@@ -10,12 +10,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tuner.model.config import metric_names, prepare, trial_schema
+from tuner.tabular.model.config import metric_names, prepare, trial_schema
 from tuner.trial import Report, objective
 
 
-@objective(metrics=metric_names, config_schema=trial_schema(), prepare=prepare)
+def export_model(trial_dir: Path, dest: Path) -> Path:
+    """A trial folder without an exported model (killed before its export): rebuilt from
+    its last checkpoint."""
+    from tuner.tabular.model.export import rebuild_from_checkpoint
+
+    return rebuild_from_checkpoint(trial_dir, dest)
+
+
+@objective(
+    metrics=metric_names, config_schema=trial_schema(), prepare=prepare, export_model=export_model
+)
 def train(config: dict[str, Any], report: Report, trial_dir: Path) -> dict[str, Any]:
-    from tuner.model.train import run_trial
+    from tuner.tabular.model.train import run_trial
 
     return run_trial(config, report, trial_dir)

@@ -27,7 +27,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def adult(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tuner.data.convert import ConvertOptions, convert
+    from tuner.tabular.data.convert import ConvertOptions, convert
 
     out = tmp_path_factory.mktemp("adult") / "ds"
     convert(
@@ -41,7 +41,7 @@ def adult(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]):
     """Run `tune ARGS...` in-process; returns (exit code, stdout, stderr)."""
-    from tuner.cli import main
+    from tuner.cli.app import main
 
     def run(*args: str | Path) -> tuple[int, str, str]:
         code = main([str(a) for a in args])
@@ -58,7 +58,7 @@ def write(path: Path, text: str) -> Path:
 
 @pytest.fixture(scope="session")
 def a8a(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tuner.data.convert import ConvertOptions, convert
+    from tuner.tabular.data.convert import ConvertOptions, convert
 
     out = tmp_path_factory.mktemp("a8a") / "ds"
     convert(

@@ -1,7 +1,40 @@
 """tuner: hyperparameter sweeps for TensorFlow models.
 
-Importing the package must stay cheap (no TensorFlow, Ray or MLflow): the CLI's help
-and bad-input errors are promised to return in well under a second.
+The library's face (see tuner.api): `load_space`, `run`, `resume`, `best_trial`,
+`export_best`; for objectives, `objective` (the decorator), `StopTrial` and `TrialFailed`;
+and the error root `TunerError`. They are loaded on first use: importing the package must
+stay cheap (no TensorFlow, Ray or MLflow), since the CLI's help and bad-input errors are
+promised to return in well under a second.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_space": "tuner.api",
+    "run": "tuner.api",
+    "resume": "tuner.api",
+    "best_trial": "tuner.api",
+    "export_best": "tuner.api",
+    "BestTrial": "tuner.api",
+    "objective": "tuner.trial",
+    "StopTrial": "tuner.trial",
+    "TrialFailed": "tuner.errors",
+    "TunerError": "tuner.errors",
+}
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tuner' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,6 +1,6 @@
 """`python -m tuner` is the same command as `tune`, and survives Ray's `tune` script."""
 
-from tuner.cli import main
+from tuner.cli.app import main
 
 if __name__ == "__main__":
     main()

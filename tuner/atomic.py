@@ -25,19 +25,50 @@ def umask() -> int:
     return mask
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write `text` to `path` through a temporary file beside it."""
+@contextlib.contextmanager
+def staged_file(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside `path` for a writer that wants a file name (pandas'
+    to_csv, say); renamed onto `path` when the block ends without an error, removed
+    otherwise."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+        yield Path(tmp)
         os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write `text` to `path` through a temporary file beside it."""
+    with staged_file(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def writable_folder(path: str | Path, what: str) -> Path:
+    """Make sure files can be written in folder `path` (created with its parents if
+    missing), before anything is: a results folder or export target on a read-only file
+    system (which stops root too, unlike permissions) or that is a file is one
+    ConfigError naming the option, not a traceback from deep inside a sweep."""
+    from tuner.errors import ConfigError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{what} {path}: not a folder", hint="it is a file; give a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"{what} {path}: cannot write there: {exc.strerror or exc}",
+            hint="give a folder on a writable file system",
+        ) from None
     return path
 
 

@@ -1,7 +1,21 @@
-"""One exception hierarchy, so the CLI can tell the user's mistakes from our bugs.
+"""One exception hierarchy, so that `tune` can tell the user's mistakes, a trial's
+failure and a failing service from its own bugs. Each class carries the exit code the
+command returns for it, and every one prints as a single line (what, where, what was
+expected), never a traceback:
 
-Every `TunerError` is bad input: the CLI prints its one-line message and exits 2.
-Anything else is unexpected and exits 1 with a traceback.
+    TunerError              the root: a one-line message                       (exit 1)
+    ├── UsageError          bad input, the user's to fix                       exit 2
+    │   ├── ConfigError     a configuration, option, space file or sweep name
+    │   └── DataError       a data file, data set folder or schema
+    ├── TrialFailed         a trial ran but could not finish (its loss         exit 1
+    │                       diverged); a sweep records it and goes on
+    ├── ServiceError        a service tuner runs or needs failed (the MLflow   exit 1
+    │                       UI server died or did not answer)
+    └── StorageFull         the disk holding the sweep is full; the sweep      exit 1
+                            stays resumable once there is room
+
+Anything else is a bug in tuner: exit 1 with the traceback. A sweep stopped by a signal
+exits 128 + its number (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) and is resumable.
 """
 
 from __future__ import annotations
@@ -10,9 +24,9 @@ from pathlib import Path
 
 
 class TunerError(Exception):
-    """Bad input: a one-line message that says what, where, and what was expected."""
+    """A failure tuner can say in one line: what, where, and what was expected."""
 
-    exit_code = 2
+    exit_code = 1
 
     def __init__(self, message: str, *, where: str | Path | None = None, hint: str | None = None):
         self.message = message
@@ -27,12 +41,35 @@ class TunerError(Exception):
         return " ".join(text.split("\n"))
 
 
-class DataError(TunerError):
+class UsageError(TunerError):
+    """Bad input: nothing ran (or nothing was written) because of it."""
+
+    exit_code = 2
+
+
+class DataError(UsageError):
     """A data file, data set directory or schema file is missing, malformed or inconsistent."""
 
 
-class ConfigError(TunerError):
+class ConfigError(UsageError):
     """A configuration, option or space file is invalid."""
+
+
+class TrialFailed(TunerError):
+    """The trial ran but could not finish (for example, its loss diverged). The sweep
+    records it as failed and goes on; `tune train` prints this one line."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, status: str = "failed", hint: str | None = None):
+        self.status = status
+        super().__init__(message, hint=hint)
+
+
+class ServiceError(TunerError):
+    """A service tuner starts or talks to failed: not the user's input, not a bug."""
+
+    exit_code = 1
 
 
 class StorageFull(TunerError):

@@ -12,7 +12,10 @@ It returns an optional summary dict (status, final metrics).
 It declares up front which metric names it reports — `metrics(config)` — so a space file
 naming a metric it never reports is refused before any trial starts, and optionally a
 JSON Schema for its config and a `prepare(config)` that checks a config more deeply
-(without training) and fills in defaults. The built-in `tabular` objective is
+(without training) and fills in defaults, and an `export_model(trial_dir, dest)` that
+turns a trial folder without an exported `model/` into one (from its checkpoints, say:
+KerasTuner's `load_model(trial)`), which `tune best --export` asks for; tuner itself never
+looks inside a model. The built-in `tabular` objective is
 `objectives.tabular`; a user's is `package.module:function`, decorated with
 `@tuner.trial.objective(metrics=[...])`.
 """
@@ -27,11 +30,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from tuner.errors import ConfigError, TunerError
+from tuner.errors import ConfigError
+from tuner.errors import TrialFailed as TrialFailed  # raised by objectives: tuner.trial.TrialFailed
 
 Metrics = dict[str, float]
 Report = Callable[[int, Metrics], None]
 BUILTIN_OBJECTIVES = {"tabular": "objectives.tabular:train"}
+
+# What a trial folder holds, by this contract: every name is defined here only. An
+# objective exports its servable model to MODEL and may keep CHECKPOINTS; the runner
+# writes CONFIG (the config it ran with) and the objective METRICS.
+MODEL = "model"
+CONFIG = "config.yaml"
+METRICS = "metrics.json"
+CHECKPOINTS = "checkpoints"
 
 
 class ObjectiveFunction(Protocol):
@@ -46,17 +58,6 @@ class StopTrial(Exception):
         super().__init__(reason)
 
 
-class TrialFailed(TunerError):
-    """The trial ran but could not finish (for example, its loss diverged). The sweep
-    records it as failed and goes on; `tune train` prints this one line."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, *, status: str = "failed", hint: str | None = None):
-        self.status = status
-        super().__init__(message, hint=hint)
-
-
 @dataclass(frozen=True)
 class Objective:
     """A resolved objective: the function and what it declares."""
@@ -66,6 +67,7 @@ class Objective:
     declared: Callable[[dict[str, Any]], frozenset[str]]
     config_schema: dict[str, Any] | None = None
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    export_model: Callable[[Path, Path], Path] | None = None
 
     def metrics(self, config: dict[str, Any]) -> frozenset[str]:
         return self.declared(config)
@@ -73,7 +75,7 @@ class Objective:
     def check_metric(self, name: str, config: dict[str, Any], where: str | None = None) -> None:
         names = self.metrics(config)
         if name not in names:
-            from tuner.config_file import suggest
+            from tuner.space.yaml_file import suggest
 
             near = suggest(name, names)
             hint = f"did you mean '{near}'?" if near else f"it reports {sorted(names)}"
@@ -89,13 +91,16 @@ def objective(
     metrics: Iterable[str] | Callable[[dict[str, Any]], Iterable[str]],
     config_schema: dict[str, Any] | None = None,
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    export_model: Callable[[Path, Path], Path] | None = None,
 ) -> Callable[[ObjectiveFunction], ObjectiveFunction]:
-    """Declare what a user's objective reports (and optionally its config schema)."""
+    """Declare what a user's objective reports (and optionally its config schema, a
+    deeper config check, and how to make a trial folder's model: see the module text)."""
 
     def mark(fn: ObjectiveFunction) -> ObjectiveFunction:
         fn.tuner_metrics = metrics  # type: ignore[attr-defined]
         fn.tuner_config_schema = config_schema  # type: ignore[attr-defined]
         fn.tuner_prepare = prepare  # type: ignore[attr-defined]
+        fn.tuner_export_model = export_model  # type: ignore[attr-defined]
         return fn
 
     return mark
@@ -144,6 +149,7 @@ def load_objective(ref: str, where: str | None = None) -> Objective:
         declared=names,
         config_schema=getattr(fn, "tuner_config_schema", None),
         prepare=getattr(fn, "tuner_prepare", None),
+        export_model=getattr(fn, "tuner_export_model", None),
     )
 
 

@@ -255,7 +255,7 @@ def cluster(databases: Databases) -> Iterator[Cluster]:
         )
         assert nodes.strip() == "2", nodes
         c.mlflow = f"http://127.0.0.1:{mlflow_port}"
-        from tuner.ui import wait_ready
+        from tuner.tracking.ui import wait_ready
 
         wait_ready(f"{c.mlflow}/health", 150, server, tmp / "mlflow.log")
         yield c
@@ -370,7 +370,7 @@ def test_mask_url(url: str, shown: str) -> None:
 
 
 def test_passwords_are_masked_in_errors_params_and_tags(cli, tmp_path: Path) -> None:
-    from tuner.tracking import Tracker, _flatten, _tag_dict
+    from tuner.tracking.runs import Tracker, _flatten, _tag_dict
 
     url = f"postgresql://tuner:{PASSWORD}@127.0.0.1:1/nothing"  # nobody listens on port 1
     code, out, err = cli("status", "x", "--storage", url, "--results", tmp_path)

@@ -26,7 +26,7 @@ def ray_session() -> Iterator[Any]:
 
     `run_sweep` reuses an initialized Ray, so every sweep test shares this one. Started
     from the repo root with it on PYTHONPATH: `ensure_ray` hands both to the workers."""
-    from tuner.sweep import configure_ray_env, ensure_ray
+    from tuner.sweep.driver import configure_ray_env, ensure_ray
 
     configure_ray_env()
     import ray
@@ -64,8 +64,8 @@ class Sweeper:
         return path
 
     def run(self, space: str | Path, **overrides: Any) -> Any:
-        from tuner.spec import load_spec
-        from tuner.sweep import RunOptions, run_sweep
+        from tuner.space.spec import load_spec
+        from tuner.sweep.driver import RunOptions, run_sweep
 
         path = Path(space) if isinstance(space, Path) else self.space(space)
         spec = load_spec(path, **overrides)
@@ -75,13 +75,13 @@ class Sweeper:
     def client(self) -> Any:
         from mlflow.tracking import MlflowClient
 
-        from tuner.tracking import default_tracking_uri
+        from tuner.tracking.runs import default_tracking_uri
 
         return MlflowClient(tracking_uri=default_tracking_uri(self.results))
 
     def runs(self, name: str) -> tuple[Any, dict[int, list[Any]]]:
         """(the sweep's parent runs, {trial number: its child runs}) from MLflow."""
-        from tuner.tracking import TAG_KIND, TAG_TRIAL_NUMBER
+        from tuner.tracking.runs import TAG_KIND, TAG_TRIAL_NUMBER
 
         client = self.client()
         experiment = client.get_experiment_by_name(name)

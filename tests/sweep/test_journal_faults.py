@@ -173,7 +173,7 @@ def test_a_trial_whose_config_record_was_torn_runs_again(sweeper) -> None:
     resume runs it (same number, the recorded params), instead of leaving it RUNNING."""
     import optuna
 
-    from tuner import storage
+    from tuner.study import storage
 
     space = sweeper.space(SPACE.replace("TRIALS", "3"))
     (sweeper.results / "disk").mkdir(parents=True)
@@ -202,8 +202,8 @@ def full_once(config: dict[str, Any], report, trial_dir: Path) -> None:
 def test_a_trial_that_finds_the_disk_full_stops_the_sweep_resumable(sweeper) -> None:
     """Not the trial's fault: the sweep stops (StorageFull) with the trial left RUNNING,
     instead of failing it and every trial after it; the resume runs it again."""
-    from tuner import storage
     from tuner.errors import StorageFull
+    from tuner.study import storage
 
     text = SPACE.replace("TRIALS", "3").replace(
         "tests.sweep.cheap:train", "tests.sweep.test_journal_faults:full_once"

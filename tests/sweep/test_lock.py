@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tuner.sweep_lock import STALE_AFTER, _alive, start_time
+from tuner.study.lock import STALE_AFTER, _alive, start_time
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs /proc")
 

@@ -55,7 +55,7 @@ def _tune(
 
 
 def _study(results: Path, name: str = "slow"):
-    from tuner.storage import find_study
+    from tuner.study.storage import find_study
 
     return find_study(results, name)
 
@@ -229,7 +229,7 @@ def test_a_stopped_driver_keeps_its_lock_and_one_taken_over_stops_without_writin
 ) -> None:
     import optuna
 
-    from tuner.sweep_lock import ATTR_LOCK
+    from tuner.study.records import LOCK
 
     space = write(tmp_path / "slow.yaml", SPACE.format(trials=6, sleep=0.3))
     results = tmp_path / "results"
@@ -255,7 +255,7 @@ def test_a_stopped_driver_keeps_its_lock_and_one_taken_over_stops_without_writin
         study = _study(results)
         now = time.time()
         taker = {"host": "elsewhere", "pid": 4242, "since": now, "heartbeat": now}
-        study.set_user_attr(ATTR_LOCK, taker)
+        study.set_user_attr(LOCK, taker)
         before = [(t.number, t.state, dict(t.intermediate_values)) for t in study.trials]
     finally:
         os.kill(proc.pid, signal.SIGCONT)
@@ -265,7 +265,7 @@ def test_a_stopped_driver_keeps_its_lock_and_one_taken_over_stops_without_writin
     assert "stopped without writing to the sweep" in out and "Traceback" not in out, out
     study = _study(results)
     assert [(t.number, t.state, dict(t.intermediate_values)) for t in study.trials] == before
-    assert study.user_attrs[ATTR_LOCK] == taker
+    assert study.user_attrs[LOCK] == taker
     assert optuna.trial.TrialState.RUNNING in [state for _, state, _ in before]
 
 
@@ -289,7 +289,7 @@ def test_changed_space_is_refused_unless_fresh(tmp_path: Path) -> None:
     assert len(_study(results).trials) == 2  # the new sweep
     import optuna
 
-    from tuner.storage import open_storage
+    from tuner.study.storage import open_storage
 
     kept = optuna.load_study(
         study_name="slow", storage=open_storage(str(results / archived[0] / "study.journal"))
@@ -313,7 +313,7 @@ params:
 
 def _steps_trained(trial_dir: Path) -> list[int]:
     """Every epoch a trial trained, from its TensorBoard events (a retrained epoch twice)."""
-    from tuner.tf_runtime import tensorflow
+    from tuner.tabular.runtime import tensorflow
 
     tf = tensorflow()
     steps = []

@@ -74,7 +74,7 @@ def artifact_paths(client, run_id: str, path: str | None = None) -> set[str]:
 def test_tiny_sweep_end_to_end_matches_study_and_mlflow(sweeper: Sweeper) -> None:
     from optuna.trial import TrialState
 
-    from tuner.tracking import TAG_PARENT, TAG_STATE
+    from tuner.tracking.runs import TAG_PARENT, TAG_STATE
 
     ray_results = Path.home() / "ray_results"
     ray_results_before = sorted(ray_results.rglob("*")) if ray_results.exists() else None
@@ -161,7 +161,7 @@ def test_tiny_sweep_end_to_end_matches_study_and_mlflow(sweeper: Sweeper) -> Non
 def test_only_workers_learn_the_driver_pid(ray_session) -> None:
     """faults.point in a worker kills the driver by TUNER_DRIVER_PID; a child the driver
     starts itself must not inherit it (it would kill the driver, not itself)."""
-    from tuner.sweep import _worker_env
+    from tuner.sweep.driver import _worker_env
 
     assert "TUNER_DRIVER_PID" not in os.environ
     assert _worker_env([])["TUNER_DRIVER_PID"] == str(os.getpid())
@@ -170,7 +170,7 @@ def test_only_workers_learn_the_driver_pid(ray_session) -> None:
 def test_threshold_pruner_prunes_hopeless_trials(sweeper: Sweeper) -> None:
     from optuna.trial import TrialState
 
-    from tuner.tracking import TAG_STATE
+    from tuner.tracking.runs import TAG_STATE
 
     # score at epoch 1 is x/2: below 0.2 for x < 0.4 — four hopeless configurations
     trials, epochs = 6, 5
@@ -253,7 +253,7 @@ def test_concurrency_two_runs_two_trials_at_once(sweeper: Sweeper) -> None:
 def test_failing_trials_are_recorded_and_the_sweep_goes_on(sweeper: Sweeper) -> None:
     from optuna.trial import TrialState
 
-    from tuner.tracking import TAG_REASON, TAG_STATE
+    from tuner.tracking.runs import TAG_REASON, TAG_STATE
 
     space = cheap(
         "failing",
@@ -340,7 +340,8 @@ def test_gpu_request_without_gpu_runs_with_a_warning(
 ) -> None:
     if sweeper.ray.cluster_resources().get("GPU"):
         pytest.skip("this machine has a GPU")
-    # one trial: its worker still imports TensorFlow to cap GPU memory (see tuner.worker)
+    # one trial: its worker still imports TensorFlow to cap GPU memory
+    # (see tuner.sweep.trial_runner)
     space = cheap(
         "gpu",
         trials=1,
@@ -370,7 +371,7 @@ def test_an_unreachable_tracking_server_fails_before_ray_starts(
 ) -> None:
     import socket
 
-    from tuner import sweep
+    from tuner.sweep import driver as sweep
 
     monkeypatch.setattr(sweep, "ensure_ray", lambda **_: pytest.fail("Ray was started"))
     with socket.socket() as sock:  # a port nothing listens on
@@ -399,7 +400,7 @@ def test_an_unreachable_tracking_server_fails_before_ray_starts(
 def test_a_bad_storage_url_fails_before_the_sweep_folder_exists(
     cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tuner import sweep
+    from tuner.sweep import driver as sweep
 
     monkeypatch.setattr(sweep, "ensure_ray", lambda **_: pytest.fail("Ray was started"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -475,7 +476,7 @@ def test_invalid_space_file_fails_before_anything_runs(tmp_path: Path, cli) -> N
     # in a fresh process: no Ray (nor TensorFlow, MLflow) imported, let alone started
     probe = (
         "import sys\n"
-        "from tuner.cli import main\n"
+        "from tuner.cli.app import main\n"
         f"code = main(['run', {str(space)!r}, '--results', {str(tmp_path / 'r2')!r}])\n"
         "heavy = sorted(m for m in ('ray', 'tensorflow', 'mlflow') if m in sys.modules)\n"
         "print(code, heavy)\n"

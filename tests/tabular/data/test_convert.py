@@ -1,0 +1,301 @@
+"""CSV/LIBSVM → TFRecords → reader round trips, splits, shards, atomic output, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from tests.conftest import write
+from tuner.errors import ConfigError, DataError
+from tuner.tabular.data import reader
+from tuner.tabular.data.convert import ConvertOptions, convert
+from tuner.tabular.data.schema import load_schema
+
+CSV = """age,city,score,label
+39,Paris,1.5,yes
+?,Rome,NA,no
+25,,3,yes
+51,Oslo,-2.25,no
+"""
+
+
+def values(directory, split="train"):
+    """All rows of a split as Python values, in file order."""
+    features, labels = {}, []
+    for batch, label in reader.dataset(directory, split, batch_size=3, shuffle=False):
+        for name, col in batch.items():
+            if hasattr(col, "indices"):
+                rows = [[] for _ in range(int(col.dense_shape[0]))]
+                for (r, i), v in zip(
+                    col.indices.numpy().tolist(), col.values.numpy().tolist(), strict=True
+                ):
+                    rows[r].append((i, v))
+                features.setdefault(name, []).extend(rows)
+            else:
+                features.setdefault(name, []).extend(col.numpy().tolist())
+        labels.extend(label.numpy().tolist())
+    return features, labels
+
+
+def test_csv_round_trip_gives_back_exactly_what_was_written(tmp_path):
+    out = tmp_path / "ds"
+    schema = convert(write(tmp_path / "a.csv", CSV), out, ConvertOptions())
+    features, labels = values(out)
+    assert (
+        features["age"][0] == 39.0
+        and math.isnan(features["age"][1])
+        and features["age"][2:] == [25.0, 51.0]
+    )
+    assert features["city"] == [b"Paris", b"Rome", b"", b"Oslo"]
+    assert features["score"][0] == 1.5 and math.isnan(features["score"][1])
+    assert features["score"][2:] == [3.0, -2.25]
+    assert labels == [1, 0, 1, 0] and schema.label.classes == ("no", "yes")
+    on_disk = json.loads((out / "schema.json").read_text())
+    assert on_disk["rows"] == 4 and on_disk["splits"]["train"]["source_sha256"]
+    assert {f["name"]: f["kind"] for f in on_disk["features"]} == {
+        "age": "numeric",
+        "city": "categorical",
+        "score": "numeric",
+    }
+
+
+def test_libsvm_round_trip_sparse(tmp_path):
+    out = tmp_path / "ds"
+    text = "1 3:1 1:0.5\n0 2:2\n1 7:0.25\n"
+    convert(
+        write(tmp_path / "t.libsvm", text),
+        out,
+        ConvertOptions(validation=write(tmp_path / "v.libsvm", "0 2:1\n")),
+    )
+    features, labels = values(out)
+    assert features["features"] == [[(0, 0.5), (2, 1.0)], [(1, 2.0)], [(6, 0.25)]]
+    assert labels == [1, 0, 1]
+    schema = load_schema(out)
+    assert schema.feature("features").dimension == 7
+    assert values(out, "validation")[0]["features"] == [[(1, 1.0)]]
+    batch, _ = next(iter(reader.dataset(out, batch_size=2, shuffle=False)))
+    assert batch["features"].dense_shape.numpy().tolist() == [2, 7]  # a SparseTensor, not dense
+
+
+def test_split_statistics_come_from_training_rows_only(tmp_path):
+    rows = "\n".join(f"{i},{'a' if i < 90 else 'b'},{i % 2}" for i in range(100))
+    out = tmp_path / "ds"
+    schema = convert(
+        write(tmp_path / "s.csv", "x,c,y\n" + rows + "\n"), out, ConvertOptions(split=0.2, seed=7)
+    )
+    assert (schema.splits["train"].rows, schema.splits["validation"].rows) == (80, 20)
+    train_x = values(out)[0]["x"]
+    assert schema.feature("x").mean == pytest.approx(np.mean(train_x))
+    assert sorted(train_x + values(out, "validation")[0]["x"]) == list(map(float, range(100)))
+
+
+def test_shards_and_gzip(tmp_path):
+    rows = "\n".join(f"{i},{i % 3}" for i in range(50))
+    out = tmp_path / "ds"
+    schema = convert(
+        write(tmp_path / "s.csv", "x,y\n" + rows + "\n"),
+        out,
+        ConvertOptions(shards=4, compression="GZIP"),
+    )
+    files = schema.splits["train"].files
+    assert len(files) == 4 and all(f.endswith(".tfrecord.gz") for f in files)
+    assert sum(schema.splits["train"].file_rows) == 50
+    assert values(out)[0]["x"] == list(map(float, range(50)))  # file order kept
+
+
+def test_bad_input_leaves_nothing_behind(tmp_path):
+    src = write(tmp_path / "a.csv", CSV)
+    bad = write(tmp_path / "v.csv", "age,city,score,label\n1,x,2,maybe\n")
+    with pytest.raises(DataError, match=r"v\.csv:2: label 'label': 'maybe'"):
+        convert(src, tmp_path / "ds", ConvertOptions(validation=bad))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "v.csv"]
+
+
+def test_existing_output_needs_force(tmp_path):
+    src = write(tmp_path / "a.csv", CSV)
+    convert(src, tmp_path / "ds", ConvertOptions())
+    with pytest.raises(ConfigError, match=r"already exists.*--force"):
+        convert(src, tmp_path / "ds", ConvertOptions())
+    convert(src, tmp_path / "ds", ConvertOptions(force=True, shards=2))
+    assert len(load_schema(tmp_path / "ds").splits["train"].files) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "ds"]
+
+
+def test_cli_convert_and_inspect(cli, tmp_path):
+    src = write(tmp_path / "a.csv", CSV)
+    code, out, err = cli(
+        "data", "convert", src, "--out", tmp_path / "ds", "--label", "label", "--categorical", "age"
+    )
+    assert code == 0, err
+    assert "train 4 rows; 3 features (1 categorical, 1 numeric" in out or "3 features" in out
+    code, out, _ = cli("data", "inspect", tmp_path / "ds", "--json", "--head", "2")
+    info = json.loads(out)
+    assert info["rows"] == {"train": 4} and len(info["head"]) == 2
+    assert info["schema"]["features"][0] == {
+        "name": "age",
+        "kind": "categorical",
+        "vocabulary": ["25", "39", "51"],
+        "missing": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.csv"], r"missing\.csv: no such file"),
+        (["empty.csv"], r"empty\.csv: the file is empty"),
+        (["a.txt"], r"cannot tell the format from the extension '\.txt'"),
+        (["a.csv", "--label", "nope"], r"label column 'nope' does not exist"),
+        (["a.csv", "--split", "1.5"], r"--split 1\.5: expected a fraction"),
+        (["a.csv", "--label-map", "oops"], r"--label-map 'oops': expected OLD=NEW"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2(cli, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "a.csv", CSV)
+    write(tmp_path / "a.txt", CSV)
+    write(tmp_path / "empty.csv", "")
+    code, _, err = cli("data", "convert", *args, "--out", "ds")
+    assert code == 2
+    assert err.startswith("tune: error: ") and err.count("\n") == 1, err
+    assert __import__("re").search(message, err), err
+    assert not (tmp_path / "ds").exists()
+
+
+def test_wine_is_multiclass_and_diabetes_regression_and_convert_says_so(cli, tmp_path):
+    from sklearn.datasets import load_diabetes, load_wine
+
+    wine = tmp_path / "wine.csv"
+    load_wine(as_frame=True).frame.to_csv(wine, index=False)
+    args = ("data", "convert", wine, "--label", "target")
+    code, out, err = cli(*args, "--out", tmp_path / "w", "--split", "0.25")
+    assert code == 0, err
+    assert "label 'target': multiclass, 3 classes (0, 1, 2) (inferred; --task overrides)" in out
+    assert load_schema(tmp_path / "w").label.classes == ("0", "1", "2")
+    assert load_schema(tmp_path / "w").feature("od280/od315_of_diluted_wines").kind == "numeric"
+    code, out, err = cli(*args, "--out", tmp_path / "wr", "--task", "regression")
+    assert code == 0 and "label 'target': regression (from --task)" in out, err
+
+    diabetes = tmp_path / "diabetes.csv"
+    load_diabetes(as_frame=True, scaled=False).frame.to_csv(diabetes, index=False)
+    assert "151.0" in diabetes.read_text()  # integer-valued floats: still 214 distinct
+    code, out, err = cli("data", "convert", diabetes, "--out", tmp_path / "d", "--split", "0.2")
+    assert code == 0 and "label 'target': regression (inferred; --task overrides)" in out, err
+
+
+NAMES = [
+    "od280/od315_of_diluted_wines",
+    "alcohol %",
+    "a.b",
+    "1st",
+    "x y",
+    "x_y",  # differs from "x y" only in what a name cleaner drops or replaces
+    "xy",
+    "Größe (cm)",
+    "名前",
+    "label:is/here",
+]
+
+
+def test_column_names_are_kept_exactly_everywhere(cli, tmp_path):
+    header = ",".join(f'"{n}"' if " " in n else n for n in NAMES)
+    rows = [
+        f"{i},{i / 2},{i % 3},{-i},{i * 2},{i * 3},{i * 4},c{i % 2},名{i % 3},{i % 2}"
+        for i in range(12)
+    ]
+    src = write(tmp_path / "names.csv", header + "\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "ds"
+    code, _, err = cli("data", "convert", src, "--out", out, "--label", "label:is/here")
+    assert code == 0, err
+    schema = load_schema(out)  # validated against dataset.schema.json
+    assert [f.name for f in schema.features] == NAMES[:-1]
+    assert schema.label.name == "label:is/here"
+    on_disk = json.loads((out / "schema.json").read_text(encoding="utf-8"))
+    assert [f["name"] for f in on_disk["features"]] == NAMES[:-1]
+    features, labels = values(out)
+    assert sorted(features) == sorted(NAMES[:-1])
+    assert features["od280/od315_of_diluted_wines"][:3] == [0.0, 1.0, 2.0]
+    assert features["x y"][:2] == [0.0, 2.0] and features["x_y"][:2] == [0.0, 3.0]
+    assert features["名前"][:2] == ["名0".encode(), "名1".encode()]
+    assert labels[:3] == [0, 1, 0]
+    code, text, err = cli("data", "inspect", out, "--json", "--head", "1")
+    assert code == 0, err
+    info = json.loads(text)
+    assert set(info["head"][0]) == set(NAMES)
+    assert info["head"][0]["Größe (cm)"] == "c0"
+    code, text, err = cli("data", "inspect", out)
+    assert code == 0 and "od280/od315_of_diluted_wines" in text and "名前" in text, err
+
+
+@pytest.mark.timeout(120)
+def test_a_killed_conversion_leaves_a_staging_folder_the_next_run_removes(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    src = write(tmp_path / "a.csv", CSV)
+    command = [sys.executable, "-m", "tuner", "data", "convert", str(src), "--out"]
+    killed = subprocess.Popen(
+        [*command, str(tmp_path / "ds")],
+        env={**os.environ, "TUNER_FAULT": "convert"},
+        stderr=subprocess.PIPE,
+    )
+    _, stderr = killed.communicate(timeout=100)
+    assert killed.returncode == -9, stderr.decode()[-2000:]
+    left = [p for p in tmp_path.iterdir() if p.name.startswith(".ds.staging-")]
+    assert len(left) == 1 and f"-{killed.pid}-" in left[0].name  # the killed one's, complete
+    assert (left[0] / "schema.json").is_file()
+    assert not (tmp_path / "ds").exists()
+    convert(src, tmp_path / "ds", ConvertOptions())  # the following run
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "ds"]
+    assert values(tmp_path / "ds")[1] == [1, 0, 1, 0]
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "message"),
+    [
+        (lambda d: write(d / "f", "x"), ["--out", "f/ds"], r"f: is a file, so the output"),
+        (lambda d: write(d / "ds", "x"), ["--out", "ds", "--force"], r"ds: is a file, not a"),
+        (
+            lambda d: write((d / "ds").mkdir() or d / "ds" / "mine.txt", "keep"),
+            ["--out", "ds", "--force"],
+            r"ds: is a folder without schema\.json; --force replaces only data sets",
+        ),
+        (lambda d: None, ["--out", "ds", "--shards", "0"], r"--shards 0: expected 1 or more"),
+        (lambda d: None, ["--out", "ds", "--max-dimension", "0"], r"--max-dimension 0: expected"),
+        (
+            lambda d: None,
+            ["--out", "ds", "--dimension", "100", "--max-dimension", "10"],
+            r"--dimension 100 is above the bound of 10 feature ids",
+        ),
+    ],
+)
+def test_options_and_output_are_checked_before_anything_is_made(
+    cli, tmp_path, monkeypatch, make, args, message
+):
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "a.csv", CSV)
+    make(tmp_path)
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    code, _, err = cli("data", "convert", "a.csv", *args)
+    assert code == 2 and err.count("\n") == 1 and re.search(message, err), err
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+
+
+def test_libsvm_max_dimension_option(cli, tmp_path):
+    src = write(tmp_path / "t.libsvm", "1 3:1\n0 99999999999:1\n")
+    code, _, err = cli("data", "convert", src, "--out", tmp_path / "ds")
+    assert code == 2 and err.count("\n") == 1, err
+    assert "t.libsvm:2: feature id 99999999999 is above the bound of 16,777,216" in err
+    assert "--max-dimension" in err and not (tmp_path / "ds").exists()
+    src = write(tmp_path / "t.libsvm", "1 3:1\n0 40:1\n")
+    code, _, err = cli("data", "convert", src, "--out", tmp_path / "ds", "--max-dimension", "39")
+    assert code == 2 and "t.libsvm:2: feature id 40 is above the bound of 39" in err
+    code, _, err = cli("data", "convert", src, "--out", tmp_path / "ds", "--max-dimension", "40")
+    assert code == 0, err
+    assert load_schema(tmp_path / "ds").feature("features").dimension == 40

@@ -1,0 +1,220 @@
+"""Every table and line the user reads in a terminal: `tune status`, `tune ls`, `tune
+best`, and the formatting of values, params, durations and times they share with the
+live progress of `tune run`. Plain functions from JSON-ready dicts to text, so the
+queries that build the dicts (tuner.study) stay free of presentation."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+_CELL = 24  # widest table cell before it is cut with …
+
+
+def fmt_value(value: Any) -> str:
+    """A metric value: 4 decimals in the usual range, 4 significant digits outside it."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return "-" if value is None else str(value)
+    if not math.isfinite(value):
+        return str(value)
+    if value == 0 or 1e-3 <= abs(value) < 1e4:
+        return f"{value:.4f}"
+    return f"{value:.4g}"
+
+
+def fmt_param(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not isinstance(value, bool):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def fmt_params(params: Mapping[str, Any]) -> str:
+    return " ".join(f"{k}={fmt_param(v)}" for k, v in params.items())
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """42s, 1m12s, 2h03m, 1d04h."""
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def fmt_time(iso: str | None, now: datetime | None = None) -> str:
+    """'2025-06-01 14:03 (5m ago)' from an ISO timestamp."""
+    if not iso:
+        return "-"
+    moment = datetime.fromisoformat(iso)
+    ago = ((now or datetime.now()) - moment).total_seconds()
+    return f"{moment:%Y-%m-%d %H:%M} ({fmt_duration(ago)} ago)"
+
+
+def _cut(text: str, width: int = _CELL) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def table(headers: list[str], rows: list[list[str]], right: Iterable[int] = ()) -> list[str]:
+    """Plain-text table lines; columns in `right` are right-aligned."""
+    right = set(right)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return [line(headers), *(line(r) for r in rows)]
+
+
+def render_status(status: Mapping[str, Any], top: int | None = None) -> str:
+    """`tune status`: the counts line, the time line, the best line, then the top rows."""
+    metric, counts = status["metric"], status["counts"]
+    budget = status.get("budget")
+    head = f"sweep {status['name']}  ·  {metric} ({status['goal']})"
+    if budget is not None:
+        head += f"  ·  budget {budget} trials"
+    if status.get("max_epochs"):
+        head += f" × {status['max_epochs']} epochs"
+    of = f" of {budget}" if budget is not None else ""
+    lines = [
+        head,
+        f"trials   {counts['done']} done · {counts['running']} running · "
+        f"{counts['pruned']} pruned · {counts['failed']} failed · "
+        f"{counts['waiting']} waiting{of}  ({status['epochs']} epochs trained)",
+    ]
+    if status.get("started"):
+        remaining = status.get("remaining_s")
+        time_line = f"time     {fmt_duration(status.get('elapsed_s'))} elapsed"
+        if remaining is not None:
+            time_line += f" · ~{fmt_duration(remaining)} remaining"
+        time_line += f" · last activity {fmt_time(status.get('last_activity'))}"
+        lines.append(time_line)
+    best = status.get("best")
+    if best is None:
+        lines.append("best     - (no complete trial yet)")
+    else:
+        lines.append(
+            f"best     #{best['number']} {metric}={fmt_value(best['value'])}  "
+            f"{fmt_params(best['params'])}".rstrip()
+        )
+    rows = list(status.get("top") or [])[:top] if top is not None else list(status["top"] or [])
+    if rows:
+        names: dict[str, None] = {}
+        for r in rows:
+            for k in r["params"]:
+                names.setdefault(k, None)
+        headers = ["#", "state", metric, "epochs", *names]
+        cells = [
+            [
+                str(r["number"]),
+                r["state"],
+                fmt_value(r["value"]),
+                str(r["epochs"]),
+                *(_cut(fmt_param(r["params"].get(k))) for k in names),
+            ]
+            for r in rows
+        ]
+        lines.append("")
+        lines.extend(_with_reasons(table(headers, cells, right=(0, 2, 3)), rows))
+        shown, total = len(rows), counts["total"]
+        if shown < total:
+            lines.append(f"({shown} of {total} trials shown)")
+    return "\n".join(lines)
+
+
+def _with_reasons(lines: list[str], rows: list[Mapping[str, Any]]) -> list[str]:
+    """A last column `reason` for FAIL rows (the error, as the leaderboard has it), cut
+    to the terminal's width; `--json` has it in full."""
+    reasons = [
+        " ".join(str(r.get("reason") or "").split()) if r["state"] == "FAIL" else "" for r in rows
+    ]
+    if not any(reasons):
+        return lines
+    used = max(len(line) for line in lines)
+    width = max(24, shutil.get_terminal_size((120, 24)).columns - used - 3)
+    return [
+        f"{line.ljust(used)}  {cell}".rstrip()
+        for line, cell in zip(lines, ["reason", *(_cut(r, width) for r in reasons)], strict=True)
+    ]
+
+
+def render_ls(rows: list[Mapping[str, Any]], now: datetime | None = None) -> str:
+    """The `tune ls` table: name, trials (complete/pruned/failed/running), best value,
+    metric, last activity."""
+    if not rows:
+        return "no sweeps"
+    arrow = {"maximize": "max", "minimize": "min"}
+    cells = []
+    for r in rows:
+        if "error" in r:
+            cells.append([r["name"], "?", "-", "-", f"unreadable: {_cut(r['error'], 60)}"])
+            continue
+        best = fmt_value(r["best"])
+        if r.get("best_number") is not None:
+            best += f" #{r['best_number']}"
+        cells.append(
+            [
+                r["name"],
+                f"{r['complete']}/{r['pruned']}/{r['failed']}/{r['running']}",
+                best,
+                f"{r['metric']} ({arrow.get(r['goal'], r['goal'])})",
+                fmt_time(r.get("last_activity"), now),
+            ]
+        )
+    headers = ["name", "trials c/p/f/r", "best", "metric", "last activity"]
+    return "\n".join(table(headers, cells, right=(1, 2)))
+
+
+def render_best(table_data: dict[str, Any]) -> str:
+    """The text of `tune best`: a head line, the best trial, then the top K as a table."""
+    from tuner.cli.render import _cut, fmt_param, fmt_params, fmt_value, table
+
+    metric, rows = table_data["metric"], table_data["trials"]
+    head = f"sweep {table_data['name']}  ·  {metric} ({table_data['goal']})  ·  "
+    head += f"{table_data['complete']} complete of {table_data['total']} trials"
+    if table_data.get("running"):
+        head += f" ({table_data['running']} running: best so far)"
+    lines = [head]
+    if not rows:
+        lines.append("best     - (no complete trial yet)")
+        return "\n".join(lines)
+    best = rows[0]
+    lines.append(
+        f"best     #{best['number']} {metric}={fmt_value(best['value'])}  "
+        f"{fmt_params(best['params'])}".rstrip()
+    )
+    lines.append(f"epochs   {best['epochs']}  ·  state {best['state']}")
+    lines.append(f"mlflow   {best['mlflow_run_id'] or '-'}")
+    lines.append(f"folder   {best['trial_dir']}")
+    if len(rows) > 1:
+        names: dict[str, None] = {}
+        for r in rows:
+            for key in r["params"]:
+                names.setdefault(key, None)
+        headers = ["#", metric, "epochs", "state", "mlflow run", *names]
+        cells = [
+            [
+                str(r["number"]),
+                fmt_value(r["value"]),
+                str(r["epochs"]),
+                r["state"],
+                r["mlflow_run_id"] or "-",
+                *(_cut(fmt_param(r["params"].get(key))) for key in names),
+            ]
+            for r in rows
+        ]
+        lines.append("")
+        lines.extend(table(headers, cells, right=(0, 1, 2)))
+    return "\n".join(lines)

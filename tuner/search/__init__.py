@@ -1,0 +1,1 @@
+"""The space in Optuna's terms: distributions, suggestions, samplers and pruners."""

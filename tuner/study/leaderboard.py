@@ -1,0 +1,85 @@
+"""The leaderboard: one row per trial in the ranking's order (tuner.study.ranking),
+written as CSV beside the sweep. pandas is imported inside the functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tuner.atomic import staged_file
+from tuner.study.ranking import (
+    best_epoch,
+    duration_s,
+    finite,
+    metric_of,
+    ordered_trials,
+    param_names,
+)
+from tuner.study.records import TrialRecord
+
+if TYPE_CHECKING:
+    import optuna
+    import pandas
+
+
+COLUMNS = (
+    "number",
+    "state",
+    "value",
+    "best_epoch",
+    "best_value",
+    "epochs",
+    "duration_s",
+)
+
+
+def leaderboard(study: optuna.Study) -> pandas.DataFrame:
+    """One row per trial, best first (see the module text).
+
+    Columns: number, state, value (the trial's value; a pruned trial's is its last
+    intermediate value), best_epoch and best_value (of its intermediate values, epochs
+    counted from 1), epochs (how many epochs reported), duration_s, `param_<name>` for
+    every param (empty where a conditional param was not sampled), reason."""
+    import pandas as pd
+
+    metric = metric_of(study)
+    trials = ordered_trials(study)
+    names = param_names(trials)
+    rows = []
+    for t in trials:
+        epoch, value = best_epoch(t, metric)
+        row: dict[str, Any] = {
+            "number": t.number,
+            "state": t.state.name,
+            "value": t.value if finite(t.value) else None,
+            "best_epoch": epoch,
+            "best_value": value,
+            "epochs": len(t.intermediate_values),
+            "duration_s": duration_s(t),
+        }
+        for name in names:
+            row[f"param_{name}"] = t.params.get(name)
+        row["reason"] = TrialRecord.of(t).reason
+        rows.append(row)
+    columns = [*COLUMNS, *(f"param_{n}" for n in names), "reason"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame = frame.astype(
+        {
+            "number": "int64",
+            "value": "float64",
+            "best_epoch": "Int64",
+            "best_value": "float64",
+            "epochs": "int64",
+            "duration_s": "float64",
+        }
+    )
+    return frame
+
+
+def write_leaderboard(study: optuna.Study, path: str | Path) -> Path:
+    """The leaderboard as CSV at `path` (temporary file + rename: never half written)."""
+    path = Path(path)
+    frame = leaderboard(study)
+    with staged_file(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return path

@@ -1,0 +1,180 @@
+"""One driver per sweep, and the checks that make `tune run` on an existing sweep a
+resume rather than a different experiment under the same name.
+
+The lock is a study attribute (host, pid, the process's start time, since, heartbeat),
+so it works wherever the study lives. On the holder's own host the lock is judged by the
+process itself: a live pid with the recorded start time holds it however stale its
+heartbeat (a driver stopped by Ctrl-Z or SIGSTOP is alive, not dead), and a live pid with
+another start time is a reused pid. From another host only the heartbeat tells: older
+than STALE_AFTER seconds is a dead driver's and is taken over, so a SIGKILLed run never
+blocks its resume — and a driver that wakes to find its lock taken stops without writing.
+
+TUNER_LOCK_HEARTBEAT / TUNER_LOCK_STALE_AFTER (seconds) shorten both for tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tuner.errors import ConfigError
+from tuner.space.spec import SweepSpec
+from tuner.study import records
+from tuner.study.records import SweepRecord
+
+HEARTBEAT_S = float(os.environ.get("TUNER_LOCK_HEARTBEAT") or 5.0)
+STALE_AFTER = float(os.environ.get("TUNER_LOCK_STALE_AFTER") or 30.0)
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _stamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def start_time(pid: int) -> int | None:
+    """A process's start time (clock ticks after boot, /proc/PID/stat field 22): with the
+    pid it names one process, where a pid alone may be reused. None where /proc is not
+    (not Linux) or the process is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": field 3 onwards
+    return None if fields[0] in ("Z", "X") else int(fields[19])
+
+
+def _alive(held: dict[str, Any]) -> bool:
+    """Whether the lock's holder still runs: asked directly on this host (pid and start
+    time), judged by its heartbeat elsewhere."""
+    fresh = _now() - float(held.get("heartbeat", 0)) < STALE_AFTER
+    if held["host"] != socket.gethostname():
+        return fresh
+    pid = int(held["pid"])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process: alive
+    started, recorded = start_time(pid), held.get("started")
+    if recorded is not None and started is not None:
+        return started == recorded  # another start time: the pid was reused
+    if recorded is not None and Path("/proc/self/stat").exists():
+        return False  # /proc works here, but not for this pid: a zombie or gone
+    return fresh  # no start time to compare (an older lock, no /proc): the heartbeat
+
+
+class SweepLock:
+    """Held by the one `tune run` driving a sweep; refreshed by a heartbeat thread."""
+
+    def __init__(
+        self,
+        study: Any,
+        heartbeat_s: float | None = None,
+        on_lost: Callable[[str], None] | None = None,
+    ):
+        self.study = study
+        self.heartbeat_s = HEARTBEAT_S if heartbeat_s is None else heartbeat_s
+        pid = os.getpid()
+        self.me = {
+            "host": socket.gethostname(),
+            "pid": pid,
+            "started": start_time(pid),
+            "since": _now(),
+        }
+        self.on_lost = on_lost  # told once, from the heartbeat thread, if the lock is taken
+        self.lost: str | None = None  # why this driver no longer holds the lock
+        self._checked = -float("inf")  # time.monotonic() of the last read of the lock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> None:
+        held = records.read_lock(self.study)
+        other = held and (held["host"], held["pid"]) != (self.me["host"], self.me["pid"])
+        if other and _alive(held):
+            raise ConfigError(
+                f"sweep '{self.study.study_name}' is already running: host {held['host']}, "
+                f"pid {held['pid']}, since {_stamp(held['since'])}",
+                hint="wait for it, stop it (Ctrl-C), or follow it with `tune status`",
+            )
+        self._beat()
+        self._thread = threading.Thread(target=self._run, name="tuner-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        records.write_lock(self.study, {**self.me, "heartbeat": _now()})
+
+    def _mine(self, held: Any) -> bool:
+        keys = ("host", "pid", "since")
+        return bool(held) and all(held.get(k) == self.me[k] for k in keys)
+
+    def holds(self, within: float = 0.0) -> bool:
+        """Whether this driver still holds the lock, read from the study now (or trusted
+        from a read less than `within` seconds ago: a stopped process's monotonic clock
+        runs on, so it reads again on waking). Once lost, always lost (the taker may
+        have run trials since): the caller stops writing."""
+        if self.lost is None and time.monotonic() - self._checked >= within:
+            held = records.read_lock(self.study)
+            self._checked = time.monotonic()
+            if not self._mine(held):
+                taker = f"host {held['host']}, pid {held['pid']}" if held else "nobody"
+                self.lost = (
+                    f"sweep '{self.study.study_name}' was taken over ({taker}) while this "
+                    "driver was stopped or cut off longer than its heartbeat allows; it "
+                    "stopped without writing to the sweep"
+                )
+        return self.lost is None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            with contextlib.suppress(Exception):  # a storage hiccup must not kill the sweep
+                if not self.holds():
+                    if self.on_lost is not None:
+                        self.on_lost(self.lost or "")
+                    return
+                self._beat()
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.heartbeat_s + 1)
+        if self.lost is None and self._mine(records.read_lock(self.study)):
+            records.write_lock(self.study, None)
+
+
+def _essence(spec: SweepSpec) -> dict[str, Any]:
+    """What defines the experiment: changing any of it is a different sweep."""
+    return {
+        "objective": spec.objective,
+        "dataset": spec.dataset,
+        "metric": (spec.metric.name, spec.metric.goal),
+        "search space": tuple(spec.params),
+        "fixed keys": spec.fixed,
+    }
+
+
+def check_same_sweep(study: Any, spec: SweepSpec) -> None:
+    """Refuse to resume a sweep whose space, objective, data set or metric changed
+    (raising the budget, concurrency or resources is fine)."""
+    record = SweepRecord.of(study)
+    if not record.space or not study.trials:
+        return
+    before = _essence(record.spec(strict=True))
+    after = _essence(spec)
+    changed = [key for key in before if before[key] != after[key]]
+    if changed:
+        raise ConfigError(
+            f"sweep '{spec.name}' already exists with a different {', '.join(changed)}",
+            where=spec.path,
+            hint="use --fresh to start it over (the old one is archived), or another name",
+        )

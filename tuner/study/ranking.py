@@ -1,0 +1,103 @@
+"""Which trials are best: the one ordering every reader of a study uses (the live
+line, `tune status`, the leaderboard, `tune best`), by the sweep's `Metric`.
+
+COMPLETE trials rank by their value in the metric's direction, the lowest number first
+on a tie; the leaderboard then puts RUNNING/WAITING and PRUNED trials by their last
+intermediate value, FAIL last. Everything reads the Optuna study (the single source of
+truth), so it works on a running sweep, a finished one, and one reached through
+`--storage URL` from elsewhere. Optuna is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from tuner.study.records import SweepRecord
+
+if TYPE_CHECKING:
+    import optuna
+
+    from tuner.space.spec import Metric
+
+# state → rank in the leaderboard (lower first)
+_STATE_RANK = {"COMPLETE": 0, "RUNNING": 1, "WAITING": 2, "PRUNED": 3, "FAIL": 4}
+
+
+def metric_of(study: optuna.Study) -> Metric:
+    """The metric the study optimizes and its goal (Optuna's generic `value` if unnamed)."""
+    return SweepRecord.of(study).metric
+
+
+def finite(value: Any) -> bool:
+    """A real, finite number (not a bool, not NaN): a value that can rank a trial."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def last_value(trial: optuna.trial.FrozenTrial) -> float | None:
+    """The intermediate value of the trial's last reported epoch (None if none)."""
+    if not trial.intermediate_values:
+        return None
+    return trial.intermediate_values[max(trial.intermediate_values)]
+
+
+def best_epoch(trial: optuna.trial.FrozenTrial, metric: Metric) -> tuple[int | None, float | None]:
+    """(epoch, value) of the trial's best intermediate value; the earliest on a tie."""
+    best: tuple[int | None, float | None] = (None, None)
+    for step in sorted(trial.intermediate_values):
+        value = trial.intermediate_values[step]
+        if finite(value) and metric.better(value, best[1]):
+            best = (step, value)
+    return best
+
+
+def top_trials(study: optuna.Study, k: int = 1) -> list[optuna.trial.FrozenTrial]:
+    """The best `k` COMPLETE trials, best first (lowest number on a tie). On a running
+    sweep: the best so far."""
+    from optuna.trial import TrialState
+
+    metric = metric_of(study)
+    complete = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if finite(t.value)
+    ]
+    complete.sort(key=lambda t: (metric.key(t.value), t.number))
+    return complete[: max(k, 0)]
+
+
+def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    """The best COMPLETE trial, or None when there is none."""
+    top = top_trials(study, 1)
+    return top[0] if top else None
+
+
+def sort_key(trial: optuna.trial.FrozenTrial, metric: Metric) -> tuple[int, int, float, int]:
+    """Leaderboard order: state rank, then the value (COMPLETE) or the last intermediate
+    value (others) in the metric's direction with missing values last, then number."""
+    state = trial.state.name
+    score = trial.value if state == "COMPLETE" else last_value(trial)
+    missing = not finite(score)
+    ordered = 0.0 if missing else metric.key(score)
+    return (_STATE_RANK.get(state, 5), int(missing), ordered, trial.number)
+
+
+def ordered_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    metric = metric_of(study)
+    return sorted(study.get_trials(deepcopy=False), key=lambda t: sort_key(t, metric))
+
+
+def param_names(trials: Iterable[optuna.trial.FrozenTrial]) -> list[str]:
+    """Every param of any trial, in order of first appearance by trial number."""
+    names: dict[str, None] = {}
+    for t in sorted(trials, key=lambda t: t.number):
+        for name in t.params:
+            names.setdefault(name, None)
+    return list(names)
+
+
+def duration_s(trial: optuna.trial.FrozenTrial) -> float | None:
+    if trial.datetime_start is None or trial.datetime_complete is None:
+        return None
+    return (trial.datetime_complete - trial.datetime_start).total_seconds()

@@ -1,0 +1,234 @@
+"""The study's records: the only code that reads or writes its user attributes.
+
+Optuna keeps free-form `user_attrs` on a study and on each trial. tuner keeps there what
+every verb needs from any machine that reaches the storage: on the study the space file
+(its text and path), the objective, the metric and its goal, the budget, the trial
+storage and the one-driver lock; on each trial the exact config it ran with, its Ray id,
+MLflow run, node and process, why it failed or was pruned, and its re-runs. Each key is
+defined once, here; everything else reads them as `SweepRecord` / `TrialRecord` and
+writes them through the functions below, and the space file kept in a study is parsed
+in one place (`SweepRecord.spec`, cached).
+
+Optuna and the space file's parser are imported inside the functions: reading a record
+stays cheap for the CLI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import optuna
+
+    from tuner.space.spec import Metric, SweepSpec
+
+# study attributes
+SPACE = "space"  # the space file's text
+SPACE_PATH = "space_path"
+OBJECTIVE = "objective"
+METRIC = "metric"
+GOAL = "goal"
+MAX_EPOCHS = "max_epochs"
+UID = "uid"  # this sweep's identity (a --fresh sweep of the same name gets a new one)
+TRIALS = "trials"  # the trial budget (after --trials)
+CONCURRENCY = "concurrency"
+TRIAL_STORAGE = "trial_storage"  # the folder holding <name>/trials/<n> (every node's)
+LOCK = "run_lock"  # the driver holding the sweep (tuner.study.lock)
+
+# trial attributes
+TRIAL_CONFIG = "config"  # the complete trial config the objective received
+TRIAL_RAY_ID = "ray_trial_id"
+TRIAL_RUN_ID = "mlflow_run_id"
+TRIAL_NODE_ID = "node_id"
+TRIAL_PID = "pid"
+TRIAL_REASON = "reason"  # why a trial failed or was pruned
+TRIAL_RETRIES = "retries"  # re-runs after its worker process died
+
+
+def _whole(value: Any) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    return value if ok else None
+
+
+@lru_cache(maxsize=32)
+def _parse(text: str, where: str) -> SweepSpec | None:
+    from tuner.errors import ConfigError
+    from tuner.space.spec import parse_spec
+
+    try:
+        return parse_spec(text, where, check_objective=False)
+    except ConfigError:  # kept by another version of tuner: readers go on without it
+        return None
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    """What a sweep's study says about the sweep."""
+
+    name: str
+    space: str | None = None
+    space_path: str | None = None
+    objective: str | None = None
+    metric_name: str = "value"
+    goal: str = "minimize"
+    max_epochs: int | None = None
+    uid: str | None = None
+    trials: int | None = None  # the budget, when the driver recorded it
+    concurrency: int | None = None
+    trial_storage: str | None = None
+
+    @classmethod
+    def of(cls, study: optuna.Study) -> SweepRecord:
+        from optuna.study import StudyDirection
+
+        attrs = study.user_attrs
+        goal = attrs.get(GOAL)
+        if goal not in ("maximize", "minimize"):
+            goal = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
+        return cls(
+            name=study.study_name,
+            space=attrs.get(SPACE) or None,
+            space_path=attrs.get(SPACE_PATH) or None,
+            objective=attrs.get(OBJECTIVE),
+            metric_name=str(attrs.get(METRIC) or "value"),
+            goal=goal,
+            max_epochs=attrs.get(MAX_EPOCHS),
+            uid=attrs.get(UID),
+            trials=_whole(attrs.get(TRIALS)),
+            concurrency=_whole(attrs.get(CONCURRENCY)),
+            trial_storage=attrs.get(TRIAL_STORAGE) or None,
+        )
+
+    @property
+    def metric(self) -> Metric:
+        from tuner.space.spec import Metric
+
+        return Metric(self.metric_name, self.goal)
+
+    @property
+    def where(self) -> str:
+        """Where the kept space file came from, for messages about it."""
+        return self.space_path or f"<study {self.name}>"
+
+    def spec(self, *, strict: bool = False, check_objective: bool = False) -> SweepSpec | None:
+        """The SweepSpec of the space file kept in the study: None if it keeps none, or
+        (unless `strict`) one this version cannot read; `check_objective` also checks it
+        against its objective (resuming runs it)."""
+        if not self.space:
+            return None
+        if strict or check_objective:
+            from tuner.space.spec import parse_spec
+
+            return parse_spec(self.space, self.where, check_objective=check_objective)
+        return _parse(self.space, self.where)
+
+    def budget(self) -> tuple[int | None, int | None]:
+        """(trial budget, concurrency) the sweep ran with: recorded by the driver (after
+        --trials/--concurrency), else from the space file; None where unknown."""
+        trials, concurrency = self.trials, self.concurrency
+        if trials is None or concurrency is None:
+            spec = self.spec()
+            if spec is not None:
+                trials = trials if trials is not None else spec.budget.trials
+                concurrency = concurrency if concurrency is not None else spec.concurrency
+        return _whole(trials), _whole(concurrency)
+
+
+def describe(study: optuna.Study, spec: SweepSpec) -> None:
+    """Keep in the study what the other verbs (status, best, resume) need of `spec`;
+    only what changed is written (each write is a journal record)."""
+    import uuid
+
+    attrs = {
+        SPACE: spec.source,
+        SPACE_PATH: str(spec.path) if spec.path else None,
+        OBJECTIVE: spec.objective,
+        METRIC: spec.metric.name,
+        GOAL: spec.metric.goal,
+        MAX_EPOCHS: spec.budget.max_epochs,
+        TRIALS: spec.budget.trials,
+        CONCURRENCY: spec.concurrency,
+    }
+    if UID not in study.user_attrs:
+        attrs[UID] = uuid.uuid4().hex
+    for key, value in attrs.items():
+        if study.user_attrs.get(key) != value:
+            study.set_user_attr(key, value)
+
+
+def set_trial_storage(study: optuna.Study, root: str) -> None:
+    if study.user_attrs.get(TRIAL_STORAGE) != root:
+        study.set_user_attr(TRIAL_STORAGE, root)
+
+
+def read_lock(study: optuna.Study) -> dict[str, Any] | None:
+    held = study.user_attrs.get(LOCK)
+    return held if isinstance(held, dict) else None
+
+
+def write_lock(study: optuna.Study, holder: dict[str, Any] | None) -> None:
+    study.set_user_attr(LOCK, holder)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """What the study says about one trial beyond Optuna's own fields."""
+
+    number: int
+    config: dict[str, Any] | None = None
+    ray_trial_id: str | None = None
+    run_id: str | None = None
+    node_id: str | None = None
+    pid: int | None = None
+    reason: str | None = None
+    retries: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, trial: optuna.trial.FrozenTrial) -> TrialRecord:
+        attrs = trial.user_attrs
+        config = attrs.get(TRIAL_CONFIG)
+        return cls(
+            number=trial.number,
+            config=dict(config) if isinstance(config, dict) else None,
+            ray_trial_id=attrs.get(TRIAL_RAY_ID),
+            run_id=attrs.get(TRIAL_RUN_ID),
+            node_id=attrs.get(TRIAL_NODE_ID),
+            pid=attrs.get(TRIAL_PID),
+            reason=attrs.get(TRIAL_REASON),
+            retries=int(attrs.get(TRIAL_RETRIES) or 0),
+            params=dict(trial.params),
+        )
+
+    def decoded_params(self) -> dict[str, Any]:
+        """The sampled params as the objective received them (a list choice as its
+        list, from the config), else as Optuna stores them."""
+        config = self.config or {}
+        return {k: config.get(k, v) for k, v in self.params.items()}
+
+
+def write_trial(
+    trial: optuna.Trial,
+    *,
+    config: dict[str, Any] | None = None,
+    ray_trial_id: str | None = None,
+    run_id: str | None = None,
+    node_id: str | None = None,
+    pid: int | None = None,
+    reason: str | None = None,
+    retries: int | None = None,
+) -> None:
+    """Record on a live trial what is given (None: left as it is)."""
+    for key, value in (
+        (TRIAL_CONFIG, config),
+        (TRIAL_RAY_ID, ray_trial_id),
+        (TRIAL_RUN_ID, run_id),
+        (TRIAL_NODE_ID, node_id),
+        (TRIAL_PID, pid),
+        (TRIAL_REASON, reason),
+        (TRIAL_RETRIES, retries),
+    ):
+        if value is not None:
+            trial.set_user_attr(key, value)

@@ -1,0 +1,450 @@
+"""The driver-side record of a sweep: Ray trial ids ↔ Optuna trial numbers, and every
+event written once — to the study (the source of truth), to MLflow, to the progress
+display.
+
+Ray calls its scheduler before its searcher for each result, so the scheduler's hook
+records the epoch here first (intermediate value in the study, metrics in MLflow), then
+asks the Optuna pruner; the searcher only asks and tells. Plain data in, plain data out:
+the Ray classes around this stay thin.
+"""
+
+from __future__ import annotations
+
+import enum
+import errno
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuner.space.spec import SweepSpec
+from tuner.study import records, storage
+from tuner.study.records import TrialRecord
+from tuner.sweep import faults
+from tuner.sweep.trial_runner import EPOCH, FAILED, NODE, PID, REASON
+
+
+@dataclass
+class Running:
+    number: int
+    trial: Any  # optuna.trial.Trial
+    run_id: str | None
+    config: dict[str, Any]
+    last_epoch: int = 0
+    last_value: float | None = None
+    pruned: bool = False
+    identified: bool = False
+    reason: str | None = None  # a failure the trial reported
+    known: set[int] = field(default_factory=set)  # epochs the study already has (resume)
+    pid: int | None = None  # the worker process running it (from its first report)
+    died: str | None = None  # why, when its worker process died under it
+    retries: int = 0  # times it was re-run after its worker process died
+
+
+@dataclass
+class Counts:
+    """What this run did: trials by the state it told, epochs it trained. `asked` is the
+    study's trial count (any run's: the budget's measure); `before` the trials earlier
+    runs finished. The rest is derived."""
+
+    asked: int = 0
+    before: int = 0
+    epochs: int = 0
+    by_state: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> int:
+        return self.by_state.get("FAIL", 0)
+
+    @property
+    def finished(self) -> int:
+        """Finished trials in the study, this run's and earlier runs'."""
+        return self.before + sum(self.by_state.values())
+
+
+class Stop(enum.Enum):
+    """Why a sweep ends before its budget is spent. A resumable stop (the user's signal,
+    a lock another driver took, a full disk) leaves the running trials RUNNING in the
+    study for the next `tune run` to continue; the others fail them, with the reason."""
+
+    TIME_BUDGET = "time budget"
+    MAX_FAILURES = "max failures"
+    ENDED = "ended"  # Ray stopped with trials still running
+    SIGNAL = "signal"
+    SIGNAL_TWICE = "signal twice"
+    LOCK_LOST = "lock lost"
+    DISK_FULL = "disk full"
+
+    @property
+    def resumable(self) -> bool:
+        return self in (Stop.SIGNAL, Stop.SIGNAL_TWICE, Stop.LOCK_LOST, Stop.DISK_FULL)
+
+
+def died_reason(message: str, pid: int | None = None) -> str:
+    """One line from Ray's ActorDiedError text: which process died and how Ray saw it
+    (e.g. "the worker process died (pid 812, killed or crashed; Ray: SYSTEM_ERROR,
+    Worker unexpectedly exits with a connection error code 2. End of file)")."""
+    import re
+
+    text = " ".join(message.split())
+    found = re.search(r"\bpid: (\d+)", text)
+    pid = int(found.group(1)) if found else pid
+    kind = re.search(r"Worker exit type: (\w+)", text)
+    detail = re.search(r"Worker exit detail: (.*?)(?:\. (?:Some common|There are some)|$)", text)
+    how = ", ".join(m.group(1).rstrip(".") for m in (kind, detail) if m)
+    return (
+        f"the worker process died (pid {pid if pid is not None else '?'}, killed or crashed"
+        + (f"; Ray: {how})" if how else ")")
+    )[:500]
+
+
+class Bridge:
+    def __init__(
+        self,
+        spec: SweepSpec,
+        study: Any,
+        results: Path,
+        tracker: Any | None = None,
+        parent_run_id: str | None = None,
+        progress: Any | None = None,
+        lock: Any | None = None,
+    ):
+        self.spec = spec
+        self.study = study
+        self.results = results
+        self.trial_root = storage.trial_root(study, results)  # --trial-storage, kept in the study
+        self.tracker = tracker
+        self.parent_run_id = parent_run_id
+        self.progress = progress
+        self.metric = spec.metric.name
+        self.goal = spec.metric  # the one rule for a better value
+        self.running: dict[str, Running] = {}
+        self.counts = Counts()
+        self.stop_kind: Stop | None = None  # why the sweep is ending early, if it is
+        self.stopping: str | None = None  # ... in words, for messages and trial reasons
+        self.signal = 2  # the signal that interrupted it (SIGINT, SIGTERM, SIGHUP)
+        self.hurry = False  # a second signal: stop at once, skip the plots
+        self.lock = lock  # the sweep's SweepLock: checked before asking and telling
+        self.lost: str | None = None  # another driver took the sweep over: write nothing
+        self.full: BaseException | None = None  # a full disk (run_sweep raises it)
+        if lock is not None:
+            lock.on_lost = self.lose
+        self.gpu = spec.resources.gpu  # per trial, as granted (0 when dropped: no GPU)
+        self.started = time.monotonic()
+        self._lock = threading.RLock()
+        import optuna
+
+        from tuner.study.ranking import best_trial
+
+        trials = study.get_trials(deepcopy=False)
+        self.counts.asked = len(trials)
+        self.counts.before = sum(t.state.is_finished() for t in trials)
+        best = best_trial(study)  # the best so far, earlier runs' included
+        self._best: float | None = best.value if best is not None else None
+        # Trials a dead process left RUNNING run again first, under the same number with
+        # the same config (the objective resumes from its checkpoint); they were counted
+        # toward the budget when first asked.
+        # (One without a config lost it to a torn journal record: its config is drawn
+        # again in ask, keeping the params the study has.)
+        self.stale = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+        self.resumed: list[int] = []
+        self.retry: list[Running] = []  # trials whose worker died: run again first
+
+    @property
+    def interrupted(self) -> bool:
+        """Stopped in a way that leaves unfinished trials RUNNING (see Stop)."""
+        return self.stop_kind is not None and self.stop_kind.resumable
+
+    def stop(self, kind: Stop, why: str, *, signum: int | None = None) -> bool:
+        """End the sweep early, for `why`; the one place the stop state changes (the
+        signal handler, the budget stopper, the lock's heartbeat thread and Ray's all
+        call it). The first reason stands, except that a resumable stop replaces one that
+        is not (Ctrl-C after the time ran out still leaves trials resumable). A second
+        signal also hurries the end (no plots). Returns whether the reason changed."""
+        with self._lock:
+            if kind is Stop.SIGNAL_TWICE:
+                self.hurry = True
+            current = self.stop_kind
+            if current is not None and (current.resumable or not kind.resumable):
+                return False
+            self.stop_kind, self.stopping = kind, why
+            if signum is not None:
+                self.signal = signum
+            return True
+
+    def lose(self, why: str) -> None:
+        """The sweep's lock is another driver's now: stop, leave everything as it is."""
+        with self._lock:
+            self.lost = self.lost or why
+            self.stop_kind, self.stopping = Stop.LOCK_LOST, why  # overrides any other
+
+    def stop_on_full_disk(self, exc: BaseException) -> None:
+        """A full disk: stop, leaving the running trials resumable; run_sweep raises it."""
+        with self._lock:
+            self.full = self.full or exc
+        self.stop(Stop.DISK_FULL, "no space left on the disk")
+
+    def _holds(self, within: float = 0.0) -> bool:
+        if self.lost is None and self.lock is not None and not self.lock.holds(within):
+            self.lose(self.lock.lost or "the sweep's lock was lost")
+        return self.lost is None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Ray pickles its searcher and scheduler for its own restore, which tuner does not
+        # use (resume reopens the study); a bridge travels as an empty shell.
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    # --- asking -------------------------------------------------------------
+    def budget_left(self) -> int:
+        return self.spec.budget.trials - self.counts.asked
+
+    def waiting(self) -> bool:
+        """Whether a running trial may still need a re-run (its worker could die): the
+        searcher must not tell Ray it is finished yet."""
+        with self._lock:
+            return bool(self.running) and not self.stopping and self.spec.budget.max_retries > 0
+
+    def ask(self, ray_trial_id: str) -> dict[str, Any] | None:
+        """A new Optuna trial and its Ray config, or None when the budget is spent."""
+        import optuna
+
+        from tuner.search.distributions import reseed, suggest
+
+        with self._lock:
+            if self.stopping or not (self.retry or self.stale or self.budget_left() > 0):
+                return None  # (Ray polls while trials run: no storage read for that)
+            if not self._holds():
+                return None
+            known: set[int] = set()
+            retries = 0
+            if self.retry:  # same number, same config: resumes from its checkpoint
+                again = self.retry.pop(0)
+                trial, config, known = again.trial, again.config, again.known
+                retries = again.retries
+            elif self.stale:
+                frozen = self.stale.pop(0)
+                known = set(frozen.intermediate_values)
+                trial = optuna.trial.Trial(self.study, frozen._trial_id)
+                config = TrialRecord.of(frozen).config
+                if config is None:  # its record was torn: the recorded params are kept
+                    config = suggest(trial, self.spec)
+                    records.write_trial(trial, config=config)
+                config = dict(config)
+                self.resumed.append(frozen.number)
+            elif self.budget_left() > 0:
+                if self.spec.sampler.seed is not None:  # the draws a resume would repeat
+                    number = len(self.study.get_trials(deepcopy=False))
+                    reseed(self.study.sampler, self.spec.sampler.seed, number)
+                trial = self.study.ask()
+                config = suggest(trial, self.spec)
+                self.counts.asked += 1
+                records.write_trial(trial, config=config)
+            else:
+                return None
+            number = trial.number
+            records.write_trial(trial, ray_trial_id=ray_trial_id)
+            run_id = None
+            if self.tracker is not None:
+                run_id = self.tracker.start_trial(
+                    self.parent_run_id, number, config, {"ray_trial_id": ray_trial_id}
+                )
+                records.write_trial(trial, run_id=run_id)
+            self.running[ray_trial_id] = Running(
+                number, trial, run_id, config, known=known, retries=retries
+            )
+            if self.progress is not None:
+                self.progress.trial_started(number, dict(trial.params))
+            faults.point("trial_start")
+            directory = storage.trial_dir(self.trial_root, self.spec.name, number)
+            return {
+                "number": number,
+                "objective": self.spec.objective,
+                "config": config,
+                "trial_dir": str(directory),
+                "gpu": self.gpu,
+            }
+
+    # --- results ------------------------------------------------------------
+    def record(self, ray_trial_id: str, result: dict[str, Any]) -> bool:
+        """Record one reported epoch; returns True when the trial should be pruned."""
+        with self._lock:
+            entry = self.running.get(ray_trial_id)
+            if not self._holds(within=self.lock.heartbeat_s if self.lock else 0.0):
+                return False
+            if entry is None or FAILED in result:
+                if entry is not None:
+                    entry.reason = result.get(REASON)
+                    if storage.says_disk_full(entry.reason or ""):  # not the trial's fault
+                        entry.died = entry.reason  # left RUNNING by finish: resumable
+                        self.stop_on_full_disk(OSError(errno.ENOSPC, entry.reason))
+                return False
+            self._identify(entry, result)
+            epoch = int(result.get(EPOCH, entry.last_epoch + 1))
+            names = self._names(result)
+            metrics = {
+                k: float(v)
+                for k, v in result.items()
+                if k in names and isinstance(v, int | float) and not isinstance(v, bool)
+            }
+            value = metrics.get(self.metric)
+            replayed = epoch in entry.known  # a resumed trial re-reporting its checkpoint
+            if value is not None and math.isfinite(value):
+                if not replayed:
+                    entry.trial.report(value, epoch)
+                    entry.known.add(epoch)
+                entry.last_value = value
+            entry.last_epoch = epoch
+            self.counts.epochs += 0 if replayed else 1
+            if self.tracker is not None and entry.run_id:
+                self.tracker.log_epoch(entry.run_id, epoch, metrics)
+            if self.progress is not None and value is not None:
+                self.progress.epoch(entry.number, epoch, value)
+            if replayed:
+                return False
+            faults.point("epoch")
+            if value is not None and entry.trial.should_prune():
+                entry.pruned = True
+                return True
+            return False
+
+    def _names(self, result: dict[str, Any]) -> set[str]:
+        """The objective's own metrics in a Ray result (not Ray's bookkeeping)."""
+        ray_keys = {
+            "training_iteration",
+            "time_this_iter_s",
+            "time_total_s",
+            "timestamp",
+            "time_since_restore",
+            "iterations_since_restore",
+            "pid",
+            "done",
+            EPOCH,
+            PID,
+        }
+        return {k for k in result if k not in ray_keys and not k.startswith(("config", "tuner_"))}
+
+    def _identify(self, entry: Running, result: dict[str, Any]) -> None:
+        if entry.identified:
+            return
+        entry.identified = True
+        node, pid = result.get(NODE), result.get(PID)
+        entry.pid = pid
+        records.write_trial(entry.trial, node_id=node, pid=pid)
+        if self.tracker is not None and entry.run_id:
+            self.tracker.set_tags(entry.run_id, {"ray_node_id": str(node), "pid": str(pid)})
+
+    def mark_pruned(self, ray_trial_id: str) -> None:
+        with self._lock:
+            if ray_trial_id in self.running:
+                self.running[ray_trial_id].pruned = True
+
+    def worker_died(self, ray_trial_id: str, error: BaseException | None) -> None:
+        """Ray reports a trial's error: when its worker process died (killed, crashed,
+        out of memory) rather than the objective failing, say so, so that `finish` can
+        re-run it."""
+        from ray.exceptions import RayActorError
+
+        with self._lock:
+            entry = self.running.get(ray_trial_id)
+            if entry is None or not isinstance(error, RayActorError):
+                return
+            entry.died = died_reason(str(error), entry.pid)
+
+    # --- telling ------------------------------------------------------------
+    def finish(self, ray_trial_id: str, result: dict[str, Any] | None, error: bool) -> None:
+        """Tell the study how a trial ended: PRUNED, FAIL (with a reason) or COMPLETE."""
+        import optuna
+
+        State = optuna.trial.TrialState
+        with self._lock:
+            entry = self.running.pop(ray_trial_id, None)
+            if entry is None or not self._holds():
+                return
+            result = result or {}
+            reason = None
+            died = error and entry.died and not (entry.pruned or self.interrupted)
+            if died and self._retry(entry):
+                return
+            if entry.pruned:
+                state = State.PRUNED
+                reason = f"pruned after epoch {entry.last_epoch}"
+            elif (error or FAILED in result) and not (entry.died and self.interrupted):
+                state = State.FAIL
+                reason = result.get(REASON) or entry.reason or entry.died or "the trial errored"
+                if entry.died and entry.retries:
+                    reason += f" (after {entry.retries} re-run{'s' * (entry.retries > 1)})"
+            elif self.stopping and self.interrupted:
+                # left RUNNING in the study: the next `tune run` continues it
+                if self.tracker is not None and entry.run_id:
+                    self.tracker.end_trial(
+                        entry.run_id, "INTERRUPTED", None, f"interrupted: {self.stopping}"
+                    )
+                if self.progress is not None:
+                    self.progress.trial_finished(entry.number, "RUNNING", None, self.stopping)
+                return
+            elif self.stopping and entry.last_epoch < self.spec.budget.max_epochs:
+                state = State.FAIL
+                reason = f"interrupted after epoch {entry.last_epoch}: {self.stopping}"
+            elif entry.last_value is None:
+                state = State.FAIL
+                reason = f"it never reported {self.metric}"
+            else:
+                state = State.COMPLETE
+            if reason:
+                records.write_trial(entry.trial, reason=reason)
+            value = entry.last_value if state == State.COMPLETE else None
+            self.study.tell(entry.number, value, state=state)
+            self._count(state.name)
+            if self.tracker is not None and entry.run_id:
+                self.tracker.end_trial(entry.run_id, state.name, value, reason)
+                if value is not None and self.goal.better(value, self._best):
+                    self.tracker.log_best(self.parent_run_id, value, self.counts.finished)
+            if value is not None and self.goal.better(value, self._best):
+                self._best = value
+            if self.progress is not None:
+                self.progress.trial_finished(entry.number, state.name, value, reason)
+            faults.point("trial_end")
+
+    def _retry(self, entry: Running) -> bool:
+        """Queue a trial whose worker died for a re-run under the same number and config
+        (it resumes from its checkpoint), while budget.max_retries allows."""
+        if entry.retries >= self.spec.budget.max_retries or self.stopping:
+            return False
+        entry.retries += 1
+        records.write_trial(entry.trial, retries=entry.retries)
+        entry.reason, entry.identified = None, False
+        self.retry.append(entry)
+        if self.progress is not None:
+            limit = self.spec.budget.max_retries
+            note = f"{entry.died}; re-running it ({entry.retries} of {limit})"
+            self.progress.trial_finished(entry.number, "RUNNING", None, note)
+        return True
+
+    def close(self) -> None:
+        """Settle the trials Ray stopped without reporting their end (the sweep stopped):
+        left RUNNING for resume if the user interrupted, else failed as interrupted."""
+        with self._lock:
+            if self.running or self.retry:
+                self.stop(Stop.ENDED, "the sweep ended while they ran")
+            for entry in self.retry:  # re-runs never started: failed, or left resumable
+                self.running[f"retry-{entry.number}"] = entry
+                self.finish(f"retry-{entry.number}", None, True)
+            self.retry.clear()
+            for ray_trial_id in list(self.running):
+                self.finish(ray_trial_id, None, False)
+
+    def _count(self, state: str) -> None:
+        self.counts.by_state[state] = self.counts.by_state.get(state, 0) + 1
+
+    def too_many_failures(self) -> bool:
+        limit = self.spec.budget.max_failures
+        return limit is not None and self.counts.failed >= limit
+
+    def all_done(self) -> bool:
+        with self._lock:
+            return self.budget_left() <= 0 and not self.running

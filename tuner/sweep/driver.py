@@ -1,0 +1,538 @@
+"""`tune run`: one sweep, wired end to end.
+
+The Optuna study (in persistent storage) is the source of truth; Ray Tune runs the
+trials in reused worker processes, with our searcher asking the study and our scheduler
+asking the study's pruner; MLflow gets one parent run per sweep and one child run per
+trial. Every path is absolute before Ray starts (Ray changes trial working directories
+and would otherwise write to ~/ray_results), and Ray's own per-trial loggers and
+frequent experiment snapshots are off: the study and MLflow already hold all of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from tuner.redact import mask_text, strip_credentials
+from tuner.space.spec import SweepSpec
+from tuner.study import records, storage
+from tuner.study.lock import SweepLock, check_same_sweep
+from tuner.study.records import SweepRecord
+from tuner.sweep.bridge import Stop
+
+# Set before Ray is imported: no per-trial result.json/progress.csv/event files, no
+# chdir into trial folders, experiment snapshots rarely (the study is the record).
+_RAY_ENV = {
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+    "RAY_CHDIR_TO_TRIAL_DIR": "0",
+    "TUNE_GLOBAL_CHECKPOINT_S": "600",
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "1000000",
+    "RAY_DEDUP_LOGS": "0",
+    "TUNE_DISABLE_SIGINT_HANDLER": "1",  # tuner owns Ctrl-C (graceful first, then at once)
+    "RAY_TRAIN_V2_ENABLED": "0",
+    "RAY_AIR_NEW_OUTPUT": "0",  # the old reporter honours verbose=0: no banner tables
+    # A failing trial's last report carries its reason, not the metric: Ray's strict
+    # check would raise on it and end the whole sweep (the bridge checks metrics itself).
+    "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",
+}
+
+
+@dataclass
+class RunOptions:
+    results: Path | None = None
+    storage: str | None = None
+    tracking_uri: str | None = None
+    address: str | None = None  # a Ray cluster (HOST:PORT or auto); default: $RAY_ADDRESS
+    trial_storage: Path | None = None  # holds <name>/trials/<n>; every node must reach it
+    quiet: bool = False
+    stream: TextIO = field(default_factory=lambda: sys.stdout)
+    track: bool = True  # MLflow on (off only for overhead measurements)
+    plots: bool = True
+
+
+@dataclass
+class Outcome:
+    name: str
+    study: Any
+    results: Path
+    counts: dict[str, int]
+    epochs: int
+    elapsed: float
+    best_value: float | None
+    best_number: int | None
+    leaderboard: Path | None
+    plots: list[Path]
+    runs_url: str | None
+    stopped: str | None
+    interrupted: bool = False
+    exit_code: int = 0  # 128 + the signal that interrupted it (130 Ctrl-C, 143 SIGTERM)
+    metric: str = "value"  # the metric best_value is of
+
+
+UI_BASE = "http://127.0.0.1:5000"  # where `tune ui` serves
+
+
+def configure_ray_env() -> None:
+    for key, value in _RAY_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def ensure_ray(num_cpus: int | None = None, address: str | None = None) -> Any:
+    """Connect to the cluster at `address` (HOST:PORT or `auto`; default: $RAY_ADDRESS), or
+    start a local Ray, unless already up. A cluster started with token authentication
+    needs RAY_AUTH_MODE=token and its token (~/.ray/auth_token, RAY_AUTH_TOKEN or
+    RAY_AUTH_TOKEN_PATH) in this process's environment, as on every node."""
+    configure_ray_env()
+    import ray
+
+    if not ray.is_initialized():
+        path = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        _mask_ray_entrypoint()
+        with _hangup_spared(local=not address):
+            ray.init(
+                address=address,
+                num_cpus=None if address else num_cpus,  # a cluster has its own
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level="ERROR",
+                runtime_env={"env_vars": _worker_env(path)},
+            )
+    return ray
+
+
+@contextlib.contextmanager
+def _hangup_spared(local: bool) -> Iterator[None]:
+    """A closed terminal sends SIGHUP to the whole job, and the local Ray's processes
+    (GCS, raylet, workers) would die of it under the driver, which handles it to stop
+    gracefully. Started with SIGHUP blocked, they inherit the mask (as Ray itself blocks
+    SIGINT for them); the driver's own mask is restored at once."""
+    if not local or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _mask_ray_entrypoint() -> None:
+    """Ray keeps the driver's command line in the cluster's job table (dashboard, `ray
+    list jobs`): keep it there without the passwords of --storage/--tracking-uri."""
+    try:
+        from ray._private import utils
+    except ImportError:  # pragma: no cover - a Ray without it records nothing to mask
+        return
+    original = getattr(utils, "get_entrypoint_name", None)
+    if original is None or getattr(original, "tuner_masked", False):
+        return
+
+    def masked() -> str:
+        return mask_text(original())
+
+    masked.tuner_masked = True  # type: ignore[attr-defined]
+    utils.get_entrypoint_name = masked
+
+
+def _worker_env(path: list[str]) -> dict[str, str]:
+    # TUNER_DRIVER_PID: for faults.point in workers. Only the workers get it: set in this
+    # process's environment, a later child of the driver (a `tune best` run by a test,
+    # say) would inherit it and kill the driver instead of itself.
+    env = {"PYTHONPATH": os.pathsep.join(path), "TUNER_DRIVER_PID": str(os.getpid())}
+    for key in ("TUNER_FAULT", "TUNER_DETERMINISTIC", "TUNER_CACHE_DIR"):
+        if os.environ.get(key):
+            env[key] = os.environ[key]
+    return env
+
+
+def _resources(spec: SweepSpec, ray: Any, warn: TextIO) -> dict[str, float]:
+    """What each trial asks Ray for, cut down to what the cluster can ever grant: a
+    request no node can meet (more CPUs than the largest node, a GPU where there is none)
+    would make Ray wait forever."""
+    cpu = spec.resources.cpu
+    largest = max(
+        (n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0
+    )
+    if cpu > largest > 0:
+        print(
+            f"tune: warning: resources.cpu={cpu:g} but the largest Ray node has {largest:g} "
+            f"CPUs; each trial gets {largest:g} (a larger request would wait forever)",
+            file=warn,
+        )
+        cpu = largest
+    gpu = spec.resources.gpu
+    if gpu and not ray.cluster_resources().get("GPU"):
+        print(
+            f"tune: warning: resources.gpu={gpu} but the Ray cluster has no GPU; "
+            "running on CPUs (a GPU request would wait forever)",
+            file=warn,
+        )
+        gpu = 0
+    return {"cpu": cpu, "gpu": gpu}
+
+
+def _study(spec: SweepSpec, url: str, opened: Any = None) -> Any:
+    import optuna
+
+    from tuner.search.distributions import make_pruner, make_sampler
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    backend = opened or storage.open_storage(url)
+    sampler, pruner = make_sampler(spec), make_pruner(spec)
+    # Load first: creating writes (under the journal's file lock) even when the study
+    # exists, and a second driver must not write before it finds the sweep locked — nor
+    # wait out, then break, the file lock of a driver stopped (SIGSTOP) mid-write.
+    try:
+        backend.get_study_id_from_name(spec.name)
+    except KeyError:
+        pass
+    else:
+        return optuna.load_study(
+            study_name=spec.name, storage=backend, sampler=sampler, pruner=pruner
+        )
+    return optuna.create_study(
+        study_name=spec.name,
+        storage=backend,
+        sampler=sampler,
+        pruner=pruner,
+        direction=spec.metric.direction,
+        load_if_exists=True,
+    )
+
+
+def archive(spec: SweepSpec, results: Path, url: str) -> str:
+    """--fresh: move the old sweep aside under `<name>.archived-<time>` (never delete)."""
+    import optuna
+
+    name = f"{spec.name}.archived-{time.strftime('%Y%m%d-%H%M%S')}"
+    directory = storage.sweep_dir(results, spec.name)
+    default = url == storage.storage_url(results, spec.name)
+    trials = None  # the old sweep's trial folders, when they live outside `results`
+    if not default or (directory / storage.JOURNAL).exists():
+        try:
+            old = optuna.load_study(study_name=spec.name, storage=storage.open_storage(url))
+            root = storage.trial_root(old, results)
+            trials = storage.sweep_dir(root, spec.name) if root != results else None
+        except KeyError:
+            pass
+    if not default:
+        try:
+            optuna.copy_study(
+                from_study_name=spec.name,
+                from_storage=storage.open_storage(url),
+                to_storage=storage.open_storage(url),
+                to_study_name=name,
+            )
+            optuna.delete_study(study_name=spec.name, storage=storage.open_storage(url))
+        except KeyError:
+            pass  # no such study yet: nothing to archive
+    if directory.exists():
+        directory.rename(storage.sweep_dir(results, name))
+    if trials is not None and trials.exists():
+        trials.rename(trials.with_name(name))
+    return name
+
+
+def _stopper(bridge: Any, time_budget: float | None) -> Any:
+    from ray.tune.stopper import Stopper
+
+    class BudgetStopper(Stopper):
+        """Ends the sweep cleanly when its time is up or too many trials failed."""
+
+        def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+            return False
+
+        def stop_all(self) -> bool:
+            if bridge.stop_kind is not None:
+                return True
+            if time_budget is not None and time.monotonic() - bridge.started >= time_budget:
+                bridge.stop(Stop.TIME_BUDGET, "the sweep's time budget ran out")
+            elif bridge.too_many_failures():
+                failed = bridge.counts.failed
+                bridge.stop(Stop.MAX_FAILURES, f"{failed} trials failed (budget.max_failures)")
+            return bridge.stop_kind is not None
+
+    return BudgetStopper()
+
+
+def _asha(spec: SweepSpec) -> Any:
+    from ray.tune.schedulers import ASHAScheduler
+
+    options = dict(spec.scheduler.options)
+    return ASHAScheduler(
+        time_attr="epoch",
+        metric=spec.metric.name,
+        mode=spec.metric.mode,
+        max_t=spec.budget.max_epochs,
+        grace_period=options.get("grace_period", 1),
+        reduction_factor=options.get("reduction_factor", 3),
+    )
+
+
+@storage.stop_on_full_disk  # a full disk ends the sweep with one line, resumable
+def run_sweep(
+    spec: SweepSpec, options: RunOptions | None = None, *, fresh: bool = False
+) -> Outcome:
+    """Run (or resume: same name, same space) a sweep to its budget. Nothing starts — not
+    even Ray — before the existing study, if any, is checked and locked."""
+    options = options or RunOptions()
+    results = storage.results_dir(options.results)
+    directory = storage.sweep_dir(results, spec.name)
+    url = storage.storage_url(results, spec.name, options.storage)
+    # Inputs first: a bad tracking URI (or storage URL) fails before the study or the
+    # sweep's folder exist (a left-behind study.journal would list as a sweep).
+    tracker = _tracker(options, results)  # also before Ray starts
+    opened = None if url.startswith("journal:") else storage.open_storage(url)
+    if fresh:
+        archived = archive(spec, results, url)
+        print(f"tune: the earlier sweep '{spec.name}' is archived as '{archived}'", file=sys.stderr)
+    directory.mkdir(parents=True, exist_ok=True)
+    study = _study(spec, url, opened)
+    check_same_sweep(study, spec)
+    lock = SweepLock(study)
+    lock.acquire()
+    try:
+        ray = ensure_ray(address=options.address)
+        from ray import tune
+
+        return _run_locked(spec, options, study, results, url, tracker, ray, tune, lock)
+    finally:
+        lock.release()
+
+
+def _tracker(options: RunOptions, results: Path) -> Any:
+    if not options.track:
+        return None
+    import logging
+
+    from tuner.tracking.runs import Tracker, resolve_tracking_uri
+
+    for noisy in ("mlflow", "alembic"):  # schema-migration chatter on a new store
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # logs each failed commit (a full disk) with a traceback; the exception says it too
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+    return Tracker(resolve_tracking_uri(results, options.tracking_uri), results / "mlartifacts")
+
+
+def _run_locked(
+    spec: SweepSpec,
+    options: RunOptions,
+    study: Any,
+    results: Path,
+    url: str,
+    tracker: Any,
+    ray: Any,
+    tune: Any,
+    lock: SweepLock | None = None,
+) -> Outcome:
+    from tuner.sweep.bridge import Bridge
+    from tuner.sweep.progress import Progress
+    from tuner.sweep.ray_adapters import PrunerScheduler, StudySearcher
+    from tuner.sweep.trial_runner import trainable
+
+    records.describe(study, spec)
+    root = _trial_storage(study, results, options.trial_storage, spec.name)
+    parent = None
+    if tracker is not None:
+        parent = tracker.start_sweep(
+            spec.name,
+            spec.source,
+            str(spec.path) if spec.path else None,
+            SweepRecord.of(study).uid,
+            url,
+            _sweep_params(spec),
+        )
+    progress = Progress(
+        spec.budget.trials,
+        spec.metric.name,
+        spec.metric.goal,
+        stream=options.stream,
+        quiet=options.quiet,
+        concurrency=spec.concurrency,
+    )
+    progress.load(study)
+    bridge = Bridge(spec, study, results, tracker, parent, progress, lock)
+    resources = _resources(spec, ray, sys.stderr)
+    bridge.gpu = resources["gpu"]
+    inner = _asha(spec) if spec.scheduler.type == "asha" else None
+
+    def name(trial: Any) -> str:
+        return f"trial_{trial.config['number']}"
+
+    tuner = tune.Tuner(
+        tune.with_resources(trainable, resources),
+        tune_config=tune.TuneConfig(
+            search_alg=StudySearcher(bridge),
+            scheduler=PrunerScheduler(bridge, inner),
+            num_samples=-1,
+            max_concurrent_trials=spec.concurrency,
+            reuse_actors=True,
+            trial_name_creator=name,
+            trial_dirname_creator=name,
+        ),
+        run_config=tune.RunConfig(
+            name="ray",
+            storage_path=str(storage.sweep_dir(root, spec.name) / ".ray"),
+            stop=_stopper(bridge, spec.budget.time),
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=0),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            log_to_file=False,
+        ),
+    )
+    started = time.monotonic()
+    status = "FINISHED"
+    previous = _graceful_signals(bridge)  # until the sweep is written up, too
+    try:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tuner.fit()
+            if bridge.interrupted:
+                status = "KILLED"
+            if bridge.full is not None:  # a full disk, caught where Ray would swallow it
+                raise bridge.full
+        except KeyboardInterrupt:
+            bridge.stop(Stop.SIGNAL_TWICE, "interrupted (Ctrl-C twice)")
+            status = "KILLED"
+            raise
+        finally:
+            bridge.close()
+            progress.close()
+            if bridge.lost is None:
+                outcome = _finish(spec, study, bridge, tracker, parent, results, options, status)
+                outcome.elapsed = time.monotonic() - started
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if bridge.lost is not None:  # another driver owns the sweep now: nothing written
+        from tuner.errors import ConfigError
+
+        raise ConfigError(bridge.lost, hint="follow it with `tune status`")
+    return outcome
+
+
+def _trial_storage(study: Any, results: Path, explicit: Path | None, name: str) -> Path:
+    """The folder under which trial folders go (`<root>/<name>/trials/<n>`), kept in the
+    study so that a resume from any node finds the checkpoints: --trial-storage, else the
+    one the sweep used before (if it is still there), else the results folder."""
+    root = Path(explicit).absolute() if explicit else storage.trial_root(study, results)
+    kept = SweepRecord.of(study).trial_storage
+    if kept and not explicit and Path(kept) != root:
+        print(
+            f"tune: warning: the sweep's trial storage {kept} is not reachable here; "
+            f"trial folders go under {root} (unfinished trials start over)",
+            file=sys.stderr,
+        )
+    (storage.sweep_dir(root, name) / "trials").mkdir(parents=True, exist_ok=True)
+    records.set_trial_storage(study, str(root))
+    return root
+
+
+class Interrupted(KeyboardInterrupt):
+    """A second interrupting signal: stop at once (the trials stay resumable); the process
+    exits 128 + the signal's number, as a process killed by it would."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum
+
+
+# What a user, systemd, `docker stop`, SLURM or a closed terminal send to stop a run.
+_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP"}
+
+
+def _graceful_signals(bridge: Any) -> dict[int, Any]:
+    """The first Ctrl-C, SIGTERM or SIGHUP ends the sweep after the running trials'
+    current epoch (they stay RUNNING in the study and continue on resume); a second one
+    stops at once. Without this, Ray's own SIGTERM handler (installed by ray.init) exits
+    mid-fit, the running trials are failed and the driver dies with a crash dump.
+    Returns the handlers replaced, to put back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum: int, frame: Any) -> None:
+        name = _SIGNALS.get(signum, signal.Signals(signum).name)
+        if bridge.interrupted:
+            print(f"\ntune: {name} again: stopping at once", file=sys.stderr, flush=True)
+            raise Interrupted(signum)
+        bridge.stop(Stop.SIGNAL, f"interrupted ({name})", signum=signum)
+        print(
+            f"\ntune: {'' if signum == signal.SIGINT else name + ': '}stopping after the "
+            f"running trials' current epoch ({name} again to stop at once); `tune run` on "
+            "the same space file resumes",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return {signum: signal.signal(signum, handler) for signum in _SIGNALS}
+
+
+def _sweep_params(spec: SweepSpec) -> dict[str, Any]:
+    return {
+        **{f"fixed.{k}": v for k, v in spec.fixed.items()},
+        "dataset": spec.dataset,
+        "objective": spec.objective,
+        "metric": spec.metric.name,
+        "goal": spec.metric.goal,
+        "sampler": spec.sampler.type,
+        "pruner": spec.pruner.type,
+        "scheduler": spec.scheduler.type,
+        "budget.trials": spec.budget.trials,
+        "budget.max_epochs": spec.budget.max_epochs,
+        "concurrency": spec.concurrency,
+        "params": ", ".join(spec.param_names),
+    }
+
+
+def _finish(
+    spec: SweepSpec,
+    study: Any,
+    bridge: Any,
+    tracker: Any,
+    parent: str | None,
+    results: Path,
+    options: RunOptions,
+    status: str,
+) -> Outcome:
+    from tuner.study.leaderboard import write_leaderboard
+    from tuner.study.plots import write_plots
+    from tuner.study.ranking import best_trial
+
+    directory = storage.sweep_dir(results, spec.name)
+    board = write_leaderboard(study, directory / "leaderboard.csv")
+    quick = status == "KILLED" and bridge.hurry
+    plots = write_plots(study, directory / "plots") if options.plots and not quick else []
+    url = None
+    if tracker is not None and parent is not None:
+        tracker.end_sweep(parent, status, [board, *plots])
+        server = tracker.tracking_uri.startswith(("http://", "https://"))
+        url = tracker.runs_url(strip_credentials(tracker.tracking_uri) if server else UI_BASE)
+    best = best_trial(study)
+    return Outcome(
+        name=spec.name,
+        study=study,
+        results=results,
+        counts=dict(bridge.counts.by_state),
+        epochs=bridge.counts.epochs,
+        elapsed=0.0,
+        best_value=best.value if best else None,
+        best_number=best.number if best else None,
+        leaderboard=board,
+        plots=plots,
+        runs_url=url,
+        stopped=bridge.stopping,
+        interrupted=bridge.interrupted,
+        exit_code=128 + bridge.signal if bridge.interrupted else 0,
+        metric=spec.metric.name,
+    )

@@ -1,0 +1,246 @@
+"""What `tune run` shows while trials run. On a terminal one status line is redrawn (at
+most ~4×/s; a background tick keeps the clock moving); elsewhere one plain line per
+finished trial; nothing with `quiet`. Thread-safe: the driver may call it from Ray's
+callback thread."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from typing import IO, TYPE_CHECKING, Any
+
+from tuner.cli.render import _cut, fmt_duration, fmt_params, fmt_value
+from tuner.space.spec import Metric
+from tuner.study.ranking import finite
+from tuner.study.status import remaining_estimate
+
+if TYPE_CHECKING:
+    import optuna
+
+_STATES = {"COMPLETE": "COMPLETE", "PRUNED": "PRUNED", "FAIL": "FAIL", "FAILED": "FAIL"}
+
+
+class Progress:
+    """The live display of `tune run` (see the module text). `concurrency`, when given,
+    is used for the remaining-time estimate (else the number of trials running now)."""
+
+    TTY_INTERVAL = 0.25  # seconds between redraws on a terminal
+    TICK = 1.0  # the clock is redrawn at least this often on a terminal
+
+    def __init__(
+        self,
+        total_trials: int | None,
+        metric_name: str,
+        goal: str,
+        stream: IO[str] | None = None,
+        quiet: bool = False,
+        interactive: bool | None = None,
+        *,
+        concurrency: int | None = None,
+        clock: Any = time.monotonic,
+    ) -> None:
+        self.total = total_trials
+        self.metric = metric_name
+        self.goal = Metric(metric_name, goal)
+        self.stream = stream if stream is not None else sys.stdout
+        self.quiet = quiet
+        if interactive is None:
+            try:
+                interactive = bool(self.stream.isatty())
+            except (AttributeError, ValueError):
+                interactive = False
+        self.interactive = interactive and not quiet
+        self.concurrency = concurrency
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._t0 = clock()
+        self._running: dict[int, tuple[float, dict[str, Any]]] = {}
+        self._epochs: dict[int, int] = {}
+        self._last: dict[int, float] = {}
+        self.counts = {"done": 0, "pruned": 0, "failed": 0}
+        self._durations: list[float] = []
+        self.best: tuple[float, int, dict[str, Any]] | None = None  # value, number, params
+        self._drawn_at: float | None = None
+        self._dirty = False
+        self._closed = False
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    # -- seeding from an earlier run (resume)
+
+    def load(self, study: optuna.Study) -> None:
+        """Count the trials an earlier run already finished (resume)."""
+        from tuner.study.ranking import duration_s
+
+        with self._lock:
+            for t in study.get_trials(deepcopy=False):
+                state = t.state.name
+                if state not in _STATES:
+                    continue
+                self._count(state, t.number, t.value, dict(t.params))
+                if state != "FAIL" and (d := duration_s(t)) is not None:
+                    self._durations.append(d)
+
+    # -- events
+
+    def trial_started(self, number: int, params: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._running[number] = (self._clock(), dict(params))
+            self._changed()
+
+    def epoch(self, number: int, epoch: int, value: float | None) -> None:
+        with self._lock:
+            if number not in self._running:
+                self._running[number] = (self._clock(), {})
+            self._epochs[number] = max(epoch, self._epochs.get(number, 0))
+            if value is not None:
+                self._last[number] = value
+            self._changed()
+
+    def trial_finished(
+        self, number: int, state: Any, value: float | None = None, reason: str | None = None
+    ) -> None:
+        name = str(getattr(state, "name", state)).upper()
+        state = _STATES.get(name, name)
+        with self._lock:
+            started, params = self._running.pop(number, (None, {}))
+            if value is None and state == "PRUNED":
+                value = self._last.get(number)
+            epochs = self._epochs.pop(number, 0)
+            self._last.pop(number, None)
+            if started is not None and state in ("COMPLETE", "PRUNED"):
+                self._durations.append(self._clock() - started)
+            self._count(state, number, value, params)
+            if self.quiet:
+                return
+            if self.interactive:
+                if state == "FAIL":
+                    self._above(self._trial_line(number, state, value, epochs, reason))
+                self._draw()
+            else:
+                line = self._trial_line(number, state, value, epochs, reason)
+                self._write(f"{line} [{self._summary(', ')}]\n")
+
+    def close(self) -> None:
+        """Stop the display (the terminal keeps the last status line). Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._stop.set()
+            ticker = self._ticker
+            if self.interactive and self._drawn_at is not None:
+                self._draw()
+                self._write("\n")
+        if ticker is not None and ticker is not threading.current_thread():
+            ticker.join(timeout=2)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- figures
+
+    def elapsed(self) -> float:
+        return self._clock() - self._t0
+
+    def remaining(self) -> float | None:
+        with self._lock:
+            if self.total is None:
+                return None
+            finished = sum(self.counts.values())
+            return remaining_estimate(
+                self._durations, self.total - finished, self.concurrency or len(self._running)
+            )
+
+    # -- internals (called with the lock held)
+
+    def _count(self, state: str, number: int, value: Any, params: dict[str, Any]) -> None:
+        key = {"COMPLETE": "done", "PRUNED": "pruned", "FAIL": "failed"}.get(state)
+        if key is None:
+            return
+        self.counts[key] += 1
+        best = None if self.best is None else self.best[0]
+        if state == "COMPLETE" and finite(value) and self.goal.better(value, best):
+            self.best = (value, number, params)
+
+    def _summary(self, sep: str) -> str:
+        of = f"/{self.total}" if self.total is not None else ""
+        parts = [
+            f"{self.counts['done']}{of} done",
+            f"{len(self._running)} running",
+            f"{self.counts['pruned']} pruned",
+            f"{self.counts['failed']} failed",
+            f"{fmt_duration(self.elapsed())} elapsed",
+        ]
+        remaining = self.remaining()
+        if remaining is not None and len(self._running) + sum(self.counts.values()):
+            parts.append(f"~{fmt_duration(remaining)} left")
+        return sep.join(parts)
+
+    def _trial_line(
+        self, number: int, state: str, value: Any, epochs: int, reason: str | None
+    ) -> str:
+        line = f"trial {number} {state}"
+        if state == "PRUNED" and epochs:
+            line += f" at epoch {epochs}"
+        if state == "FAIL" and epochs:
+            line += f" after {epochs} epoch{'s' if epochs != 1 else ''}"
+        if finite(value) and state != "FAIL":
+            line += f" {self.metric}={fmt_value(value)}"
+        if reason and state != "COMPLETE":
+            line += f": {' '.join(str(reason).split())}"
+        if self.best is not None:
+            line += f" (best {fmt_value(self.best[0])} #{self.best[1]})"
+        return line
+
+    def _status_line(self) -> str:
+        line = f"trials {self._summary(' · ')}"
+        if self.best is not None:
+            value, number, params = self.best
+            line += f"  │  best {self.metric}={fmt_value(value)} #{number}"
+            if params:
+                line += f" ({fmt_params(params)})"
+        return line
+
+    def _changed(self) -> None:
+        if not self.interactive or self._closed:
+            return
+        self._dirty = True
+        if self._drawn_at is None or self._clock() - self._drawn_at >= self.TTY_INTERVAL:
+            self._draw()
+        if self._ticker is None:
+            self._ticker = threading.Thread(target=self._tick, name="tuner-progress", daemon=True)
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.TTY_INTERVAL):
+            with self._lock:
+                if self._closed:
+                    return
+                due = self._drawn_at is None or self._clock() - self._drawn_at >= self.TICK
+                if self._dirty or due:
+                    self._draw()
+
+    def _draw(self) -> None:
+        columns = shutil.get_terminal_size((100, 24)).columns
+        line = _cut(self._status_line(), max(columns - 1, 20))
+        self._write(f"\r{line}\x1b[K")
+        self._drawn_at = self._clock()
+        self._dirty = False
+
+    def _above(self, text: str) -> None:
+        """A permanent line above the status line."""
+        self._write(f"\r\x1b[K{text}\n")
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed or broken stream must not stop the sweep

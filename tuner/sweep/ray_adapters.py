@@ -1,0 +1,107 @@
+"""The two Ray Tune classes tuner plugs into Ray, both thin over the `Bridge`:
+
+- `StudySearcher`, a searcher over the sweep's Optuna study (not Ray's `OptunaSearch`,
+  which keeps its own pickled state, reports with Ray's iteration as the step, tells
+  stopped trials COMPLETE and cannot re-run a stuck trial). It only asks and tells;
+  everything is recorded by the `Bridge`, keyed by the Optuna trial number.
+- `PrunerScheduler`, the sweep's Optuna pruner acting as a Ray scheduler. For each
+  reported epoch it first records the value in the study (Ray calls schedulers before
+  searchers, and the pruner must see this epoch), then asks the pruner and stops the
+  trial when it says so. With `scheduler: asha`, Ray's ASHA decides instead, and a trial
+  it stops is recorded PRUNED all the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+from ray.tune.search import Searcher
+
+from tuner.study import storage
+from tuner.sweep.bridge import Bridge
+from tuner.sweep.trial_runner import FAILED
+
+
+class StudySearcher(Searcher):
+    def __init__(self, bridge: Bridge):
+        super().__init__(metric=bridge.metric, mode=bridge.goal.mode)
+        self.bridge = bridge
+
+    def set_search_properties(self, metric: Any, mode: Any, config: Any, **spec: Any) -> bool:
+        return True  # the study already knows its metric and space
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        config = self.bridge.ask(trial_id)
+        if config is not None:
+            return config
+        # Nothing now: finished (running trials go on), unless a running trial whose
+        # worker dies is still to be re-run — Ray asks again later.
+        return None if self.bridge.waiting() else Searcher.FINISHED
+
+    def save(self, checkpoint_path: str) -> None:
+        pass  # the study is the state; Ray's snapshots of it are not used
+
+    def restore(self, checkpoint_path: str) -> None:
+        pass
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        pass  # recorded by the scheduler, which Ray calls first
+
+    def on_trial_complete(
+        self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
+    ) -> None:
+        try:
+            self.bridge.finish(trial_id, result, error)
+        except Exception as exc:  # Ray logs it with a traceback and goes on: stop instead
+            if not storage.disk_full(exc):
+                raise
+            self.bridge.stop_on_full_disk(exc)
+
+
+class PrunerScheduler(FIFOScheduler):
+    def __init__(self, bridge: Bridge, inner: TrialScheduler | None = None):
+        super().__init__()
+        self.bridge = bridge
+        self.inner = inner
+
+    def set_search_properties(self, metric: Any, mode: Any, **spec: Any) -> bool:
+        return True
+
+    def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
+        if self.inner is not None:
+            self.inner.on_trial_add(tune_controller, trial)
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
+        prune = self.bridge.record(trial.trial_id, result)
+        if FAILED in result:
+            return TrialScheduler.CONTINUE  # the trial is ending on its own
+        if self.inner is not None and not prune:
+            decision = self.inner.on_trial_result(tune_controller, trial, result)
+            if decision == TrialScheduler.STOP:
+                self.bridge.mark_pruned(trial.trial_id)
+            return decision
+        return TrialScheduler.STOP if prune else TrialScheduler.CONTINUE
+
+    def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> None:
+        if self.inner is not None:
+            self.inner.on_trial_complete(tune_controller, trial, result)
+
+    def on_trial_remove(self, tune_controller: Any, trial: Any) -> None:
+        if self.inner is not None:
+            self.inner.on_trial_remove(tune_controller, trial)
+
+    def on_trial_error(self, tune_controller: Any, trial: Any) -> None:
+        # Ray calls this just before the searcher's on_trial_complete(error=True), with
+        # the error just pickled in the driver's trial folder (`get_pickled_error` reads
+        # the synced copy, not there yet): tell the bridge whether the worker died.
+        error = None
+        with contextlib.suppress(Exception):  # unreadable: just "the trial errored"
+            from ray import cloudpickle
+
+            error = cloudpickle.loads(Path(trial.pickled_error_file).read_bytes())
+        self.bridge.worker_died(trial.trial_id, error)
+        if self.inner is not None:
+            self.inner.on_trial_error(tune_controller, trial)

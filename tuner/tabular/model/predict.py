@@ -1,0 +1,212 @@
+"""Batch inference with an exported model: one prediction per input row, in input order.
+
+It goes through the SavedModel's serving signature — the artifact users deploy — not
+the Keras model, so what `tune predict` prints is what serving returns. Inputs are read
+by the user's column names and renamed to the signature's keys (tuner.json says how).
+
+Every input is checked before TensorFlow runs the model: `--out` must name a file in an
+existing folder, and a TFRecord file or data set must hold every feature the model takes,
+of the kind it takes (the first record is compared; later records are parsed with the
+same spec, and a mismatch there is a located error too).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tuner.atomic import write_text_atomic
+from tuner.errors import ConfigError, DataError
+from tuner.tabular.data.schema import Schema
+from tuner.tabular.model.export import SIGNATURE, read_info
+from tuner.tabular.runtime import tensorflow
+
+_LIST_KIND = {"float_list": "float", "int64_list": "int64", "bytes_list": "bytes"}
+
+BATCH = 4096
+
+
+def saved_model_dir(path: str | Path) -> Path:
+    """A `tune train --out` folder or the SavedModel folder inside it."""
+    path = Path(path)
+    for candidate in (path / "model", path):
+        if (candidate / "saved_model.pb").exists():
+            return candidate
+    raise DataError(
+        "no exported model here", where=path, hint="expected a `tune train --out` folder"
+    )
+
+
+def _csv_batches(path: Path, schema: Schema) -> Any:
+    from tuner.tabular.data.csv_source import read_csv
+
+    kinds = {f.name: f.kind for f in schema.features}
+    if "sparse" in kinds.values():
+        raise DataError("a model over sparse features predicts from TFRecords, not CSV", where=path)
+    table = read_csv(path, label=schema.label.name, kinds=kinds, features_only=True)
+    rows = len(table.lines)
+    for start in range(0, rows, BATCH):
+        batch = {}
+        for f in schema.features:
+            if f.kind == "numeric":
+                batch[f.name] = np.asarray(table.numeric[f.name][start : start + BATCH], np.float32)
+            else:
+                batch[f.name] = np.asarray(table.categorical[f.name][start : start + BATCH], object)
+        yield batch
+
+
+def check_out(out: str | Path | None) -> None:
+    """`--out` names a CSV file to create or replace, in a folder that exists."""
+    if out is None:
+        return
+    out = Path(out)
+    if out.is_dir():
+        raise ConfigError(
+            "--out is a directory", where=out, hint="expected a CSV file path, e.g. out.csv"
+        )
+    if not out.absolute().parent.is_dir():
+        raise ConfigError("--out: the folder does not exist", where=out.absolute().parent)
+
+
+def _check_data_set(path: Path, schema: Schema, split: str) -> None:
+    """A converted data set holds the model's features, by name and kind, and the split."""
+    from tuner.tabular.data.schema import load_schema
+
+    data = load_schema(path)
+    if split not in data.splits:
+        raise DataError(f"no split '{split}' (it has {sorted(data.splits)})", where=path)
+    kinds = {f.name: f.kind for f in data.features}
+    for f in schema.features:
+        if f.name not in kinds:
+            raise DataError(
+                f"the data set has no feature '{f.name}' that the model takes "
+                f"(expected {[g.name for g in schema.features]}, found {sorted(kinds)})",
+                where=path,
+            )
+        if kinds[f.name] != f.kind:
+            raise DataError(
+                f"feature '{f.name}' is {kinds[f.name]} in the data set, the model takes it "
+                f"{f.kind}",
+                where=path,
+            )
+
+
+def _check_record(path: Path, schema: Schema, compression: str | None) -> None:
+    """The first record holds every key the model reads, each of the list kind it reads."""
+    from tuner.tabular.data.records import example_to_dict, examples
+
+    first = examples(path, 1, compression)
+    if not first:
+        return
+    record = example_to_dict(first[0])
+    wanted = {k: v for k, v in schema.record_keys().items() if k != schema.label.name}
+    for key, kind in wanted.items():
+        if key not in record:
+            raise DataError(
+                f"record 0 has no feature '{key}' ({_LIST_KIND[kind]}) that the model takes "
+                f"(expected {sorted(wanted)}, found {sorted(record)})",
+                where=path,
+            )
+        if record[key][0] != kind:
+            raise DataError(
+                f"record 0: feature '{key}' is {_LIST_KIND.get(record[key][0], record[key][0])}, "
+                f"the model takes {_LIST_KIND[kind]}",
+                where=path,
+            )
+
+
+def _record_batches(path: Path, schema: Schema, split: str) -> Any:
+    from tuner.tabular.data import reader
+    from tuner.tabular.data.records import compression_of, located
+
+    tf = tensorflow()
+    if path.is_dir():
+        _check_data_set(path, schema, split)
+        ds = reader.dataset(path, split, batch_size=BATCH, shuffle=False).map(lambda x, y: x)
+        files = reader.reading(path, split)
+    else:
+        compression = compression_of(path)
+        _check_record(path, schema, compression)
+        spec = reader.parse_spec(schema)
+        spec.pop(schema.label.name)
+        parse = reader.parse_features(schema, spec)
+        ds = tf.data.TFRecordDataset(str(path), compression_type=compression or "")
+        ds = ds.batch(BATCH).map(parse)
+        files = located(path)
+    with files:
+        yield from _sparse_as_padded(ds, schema)
+
+
+def _sparse_as_padded(ds: Any, schema: Schema) -> Any:
+    """Parsed batches → the signature's inputs by column name: sparse features as
+    padded id/value lists."""
+    tf = tensorflow()
+    for features in ds:
+        batch = {}
+        for f in schema.features:
+            value = features[f.name]
+            if f.kind == "sparse":
+                rows = tf.cast(value.indices[:, 0], tf.int64)
+                nrows = value.dense_shape[0]
+                ragged = tf.RaggedTensor.from_value_rowids
+                batch[f"{f.name}_ids"] = ragged(value.indices[:, 1], rows, nrows).to_tensor(-1)
+                batch[f"{f.name}_values"] = ragged(value.values, rows, nrows).to_tensor(0.0)
+            else:
+                batch[f.name] = value
+        yield batch
+
+
+def predict(
+    model_dir: str | Path,
+    data: str | Path,
+    out: str | Path | None = None,
+    *,
+    split: str = "validation",
+) -> int:
+    """Write predictions as CSV to `out` (atomically) or stdout; returns the row count."""
+    check_out(out)
+    directory = saved_model_dir(model_dir)
+    info = read_info(directory)
+    schema = Schema.from_json(info["schema"])
+    data = Path(data)
+    if not data.exists():
+        raise DataError("no such file or directory", where=data)
+    keys = info.get("signature_keys") or {}  # column → signature key (older exports: same)
+    tf = tensorflow()
+    if data.is_file() and data.suffix.lower() in (".csv", ".tsv"):
+        batches = _csv_batches(data, schema)
+    else:
+        batches = _record_batches(data, schema, split)
+    serve = tf.saved_model.load(str(directory)).signatures[info["signature"] or SIGNATURE]
+    classes = info.get("classes") or []
+    task = info["task"]
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    if task == "binary":
+        writer.writerow(["probability", "predicted"])
+    elif task == "multiclass":
+        writer.writerow([*(f"p_{c}" for c in classes), "predicted"])
+    else:
+        writer.writerow(["prediction"])
+    rows = 0
+    for batch in batches:
+        inputs = {keys.get(k, k): tf.constant(v) for k, v in batch.items()}
+        output = serve(**inputs)[info["output"]].numpy()
+        rows += len(output)
+        for value in output:
+            if task == "binary":
+                writer.writerow([f"{value:.6g}", classes[int(value >= 0.5)]])
+            elif task == "multiclass":
+                writer.writerow([*(f"{p:.6g}" for p in value), classes[int(np.argmax(value))]])
+            else:
+                writer.writerow([f"{value:.6g}"])
+    if out is None:
+        sys.stdout.write(text.getvalue())
+    else:
+        write_text_atomic(out, text.getvalue())
+    return rows

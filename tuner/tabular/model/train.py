@@ -1,0 +1,440 @@
+"""One trial of the tabular objective: build, train epoch by epoch, report, checkpoint,
+export.
+
+Speed: one `model.fit` call per epoch with `steps_per_execution` (many steps per call
+into TensorFlow, no per-step Python), data parsed once per process by the reader, and
+the Keras session cleared at the start of every trial so a long-lived worker does not
+grow. Resumability: the last epoch's checkpoint holds weights, optimizer state and the
+epoch; data order and dropout masks are functions of (seed, epoch), so a resumed trial
+continues the uninterrupted trajectory.
+
+Nothing is written before the inputs are known good: the config, the data set's schema
+and its records (both splits opened, a split held in memory parsed whole). A data error
+met later (a corrupt shard of a split streamed from disk) removes the trial folder when
+this call created it and nothing was trained; otherwise metrics.json says "failed".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shutil
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from tuner.errors import ConfigError, DataError
+from tuner.space.spec import Metric
+from tuner.space.yaml_file import dump_yaml
+from tuner.sweep import faults
+from tuner.tabular.data import reader
+from tuner.tabular.data.schema import SCHEMA_FILE, Schema, save_schema
+from tuner.tabular.model.build import Built, build_model, label_scale
+from tuner.tabular.model.config import dataset_schema, prepare
+from tuner.tabular.model.layers import StandardizedMeanSquaredError, keras, tf
+from tuner.tabular.model.optimizers import combined, current_learning_rate, optimizers_for
+from tuner.trial import (  # the trial folder's names
+    CHECKPOINTS,
+    CONFIG,
+    METRICS,
+    MODEL,
+    Report,
+    StopTrial,
+    TrialFailed,
+    write_metrics,
+)
+
+SCHEMA_COPY = SCHEMA_FILE  # the data set schema the model's preprocessing was built from
+TENSORBOARD = "tensorboard"
+DEFAULT_STEPS_PER_EXECUTION = 128
+KEPT_BEST = Metric("val_loss", "minimize")  # the epoch whose checkpoint is kept as best
+
+
+def _loss_and_metrics(task: str, cfg: dict[str, Any], label_std: float) -> tuple[Any, list[Any]]:
+    if task == "binary":
+        return keras.losses.BinaryCrossentropy(), [
+            keras.metrics.BinaryAccuracy(name="accuracy"),
+            keras.metrics.AUC(name="auc", num_thresholds=1000),
+        ]
+    if task == "multiclass":
+        return keras.losses.SparseCategoricalCrossentropy(), [
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            keras.metrics.SparseTopKCategoricalAccuracy(
+                k=cfg.get("top_k", 3), name="top_k_accuracy"
+            ),
+        ]
+    # the loss on the standardized label; rmse and mae in the label's own units
+    return StandardizedMeanSquaredError(label_std), [
+        keras.metrics.RootMeanSquaredError(name="rmse"),
+        keras.metrics.MeanAbsoluteError(name="mae"),
+    ]
+
+
+def _seed_dropout(model: Any, seed: int, epoch: int) -> None:
+    """Dropout masks of an epoch depend on (seed, epoch) only, not on what ran before."""
+    for i, layer in enumerate(model.layers):
+        for j, generator in enumerate(getattr(layer, "_seed_generators", [])):
+            digest = hashlib.sha256(f"{seed}:{epoch}:{i}:{j}".encode()).digest()
+            start = int.from_bytes(digest[:6], "big")
+            generator.state.assign(tf.constant([start, 0], dtype=generator.state.dtype))
+
+
+def _same_features(model_schema: Schema, data_schema: Schema, where: Path) -> None:
+    def shape(s: Schema) -> list[tuple[str, str]]:
+        return [(f.name, f.kind) for f in s.features]
+
+    if shape(model_schema) != shape(data_schema) or model_schema.label.kind != (
+        data_schema.label.kind
+    ):
+        raise ConfigError(
+            "--init-from: the model was trained on different features or task than the data set",
+            where=where,
+            hint=f"model features {shape(model_schema)}",
+        )
+
+
+class _FirstStep(keras.callbacks.Callback):
+    """Records when the first batch of training finished (time to first step)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: float | None = None
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        if self.at is None:
+            self.at = time.perf_counter()
+
+
+class _Summaries:
+    """TensorBoard scalars, one point per epoch, for train and validation."""
+
+    def __init__(self, directory: Path):
+        self.writers = {
+            "train": tf.summary.create_file_writer(str(directory / "train")),
+            "validation": tf.summary.create_file_writer(str(directory / "validation")),
+        }
+
+    def write(self, epoch: int, metrics: dict[str, float]) -> None:
+        for name, value in metrics.items():
+            split = "validation" if name.startswith("val_") else "train"
+            with self.writers[split].as_default(step=epoch):
+                tf.summary.scalar(name.removeprefix("val_"), value)
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.flush()
+            writer.close()
+
+
+def run_trial(
+    config: dict[str, Any],
+    report: Report,
+    trial_dir: str | Path,
+    *,
+    resume: bool = True,
+    init_from: str | Path | None = None,
+    keep_best: Metric = KEPT_BEST,
+    export: bool = True,
+    on_resume: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Train one config. Returns the summary also written to metrics.json.
+    `on_resume(epoch)` is told the checkpoint's epoch before a resumed trial re-reports
+    the epochs it holds."""
+    started = time.perf_counter()
+    cfg = prepare(config)
+    trial_dir = Path(trial_dir).absolute()
+    data_dir, data_schema = dataset_schema(cfg["dataset"])
+    # everything below up to the first write only reads: a bad input leaves no trace
+    created = not trial_dir.exists()
+    last_dir = trial_dir / CHECKPOINTS / "last"
+    resuming = resume and tf.train.latest_checkpoint(str(last_dir)) is not None
+    if resuming and (trial_dir / SCHEMA_COPY).exists():
+        model_schema = load_schema_file(trial_dir / SCHEMA_COPY)
+    elif init_from is not None:
+        init_from = Path(init_from).absolute()
+        model_schema = load_schema_file(init_from / SCHEMA_COPY)
+        _same_features(model_schema, data_schema, init_from)
+    else:
+        model_schema = data_schema
+    if resuming:
+        _check_same_config(trial_dir, cfg)
+    _check_records(data_dir, data_schema, cfg)
+    if model_schema is data_schema:
+        model_schema = _with_label_stats(data_schema, data_dir, cfg["train_split"])
+
+    keras.backend.clear_session()
+    if os.environ.get("TUNER_DETERMINISTIC"):  # bit-for-bit repeatable runs (slower)
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(cfg["seed"])
+    built = build_model(model_schema, cfg)
+    model = built.model
+    rows = data_schema.splits[cfg["train_split"]].rows
+    steps = max(1, math.ceil(rows / cfg["batch_size"]))
+    optimizers = optimizers_for(cfg, steps)
+    optimizer = combined(optimizers)
+    loss, metrics = _loss_and_metrics(built.task, cfg, label_scale(model_schema)[1])
+    model.compile(
+        optimizer=optimizer,
+        loss=loss,
+        metrics=metrics,
+        steps_per_execution=cfg.get("steps_per_execution", min(DEFAULT_STEPS_PER_EXECUTION, steps)),
+        jit_compile=False,
+    )
+    optimizer.build(model.trainable_variables)
+    if not resuming and init_from is not None:
+        source = tf.train.latest_checkpoint(str(Path(init_from) / CHECKPOINTS / "last"))
+        if source is None:
+            raise ConfigError("--init-from: no checkpoint there", where=init_from)
+        try:
+            tf.train.Checkpoint(model=model).restore(
+                source
+            ).expect_partial().assert_existing_objects_matched()
+        except (AssertionError, ValueError) as exc:
+            raise ConfigError(
+                "--init-from: the model there has a different architecture",
+                where=init_from,
+                hint=str(exc).splitlines()[0][:200],
+            ) from None
+    # the inputs are good: from here on the trial folder is written
+    if not resume:
+        for name in (CHECKPOINTS, METRICS, TENSORBOARD, MODEL, CONFIG, SCHEMA_COPY):
+            target = trial_dir / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    if resume and not resuming and (last_dir / "checkpoint").exists():
+        message = f"{trial_dir}: the last checkpoint is missing; training from scratch"
+        warnings.warn(message, stacklevel=2)
+        print(f"tune: warning: {message}", file=sys.stderr)
+        shutil.rmtree(trial_dir / CHECKPOINTS)
+    epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+    checkpoint = tf.train.Checkpoint(model=model, epoch=epoch_var, **optimizers)
+    last = tf.train.CheckpointManager(checkpoint, str(last_dir), max_to_keep=1)
+    best = tf.train.CheckpointManager(checkpoint, str(trial_dir / CHECKPOINTS / "best"), 1)
+
+    history: list[dict[str, float]] = []
+    best_value: float | None = None
+    best_epoch: int | None = None
+    if resuming:
+        try:
+            checkpoint.restore(last.latest_checkpoint).assert_existing_objects_matched()
+        except (tf.errors.OpError, ValueError, AssertionError) as exc:
+            reason = " ".join(str(exc).split())[:200]
+            message = f"{trial_dir}: the last checkpoint cannot be read ({reason}); "
+            warnings.warn(message + "training from scratch", stacklevel=2)
+            print(f"tune: warning: {message}training from scratch", file=sys.stderr)
+            return run_trial(
+                config,
+                report,
+                trial_dir,
+                resume=False,
+                init_from=init_from,
+                keep_best=keep_best,
+                export=export,
+                on_resume=on_resume,
+            )
+        previous = _read_metrics(trial_dir)
+        history = [h for h in previous.get("history", []) if h["epoch"] <= int(epoch_var)]
+        scored = [h for h in history if isinstance(h.get(keep_best.name), float)]
+        if scored:
+            top = min(scored, key=lambda h: keep_best.key(h[keep_best.name]))
+            best_value, best_epoch = top[keep_best.name], top["epoch"]
+    dump_yaml(cfg, trial_dir / CONFIG)
+    save_schema(model_schema, trial_dir)  # as SCHEMA_COPY
+
+    summaries = _Summaries(trial_dir / TENSORBOARD)
+    first_step = _FirstStep()
+    start_epoch = int(epoch_var) + 1
+    status = "running"
+    timings: dict[str, float] = {}
+    payload: dict[str, Any] = {}
+
+    def save_payload() -> None:
+        payload.update(
+            status=status,
+            epoch=int(epoch_var),
+            epochs=cfg["epochs"],
+            config=cfg,
+            history=history,
+            best={"metric": keep_best.name, "epoch": best_epoch, "value": best_value}
+            if best_epoch
+            else None,
+            final=history[-1] if history else None,
+            timings=timings,
+        )
+        write_metrics(trial_dir / METRICS, payload)
+
+    try:
+        # A resumed trial first reports the epochs its checkpoint holds: whoever records
+        # them (a sweep) may have been killed before it saw the last ones; a repeat of an
+        # epoch it already has is ignored there.
+        if resuming and on_resume is not None:
+            on_resume(int(epoch_var))
+        for entry in history:
+            report(entry["epoch"], {k: v for k, v in entry.items() if k != "epoch"})
+        for epoch in range(start_epoch, cfg["epochs"] + 1):
+            _seed_dropout(model, cfg["seed"], epoch)
+            train = reader.dataset(
+                data_dir,
+                cfg["train_split"],
+                batch_size=cfg["batch_size"],
+                shuffle=True,
+                seed=cfg["seed"],
+                epoch=epoch,
+            )
+            validation = reader.dataset(
+                data_dir,
+                cfg["validation_split"],
+                batch_size=max(cfg["batch_size"], 1024),
+                shuffle=False,
+            )
+            train, validation = _for_model(train, built), _for_model(validation, built)
+            callbacks = [keras.callbacks.TerminateOnNaN()]
+            if epoch == start_epoch:
+                callbacks.append(first_step)
+            t0 = time.perf_counter()
+            with reader.reading(data_dir, cfg["train_split"]):
+                fitted = model.fit(train, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
+            train_time = time.perf_counter() - t0
+            if epoch == start_epoch and first_step.at is not None:
+                timings["start_to_first_step"] = first_step.at - started
+            train_metrics = {k: float(v[-1]) for k, v in fitted.history.items()}
+            if not math.isfinite(train_metrics.get("loss", math.nan)):
+                status = "diverged"
+                history.append({"epoch": epoch, **train_metrics})
+                save_payload()
+                raise TrialFailed(
+                    f"diverged: the training loss is {train_metrics.get('loss')} in epoch {epoch}",
+                    status="diverged",
+                    hint="lower the learning rate, or clip gradients (clipnorm)",
+                )
+            with reader.reading(data_dir, cfg["validation_split"]):
+                evaluated = model.evaluate(validation, verbose=0, return_dict=True)
+            epoch_time = time.perf_counter() - t0
+            metrics = {
+                **train_metrics,
+                **{f"val_{k}": float(v) for k, v in evaluated.items()},
+                "examples_per_sec": rows / train_time,
+                "epoch_time": epoch_time,
+                "learning_rate": current_learning_rate(optimizers["main"]),
+            }
+            if "wide" in optimizers:
+                metrics["wide_learning_rate"] = current_learning_rate(optimizers["wide"])
+            epoch_var.assign(epoch)
+            history.append({"epoch": epoch, **metrics})
+            summaries.write(epoch, metrics)
+            value = metrics.get(keep_best.name)
+            if value is not None and math.isfinite(value) and keep_best.better(value, best_value):
+                best_value, best_epoch = value, epoch
+            # metrics.json first: a kill before the checkpoint below re-runs this epoch
+            # from the previous checkpoint, and its history entry is dropped on resume
+            save_payload()
+            if best_epoch == epoch:
+                best.save(checkpoint_number=epoch)
+            faults.point("checkpoint")
+            last.save(checkpoint_number=epoch)
+            report(epoch, metrics)
+        if export:
+            from tuner.tabular.model.export import export_model
+
+            export_model(built, model_schema, cfg, trial_dir / MODEL)
+        status = "complete"
+    except StopTrial as stop:
+        status = "stopped"
+        payload["reason"] = stop.reason
+        raise
+    except DataError as exc:
+        status = "failed"
+        payload["error"] = str(exc)
+        raise
+    finally:
+        summaries.close()
+        if status == "failed" and created and not history:
+            shutil.rmtree(trial_dir, ignore_errors=True)  # nothing trained: leave nothing
+        elif status != "diverged":
+            save_payload()
+    return payload
+
+
+def _check_records(data_dir: Path, schema: Schema, cfg: dict[str, Any]) -> None:
+    """Read both splits as training will: a split that fits in memory is parsed whole
+    now (and kept for the epochs: no extra work), a streamed one has each shard's first
+    record checked against the schema, so a corrupt or mismatched data set fails before
+    any write."""
+    for split in dict.fromkeys((cfg["train_split"], cfg["validation_split"])):
+        size = sum((data_dir / f).stat().st_size for f in schema.splits[split].files)
+        if size <= reader.MEMORY_BUDGET:
+            reader.load_split(data_dir, split)
+        else:
+            with reader.reading(data_dir, split):
+                reader.dataset(data_dir, split, batch_size=cfg["batch_size"], shuffle=False)
+
+
+def _with_label_stats(schema: Schema, data_dir: Path, split: str) -> Schema:
+    """The schema with the regression label's mean and std, computed from the training
+    split when the data set was converted before convert recorded them."""
+    label = schema.label
+    if label.kind != "regression" or label.mean is not None:
+        return schema
+    import numpy as np
+
+    count, total, squares = 0, 0.0, 0.0
+    with reader.reading(data_dir, split):
+        for _, y in reader.dataset(data_dir, split, batch_size=1 << 16, shuffle=False):
+            values = y.numpy().astype(np.float64)
+            count, total = count + len(values), total + float(values.sum())
+            squares += float(np.square(values).sum())
+    mean = total / max(count, 1)
+    std = math.sqrt(max(squares / max(count, 1) - mean * mean, 0.0))
+    return replace(schema, label=replace(label, mean=mean, std=std))
+
+
+def _for_model(ds: Any, built: Built) -> Any:
+    """The reader's batches (features keyed by column name) keyed as the model's inputs;
+    as they are when every name is its own key."""
+    if all(name == key for name, key in built.keys.items()):
+        return ds
+    return ds.map(lambda x, y: (built.renamed(x), y))
+
+
+def _check_same_config(trial_dir: Path, cfg: dict[str, Any]) -> None:
+    import yaml
+
+    path = trial_dir / CONFIG
+    if not path.exists():
+        return
+    before = yaml.safe_load(path.read_text()) or {}
+    changed = sorted(
+        k for k in set(before) | set(cfg) if k != "epochs" and before.get(k) != cfg.get(k)
+    )
+    if changed:
+        raise ConfigError(
+            f"the checkpoint here was trained with a different config ({', '.join(changed)})",
+            where=trial_dir,
+            hint="use --from-scratch to start over, or another --out",
+        )
+
+
+def _read_metrics(trial_dir: Path) -> dict[str, Any]:
+    import json
+
+    path = trial_dir / METRICS
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def load_schema_file(path: Path) -> Schema:
+    """A data set schema saved beside a model (not inside a data set directory)."""
+    import json
+
+    if not path.exists():
+        raise ConfigError(
+            "no model schema here", where=path.parent, hint="expected a tune train --out folder"
+        )
+    return Schema.from_json(json.loads(path.read_text()))

@@ -1,0 +1,1 @@
+"""MLflow: the sweep's parent and trial runs, and the UI server over them."""

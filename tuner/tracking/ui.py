@@ -1,0 +1,229 @@
+"""`tune ui`: the MLflow UI on the sweeps' tracking store, bound to 127.0.0.1.
+
+The server runs as `python -m mlflow ui` in its own process group (a terminal's Ctrl-C
+reaches us, not it; we stop it ourselves, group and all, so no uvicorn worker outlives
+`tune ui`; on Linux it also gets SIGTERM if `tune ui` is killed outright). MLflow is
+imported here only to find the most recent sweep's experiment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tuner.errors import ConfigError, ServiceError
+
+HOST = "127.0.0.1"
+PORT = 5000
+LOG_FILE = "mlflow-ui.log"
+
+
+def free_port(host: str = HOST) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def ui_command(
+    tracking_uri: str, host: str = HOST, port: int = PORT, artifact_root: Path | None = None
+) -> list[str]:
+    """The `mlflow ui` command line (MLflow 3.17 flags)."""
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri]
+    if artifact_root is not None:
+        root = Path(artifact_root).absolute()
+        # new experiments (made in the UI) and proxied artifacts both go under results/,
+        # never to ./mlruns or ./mlartifacts of whatever directory `tune ui` ran in
+        cmd += ["--default-artifact-root", root.as_uri(), "--artifacts-destination", str(root)]
+    # one worker: a local viewer on a small machine does not need uvicorn's default four
+    cmd += ["--host", host, "--port", str(port), "--workers", "1"]
+    return cmd
+
+
+def serve_ui(
+    tracking_uri: str,
+    host: str = HOST,
+    port: int = PORT,
+    artifact_root: Path | None = None,
+    log: Path | None = None,
+) -> subprocess.Popen:
+    """Start the MLflow UI server; returns at once (see `wait_ready`, `stop_ui`).
+
+    Output goes to `log` when given (else it is inherited). The server's background
+    job runner (GenAI evaluation jobs, extra processes) is switched off unless the
+    environment sets `MLFLOW_SERVER_ENABLE_JOB_EXECUTION` itself.
+    """
+    if port_in_use(host, port):
+        raise ConfigError(f"port {port} on {host} is in use", hint="pass another --port")
+    if tracking_uri.startswith("sqlite:///"):
+        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if artifact_root is not None:
+        Path(artifact_root).mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    out: Any = None
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        out = open(log, "wb")  # noqa: SIM115 - the child holds it; closed below
+    try:
+        return subprocess.Popen(
+            ui_command(tracking_uri, host, port, artifact_root),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT if out is not None else None,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with(os.getpid()) if sys.platform == "linux" else None,
+        )
+    finally:
+        if out is not None:
+            out.close()
+
+
+def _die_with(parent: int) -> Callable[[], None]:
+    """In the server's process, before exec: ask Linux for SIGTERM when `tune ui` dies, so
+    that a SIGKILLed `tune ui` (which cannot stop it) leaves no server behind. MLflow
+    forwards that SIGTERM to its uvicorn worker. (It fires when the thread that started
+    the server exits: `tune ui` starts it from its main thread.)"""
+
+    def arm() -> None:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # it died before the request was made
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
+
+
+def wait_ready(
+    url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None, log: Path | None = None
+) -> None:
+    """Poll `url` until it answers HTTP 200; raise if `proc` exits or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        if proc is not None and proc.poll() is not None:
+            raise ServiceError(
+                f"the MLflow UI server exited with code {proc.returncode}{_tail(log)}"
+            )
+        if time.monotonic() > deadline:
+            raise ServiceError(f"the MLflow UI did not answer at {url} within {timeout:.0f} s")
+        time.sleep(0.25)
+
+
+def _tail(log: Path | None, lines: int = 5) -> str:
+    if log is None or not log.exists():
+        return ""
+    text = log.read_text(errors="replace").strip().splitlines()[-lines:]
+    return f": {' | '.join(text)} (see {log})" if text else ""
+
+
+def stop_ui(proc: subprocess.Popen, timeout: float = 10.0) -> int | None:
+    """Stop the server and its workers: SIGTERM to its process group, SIGKILL after
+    `timeout` seconds. Returns its exit code."""
+    if proc.poll() is not None:
+        return proc.returncode
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)  # the group we created: the server and its workers
+    except ProcessLookupError:
+        return proc.wait()
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        return proc.wait()
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
+def run_ui(
+    results: Path | str | None = None,
+    tracking_uri: str | None = None,
+    port: int = PORT,
+    *,
+    echo: Callable[[str], Any] = print,
+    ready_timeout: float = 120.0,
+) -> int:
+    """`tune ui`: start the server, print the runs page of the most recent sweep, and wait
+    until Ctrl-C (or SIGTERM); then stop the server. Returns 0."""
+    from tuner.redact import mask_text, mask_url
+    from tuner.study.storage import results_dir
+    from tuner.tracking.runs import default_artifact_root, resolve_tracking_uri, runs_url
+
+    results = results_dir(results)
+    uri = resolve_tracking_uri(results, tracking_uri)
+    if port == 0:
+        port = free_port()
+    experiment_id = None
+    db = _sqlite_path(uri)
+    if db is None or db.exists():  # before the server starts: never race it to create a DB
+        try:
+            from tuner.tracking.runs import latest_sweep_experiment
+
+            experiment_id = latest_sweep_experiment(uri)
+        except Exception as exc:  # the UI still shows whatever the store holds
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            echo(f"(could not list the sweeps in {mask_url(uri)}: {mask_text(first)})")
+    artifact_root = default_artifact_root(results) if db is not None else None
+    log = results / LOG_FILE if db is not None else None
+    base = f"http://{HOST}:{port}"
+    proc = serve_ui(uri, HOST, port, artifact_root, log=log)
+    previous = _on_sigterm_raise()
+    try:
+        echo(f"starting the MLflow UI on {mask_url(uri)} ...")
+        wait_ready(f"{base}/health", ready_timeout, proc, log)
+        echo(f"MLflow UI: {runs_url(base, experiment_id)}")
+        echo("press Ctrl-C to stop")
+        code = proc.wait()
+        raise ServiceError(f"the MLflow UI server exited with code {code}{_tail(log)}")
+    except KeyboardInterrupt:
+        echo("stopping the MLflow UI")
+        return 0
+    finally:
+        stop_ui(proc)
+        _restore_sigterm(previous)
+
+
+def _on_sigterm_raise() -> Any:
+    """SIGTERM (e.g. from a service manager) stops the server like Ctrl-C does."""
+
+    def handler(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        return None
+
+
+def _restore_sigterm(previous: Any) -> None:
+    if previous is not None:
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGTERM, previous)
