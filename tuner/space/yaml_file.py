@@ -55,6 +55,8 @@ class Located:
 def _walk(node: yaml.Node, key: KeyPath, lines: dict[KeyPath, int]) -> None:
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
+            if not isinstance(k, yaml.ScalarNode):
+                continue  # a list or mapping as a key: the constructor refuses it, one line
             child = (*key, k.value)
             lines[child] = k.start_mark.line + 1
             _walk(v, child, lines)
@@ -83,7 +85,7 @@ class _UniqueKeys:
                 continue
             key = self.construct_object(key_node, deep=True)  # type: ignore[attr-defined]
             try:
-                first = seen.setdefault((type(key) is bool, key), key_node)
+                first = seen.setdefault(key, key_node)  # 1 and true: one key to Python
             except TypeError:
                 continue  # an unhashable key: SafeConstructor says so
             if first is not key_node:

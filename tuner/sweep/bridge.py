@@ -432,6 +432,8 @@ class Bridge:
             if self.running or self.retry:
                 self.stop(Stop.ENDED, "the sweep ended while they ran")
             for entry in self.retry:  # re-runs never started: failed, or left resumable
+                entry.retries -= 1  # counted when queued; this one never ran
+                records.write_trial(entry.trial, retries=entry.retries)
                 self.running[f"retry-{entry.number}"] = entry
                 self.finish(f"retry-{entry.number}", None, True)
             self.retry.clear()

@@ -1,0 +1,910 @@
+"""The sweep's driver-side record (`tuner.sweep.bridge.Bridge`) as pure logic: an
+in-memory Optuna study, plain result dicts as Ray would pass them, and recording fakes
+for the MLflow tracker and the progress display — no Ray, no MLflow, no TensorFlow.
+
+Until now these rules were only exercised inside real Ray sweeps (tests/sweep/test_sweep.py,
+test_resume.py, minutes each); here each is one fast test, the way Optuna tests its
+pruners: the trial budget, re-asking the trials a dead driver left RUNNING with their
+config, epochs as intermediate values (a resumed trial's replayed epochs not reported
+twice), pruning decisions, how `finish` tells COMPLETE / FAIL / PRUNED or leaves a trial
+RUNNING, the precedence of the reasons a sweep stops, the derived counts, the best value
+seeded from the study on resume, and Ray's worker-death text.
+
+Trials whose worker died (`worker_died` needs Ray's exception class) are tested with
+the Ray adapters, in test_ray_adapters.py, so that this file imports no Ray at all.
+
+The helpers here (`make_spec`, `make_study`, `make_bridge`, the fakes) are shared with
+test_ray_adapters.py.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+
+from tuner.search.distributions import make_pruner, make_sampler
+from tuner.space.spec import SweepSpec, parse_spec
+from tuner.study import records
+from tuner.sweep.bridge import Bridge, Counts, Stop, died_reason
+from tuner.sweep.trial_runner import EPOCH, FAILED, NODE, PID, REASON
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+State = optuna.trial.TrialState
+
+SPACE = """\
+name: unit
+objective: tests.sweep.cheap:train
+metric: {{name: score, goal: {goal}}}
+budget: {{trials: {trials}, max_epochs: {epochs}, max_retries: {retries}{budget}}}
+sampler: {{type: random, seed: 1}}
+pruner: {pruner}
+params:
+  x: {{float: [0.0, 1.0]}}
+"""
+
+
+def make_spec(
+    *,
+    trials: int = 3,
+    epochs: int = 3,
+    retries: int = 1,
+    pruner: str = "{type: none}",
+    goal: str = "maximize",
+    budget: str = "",
+) -> SweepSpec:
+    """A small space file's spec (objective not loaded: nothing runs it here)."""
+    text = SPACE.format(
+        trials=trials, epochs=epochs, retries=retries, pruner=pruner, goal=goal, budget=budget
+    )
+    return parse_spec(text, "space.yaml", check_objective=False)
+
+
+def make_study(spec: SweepSpec) -> optuna.Study:
+    """An in-memory study with the spec's sampler and pruner, as the driver makes it."""
+    return optuna.create_study(
+        study_name=spec.name,
+        direction=spec.metric.direction,
+        sampler=make_sampler(spec),
+        pruner=make_pruner(spec),
+    )
+
+
+def reopen(study: optuna.Study, spec: SweepSpec) -> optuna.Study:
+    """The same study as a new driver process opens it: same storage, a fresh sampler."""
+    return optuna.load_study(
+        study_name=study.study_name,
+        storage=study._storage,
+        sampler=make_sampler(spec),
+        pruner=make_pruner(spec),
+    )
+
+
+@dataclass
+class FakeTracker:
+    """Records the tracker calls the bridge makes (the MLflow side, faked)."""
+
+    calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    started: int = 0
+
+    def start_trial(
+        self, parent_run_id: str | None, number: int, config: dict[str, Any], tags: dict[str, str]
+    ) -> str:
+        self.started += 1
+        self.calls.append(("start_trial", (parent_run_id, number, config, tags)))
+        return f"run-{number}-{self.started}"
+
+    def log_epoch(self, run_id: str, epoch: int, metrics: dict[str, float]) -> None:
+        self.calls.append(("log_epoch", (run_id, epoch, metrics)))
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        self.calls.append(("set_tags", (run_id, tags)))
+
+    def end_trial(self, run_id: str, state: str, value: float | None, reason: str | None) -> None:
+        self.calls.append(("end_trial", (run_id, state, value, reason)))
+
+    def log_best(self, parent_run_id: str | None, value: float, finished: int) -> None:
+        self.calls.append(("log_best", (parent_run_id, value, finished)))
+
+    def named(self, name: str) -> list[tuple[Any, ...]]:
+        return [args for called, args in self.calls if called == name]
+
+
+@dataclass
+class FakeProgress:
+    """Records what the live progress display is told."""
+
+    calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+
+    def trial_started(self, number: int, params: dict[str, Any]) -> None:
+        self.calls.append(("trial_started", (number, params)))
+
+    def epoch(self, number: int, epoch: int, value: float) -> None:
+        self.calls.append(("epoch", (number, epoch, value)))
+
+    def trial_finished(
+        self, number: int, state: str, value: float | None, reason: str | None
+    ) -> None:
+        self.calls.append(("trial_finished", (number, state, value, reason)))
+
+    def named(self, name: str) -> list[tuple[Any, ...]]:
+        return [args for called, args in self.calls if called == name]
+
+
+def make_bridge(
+    spec: SweepSpec,
+    results: Path,
+    study: optuna.Study | None = None,
+    **kwargs: Any,
+) -> Bridge:
+    return Bridge(spec, study if study is not None else make_study(spec), results, **kwargs)
+
+
+def run_epochs(bridge: Bridge, ray_id: str, values: list[float], start: int = 1) -> list[bool]:
+    """Report `values` as consecutive epochs from `start`; the pruning decisions."""
+    return [
+        bridge.record(ray_id, {EPOCH: epoch, "score": value, PID: 4321, NODE: "node-a"})
+        for epoch, value in enumerate(values, start)
+    ]
+
+
+def complete(bridge: Bridge, ray_id: str, values: list[float]) -> int:
+    """Ask, report `values`, finish: one trial COMPLETE with values[-1]; its number."""
+    config = bridge.ask(ray_id)
+    assert config is not None
+    run_epochs(bridge, ray_id, values)
+    bridge.finish(ray_id, {}, False)
+    return int(config["number"])
+
+
+def trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
+    return study.get_trials(deepcopy=False)[number]
+
+
+# ----------------------------------------------------------------------------- asking
+
+
+def test_ask_returns_the_ray_config_of_a_new_trial_and_records_it(tmp_path: Path) -> None:
+    spec = make_spec()
+    tracker, progress = FakeTracker(), FakeProgress()
+    bridge = make_bridge(spec, tmp_path, tracker=tracker, parent_run_id="parent", progress=progress)
+
+    config = bridge.ask("ray-1")
+
+    assert config is not None
+    assert set(config) == {"number", "objective", "config", "trial_dir", "gpu"}
+    assert config["number"] == 0
+    assert config["objective"] == "tests.sweep.cheap:train"
+    assert config["config"]["epochs"] == 3 and 0.0 <= config["config"]["x"] <= 1.0
+    assert config["trial_dir"] == str(tmp_path / "unit" / "trials" / "0")
+    assert config["gpu"] == 0
+    frozen = trial(bridge.study, 0)
+    assert frozen.state == State.RUNNING
+    assert frozen.user_attrs[records.TRIAL_CONFIG] == config["config"]
+    assert frozen.user_attrs[records.TRIAL_RAY_ID] == "ray-1"
+    assert frozen.user_attrs[records.TRIAL_RUN_ID] == "run-0-1"
+    assert tracker.named("start_trial") == [
+        ("parent", 0, config["config"], {"ray_trial_id": "ray-1"})
+    ]
+    assert progress.named("trial_started") == [(0, {"x": config["config"]["x"]})]
+    assert bridge.counts.asked == 1
+
+
+def test_ask_gives_the_trial_budget_and_then_none(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(trials=2), tmp_path)
+
+    numbers = [bridge.ask(f"ray-{i}") for i in range(2)]
+
+    assert [c["number"] for c in numbers if c is not None] == [0, 1]
+    assert bridge.budget_left() == 0
+    assert bridge.ask("ray-2") is None
+    assert bridge.ask("ray-3") is None  # Ray polls while trials run: still nothing
+    assert len(bridge.study.trials) == 2 and bridge.counts.asked == 2
+
+
+def test_the_budget_counts_the_trials_earlier_runs_asked(tmp_path: Path) -> None:
+    spec = make_spec(trials=3)
+    earlier = make_bridge(spec, tmp_path)
+    complete(earlier, "a", [0.5])
+    complete(earlier, "b", [0.6])
+
+    bridge = make_bridge(spec, tmp_path, study=reopen(earlier.study, spec))
+
+    assert (bridge.counts.asked, bridge.counts.before) == (2, 2)
+    assert bridge.ask("c") is not None
+    assert bridge.ask("d") is None
+
+
+def test_ask_gives_nothing_once_the_sweep_is_stopping(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(trials=5), tmp_path)
+    bridge.stop(Stop.TIME_BUDGET, "the sweep's time budget ran out")
+
+    assert bridge.ask("ray-1") is None
+    assert bridge.study.trials == []
+
+
+def test_a_stale_running_trial_is_asked_again_first_with_its_config(tmp_path: Path) -> None:
+    spec = make_spec(trials=2)
+    dead = make_bridge(spec, tmp_path)  # a driver that was killed mid-trial
+    first = dead.ask("ray-old")
+    assert first is not None
+    run_epochs(dead, "ray-old", [0.2, 0.3])
+
+    study = reopen(dead.study, spec)
+    bridge = make_bridge(spec, tmp_path, study=study)
+    again = bridge.ask("ray-new")
+
+    assert again is not None
+    assert again["number"] == 0 and again["config"] == first["config"]
+    assert bridge.resumed == [0]
+    assert bridge.counts.asked == 1  # counted toward the budget when first asked
+    assert len(study.trials) == 1
+    assert trial(study, 0).user_attrs[records.TRIAL_RAY_ID] == "ray-new"
+    fresh = bridge.ask("ray-next")
+    assert fresh is not None and fresh["number"] == 1
+    assert bridge.ask("ray-last") is None
+
+
+def test_a_stale_trial_whose_config_was_torn_is_drawn_again_keeping_its_params(
+    tmp_path: Path,
+) -> None:
+    spec = make_spec()
+    study = make_study(spec)
+    torn = study.ask()  # asked and sampled, but its config record never made it
+    x = torn.suggest_float("x", 0.0, 1.0)
+
+    bridge = make_bridge(spec, tmp_path, study=study)
+    config = bridge.ask("ray-1")
+
+    assert config is not None and config["number"] == 0
+    assert config["config"] == {"epochs": 3, "x": x}
+    assert trial(study, 0).user_attrs[records.TRIAL_CONFIG] == {"epochs": 3, "x": x}
+
+
+def test_a_seeded_sweep_draws_the_same_configs_when_it_is_resumed(tmp_path: Path) -> None:
+    spec = make_spec(trials=4)
+    straight = make_bridge(spec, tmp_path)
+    expected = [straight.ask(f"s{i}") for i in range(4)]
+
+    first = make_bridge(spec, tmp_path)
+    complete(first, "a", [0.5])
+    complete(first, "b", [0.5])
+    second = make_bridge(spec, tmp_path, study=reopen(first.study, spec))
+    drawn = [second.ask("c"), second.ask("d")]
+
+    assert [c["number"] for c in drawn if c] == [2, 3]
+    resumed = [trial(first.study, n).params["x"] for n in range(4)]
+    assert resumed == [c["config"]["x"] for c in expected if c]
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def test_each_epoch_is_reported_to_the_study_and_logged_with_the_objectives_metrics(
+    tmp_path: Path,
+) -> None:
+    tracker, progress = FakeTracker(), FakeProgress()
+    bridge = make_bridge(make_spec(), tmp_path, tracker=tracker, progress=progress)
+    bridge.ask("ray-1")
+    ray_bookkeeping = {
+        "training_iteration": 1,
+        "time_this_iter_s": 0.1,
+        "timestamp": 123,
+        "done": False,
+        "config/x": 0.5,
+        "tuner_other": 1.0,
+        "flag": True,  # a bool is no metric
+        "note": "text",
+    }
+
+    for epoch, score in ((1, 0.25), (2, 0.5)):
+        result = {EPOCH: epoch, "score": score, "loss": 1 - score, PID: 99, NODE: "n1"}
+        assert bridge.record("ray-1", {**result, **ray_bookkeeping}) is False
+
+    assert trial(bridge.study, 0).intermediate_values == {1: 0.25, 2: 0.5}
+    assert bridge.counts.epochs == 2
+    assert tracker.named("log_epoch") == [
+        ("run-0-1", 1, {"score": 0.25, "loss": 0.75}),
+        ("run-0-1", 2, {"score": 0.5, "loss": 0.5}),
+    ]
+    assert tracker.named("set_tags") == [("run-0-1", {"ray_node_id": "n1", "pid": "99"})]
+    attrs = trial(bridge.study, 0).user_attrs
+    assert (attrs[records.TRIAL_NODE_ID], attrs[records.TRIAL_PID]) == ("n1", 99)
+    assert progress.named("epoch") == [(0, 1, 0.25), (0, 2, 0.5)]
+
+
+def test_a_result_without_an_epoch_counts_as_the_next_epoch(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(), tmp_path)
+    bridge.ask("ray-1")
+
+    bridge.record("ray-1", {"score": 0.1})
+    bridge.record("ray-1", {"score": 0.2})
+
+    assert trial(bridge.study, 0).intermediate_values == {1: 0.1, 2: 0.2}
+
+
+def test_a_non_finite_value_is_not_reported_and_a_trial_with_no_value_fails(
+    tmp_path: Path,
+) -> None:
+    bridge = make_bridge(make_spec(), tmp_path)
+    bridge.ask("ray-1")
+
+    for epoch, value in enumerate((math.nan, math.inf), 1):
+        assert bridge.record("ray-1", {EPOCH: epoch, "score": value}) is False
+    bridge.record("ray-1", {EPOCH: 3, "loss": 0.5})  # the metric missing altogether
+    bridge.finish("ray-1", {}, False)
+
+    frozen = trial(bridge.study, 0)
+    assert frozen.intermediate_values == {}
+    assert frozen.state == State.FAIL
+    assert frozen.user_attrs[records.TRIAL_REASON] == "it never reported score"
+
+
+def test_replayed_epochs_of_a_resumed_trial_are_not_reported_again(tmp_path: Path) -> None:
+    spec = make_spec(pruner="{type: threshold, lower: 0.5}")
+    dead = make_bridge(spec, tmp_path)
+    dead.ask("ray-old")
+    run_epochs(dead, "ray-old", [0.6, 0.7])
+    tracker = FakeTracker()
+    bridge = make_bridge(spec, tmp_path, study=reopen(dead.study, spec), tracker=tracker)
+    bridge.ask("ray-new")
+
+    # the objective resumes from its checkpoint and re-reports epochs 1 and 2 first; a
+    # replayed value below the threshold is not a new decision either
+    assert run_epochs(bridge, "ray-new", [0.6, 0.1]) == [False, False]
+    assert bridge.counts.epochs == 0
+    assert run_epochs(bridge, "ray-new", [0.8], start=3) == [False]
+
+    assert trial(bridge.study, 0).intermediate_values == {1: 0.6, 2: 0.7, 3: 0.8}
+    assert bridge.counts.epochs == 1
+    assert [epoch for _, epoch, _ in tracker.named("log_epoch")] == [1, 2, 3]  # MLflow re-logged
+
+
+def test_a_result_for_a_trial_the_bridge_does_not_run_is_ignored(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(), tmp_path)
+
+    assert bridge.record("unknown", {EPOCH: 1, "score": 0.5}) is False
+    assert bridge.record("unknown", {FAILED: 1, REASON: "boom"}) is False
+    bridge.finish("unknown", {}, True)
+    bridge.mark_pruned("unknown")
+
+    assert bridge.study.trials == [] and bridge.counts == Counts()
+
+
+# ----------------------------------------------------------------------------- pruning
+
+
+def test_the_pruner_is_asked_after_each_new_epoch(tmp_path: Path) -> None:
+    progress = FakeProgress()
+    bridge = make_bridge(
+        make_spec(pruner="{type: threshold, lower: 0.5}"), tmp_path, progress=progress
+    )
+    bridge.ask("ray-1")
+
+    assert run_epochs(bridge, "ray-1", [0.7, 0.3]) == [False, True]
+    bridge.finish("ray-1", {}, False)
+
+    frozen = trial(bridge.study, 0)
+    assert frozen.state == State.PRUNED
+    assert frozen.intermediate_values == {1: 0.7, 2: 0.3}
+    assert frozen.user_attrs[records.TRIAL_REASON] == "pruned after epoch 2"
+    assert bridge.counts.by_state == {"PRUNED": 1}
+    assert progress.named("trial_finished") == [(0, "PRUNED", None, "pruned after epoch 2")]
+
+
+def test_the_median_pruner_prunes_a_trial_below_the_finished_trials_median(
+    tmp_path: Path,
+) -> None:
+    bridge = make_bridge(make_spec(trials=3, pruner="{type: median, startup_trials: 1}"), tmp_path)
+    bridge.ask("first")
+    assert run_epochs(bridge, "first", [0.8, 0.9, 0.9]) == [False, False, False]  # no history
+    bridge.finish("first", {}, False)
+
+    bridge.ask("better")
+    bridge.ask("worse")
+
+    assert run_epochs(bridge, "better", [0.85]) == [False]
+    assert run_epochs(bridge, "worse", [0.1]) == [True]
+
+
+def test_no_value_no_pruning_decision(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(pruner="{type: threshold, lower: 0.5}"), tmp_path)
+    bridge.ask("ray-1")
+
+    assert bridge.record("ray-1", {EPOCH: 1, "loss": 0.9}) is False
+
+
+def test_a_trial_marked_pruned_by_another_scheduler_is_told_pruned(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(), tmp_path)
+    bridge.ask("ray-1")
+    run_epochs(bridge, "ray-1", [0.4])
+
+    bridge.mark_pruned("ray-1")
+    bridge.finish("ray-1", {}, False)
+
+    frozen = trial(bridge.study, 0)
+    assert frozen.state == State.PRUNED
+    assert frozen.user_attrs[records.TRIAL_REASON] == "pruned after epoch 1"
+
+
+# ----------------------------------------------------------------------------- telling
+
+
+def test_finish_tells_complete_with_the_last_reported_value(tmp_path: Path) -> None:
+    tracker, progress = FakeTracker(), FakeProgress()
+    bridge = make_bridge(make_spec(), tmp_path, tracker=tracker, progress=progress)
+
+    complete(bridge, "ray-1", [0.5, 0.7, 0.6])
+
+    frozen = trial(bridge.study, 0)
+    assert frozen.state == State.COMPLETE and frozen.value == 0.6  # the last, not the best
+    assert records.TRIAL_REASON not in frozen.user_attrs
+    assert tracker.named("end_trial") == [("run-0-1", "COMPLETE", 0.6, None)]
+    assert progress.named("trial_finished") == [(0, "COMPLETE", 0.6, None)]
+    assert bridge.counts.by_state == {"COMPLETE": 1} and bridge.counts.finished == 1
+    assert bridge.running == {}
+
+
+def test_finish_fails_a_trial_with_the_reason_it_reported(tmp_path: Path) -> None:
+    tracker = FakeTracker()
+    bridge = make_bridge(make_spec(trials=2), tmp_path, tracker=tracker)
+    failure = {FAILED: 1, REASON: "RuntimeError: planned failure at epoch 2 (x=0.3)"}
+
+    bridge.ask("reported")  # the reason in the last result Ray passes to finish
+    run_epochs(bridge, "reported", [0.5])
+    assert bridge.record("reported", failure) is False
+    bridge.finish("reported", failure, False)
+    bridge.ask("remembered")  # Ray passes no result: the reason recorded before stands
+    bridge.record("remembered", failure)
+    bridge.finish("remembered", None, True)
+
+    for number in (0, 1):
+        frozen = trial(bridge.study, number)
+        assert frozen.state == State.FAIL
+        assert frozen.user_attrs[records.TRIAL_REASON] == failure[REASON]
+    assert tracker.named("end_trial")[0] == ("run-0-1", "FAIL", None, failure[REASON])
+    assert bridge.counts.failed == 2
+
+
+def test_an_error_without_a_reason_fails_the_trial_as_errored(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(), tmp_path)
+    bridge.ask("ray-1")
+    run_epochs(bridge, "ray-1", [0.9])
+
+    bridge.finish("ray-1", None, True)
+
+    frozen = trial(bridge.study, 0)
+    assert frozen.state == State.FAIL
+    assert frozen.user_attrs[records.TRIAL_REASON] == "the trial errored"
+
+
+@pytest.mark.parametrize("kind", [Stop.SIGNAL, Stop.SIGNAL_TWICE, Stop.LOCK_LOST, Stop.DISK_FULL])
+def test_an_interrupted_trial_is_left_running_for_the_next_run(tmp_path: Path, kind: Stop) -> None:
+    tracker, progress = FakeTracker(), FakeProgress()
+    bridge = make_bridge(make_spec(), tmp_path, tracker=tracker, progress=progress)
+    bridge.ask("ray-1")
+    run_epochs(bridge, "ray-1", [0.5])
+
+    bridge.stop(kind, "interrupted by the user")
+    assert bridge.interrupted
+    bridge.finish("ray-1", None, False)
+
+    assert trial(bridge.study, 0).state == State.RUNNING
+    assert tracker.named("end_trial") == [
+        ("run-0-1", "INTERRUPTED", None, "interrupted: interrupted by the user")
+    ]
+    assert progress.named("trial_finished") == [(0, "RUNNING", None, "interrupted by the user")]
+    assert bridge.counts.by_state == {} and bridge.running == {}
+
+
+def test_a_stop_that_is_not_resumable_fails_unfinished_trials_and_completes_finished_ones(
+    tmp_path: Path,
+) -> None:
+    bridge = make_bridge(make_spec(trials=2, epochs=3), tmp_path)
+    bridge.ask("short")
+    bridge.ask("whole")
+    run_epochs(bridge, "short", [0.5])
+    run_epochs(bridge, "whole", [0.5, 0.6, 0.7])
+
+    bridge.stop(Stop.TIME_BUDGET, "the sweep's time budget ran out")
+    assert not bridge.interrupted
+    bridge.finish("short", None, False)
+    bridge.finish("whole", None, False)
+
+    short, whole = trial(bridge.study, 0), trial(bridge.study, 1)
+    assert short.state == State.FAIL
+    assert short.user_attrs[records.TRIAL_REASON] == (
+        "interrupted after epoch 1: the sweep's time budget ran out"
+    )
+    assert whole.state == State.COMPLETE and whole.value == 0.7
+
+
+def test_close_fails_the_trials_ray_never_ended(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(trials=2), tmp_path)
+    bridge.ask("ray-1")
+    run_epochs(bridge, "ray-1", [0.5, 0.6])
+
+    bridge.close()
+
+    assert bridge.stop_kind is Stop.ENDED
+    frozen = trial(bridge.study, 0)
+    assert frozen.state == State.FAIL
+    assert frozen.user_attrs[records.TRIAL_REASON] == (
+        "interrupted after epoch 2: the sweep ended while they ran"
+    )
+    assert bridge.running == {}
+
+
+def test_close_after_a_signal_leaves_the_running_trials_resumable(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(trials=2), tmp_path)
+    bridge.ask("ray-1")
+    bridge.stop(Stop.SIGNAL, "Ctrl-C", signum=2)
+
+    bridge.close()
+
+    assert bridge.stop_kind is Stop.SIGNAL
+    assert trial(bridge.study, 0).state == State.RUNNING
+
+
+def test_close_with_nothing_running_does_not_stop_the_sweep(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(trials=1), tmp_path)
+    complete(bridge, "ray-1", [0.5])
+
+    bridge.close()
+
+    assert bridge.stop_kind is None and bridge.stopping is None
+
+
+def test_a_trial_that_reports_a_full_disk_stops_the_sweep_and_stays_resumable(
+    tmp_path: Path,
+) -> None:
+    bridge = make_bridge(make_spec(trials=3), tmp_path)
+    bridge.ask("ray-1")
+    run_epochs(bridge, "ray-1", [0.5])
+    full = {FAILED: 1, REASON: "OSError: [Errno 28] No space left on device: 'ckpt'"}
+
+    assert bridge.record("ray-1", full) is False
+    bridge.finish("ray-1", full, False)
+
+    assert bridge.stop_kind is Stop.DISK_FULL and bridge.interrupted
+    assert isinstance(bridge.full, OSError) and "No space left" in str(bridge.full)
+    assert trial(bridge.study, 0).state == State.RUNNING  # not the trial's fault
+    assert bridge.ask("ray-2") is None
+
+
+def test_too_many_failures_counts_the_trials_failed(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(trials=4, budget=", max_failures: 2"), tmp_path)
+    unlimited = make_bridge(make_spec(trials=4), tmp_path)
+
+    for ray_id in ("a", "b"):
+        assert not bridge.too_many_failures()
+        for b in (bridge, unlimited):
+            b.ask(ray_id)
+            b.finish(ray_id, {FAILED: 1, REASON: "boom"}, False)
+
+    assert bridge.too_many_failures()
+    assert not unlimited.too_many_failures()
+
+
+# ----------------------------------------------------------------------------- the best value
+
+
+def test_a_new_best_is_logged_only_when_it_beats_the_best_so_far(tmp_path: Path) -> None:
+    tracker = FakeTracker()
+    bridge = make_bridge(make_spec(trials=3), tmp_path, tracker=tracker, parent_run_id="p")
+
+    for ray_id, value in (("a", 0.5), ("b", 0.4), ("c", 0.7)):
+        complete(bridge, ray_id, [value])
+
+    assert tracker.named("log_best") == [("p", 0.5, 1), ("p", 0.7, 3)]
+
+
+def test_a_smaller_value_is_the_better_one_when_minimizing(tmp_path: Path) -> None:
+    tracker = FakeTracker()
+    spec = make_spec(trials=3, goal="minimize")
+    bridge = make_bridge(spec, tmp_path, tracker=tracker, parent_run_id="p")
+
+    for ray_id, value in (("a", 0.5), ("b", 0.7), ("c", 0.2)):
+        complete(bridge, ray_id, [value])
+
+    assert tracker.named("log_best") == [("p", 0.5, 1), ("p", 0.2, 3)]
+
+
+def test_a_resumed_bridge_starts_from_the_studys_best(tmp_path: Path) -> None:
+    spec = make_spec(trials=4)
+    earlier = make_bridge(spec, tmp_path)
+    complete(earlier, "a", [0.9])
+    tracker = FakeTracker()
+    bridge = make_bridge(
+        spec, tmp_path, study=reopen(earlier.study, spec), tracker=tracker, parent_run_id="p"
+    )
+
+    complete(bridge, "b", [0.5])  # worse than the earlier run's best: no new best
+    assert tracker.named("log_best") == []
+    complete(bridge, "c", [0.95])
+
+    assert tracker.named("log_best") == [("p", 0.95, 3)]  # finished counts the earlier run's
+
+
+def test_a_failed_or_pruned_trial_never_logs_a_best(tmp_path: Path) -> None:
+    tracker = FakeTracker()
+    bridge = make_bridge(make_spec(trials=2), tmp_path, tracker=tracker, parent_run_id="p")
+    bridge.ask("pruned")
+    run_epochs(bridge, "pruned", [0.9])
+    bridge.mark_pruned("pruned")
+    bridge.finish("pruned", None, False)
+    bridge.ask("failed")
+    run_epochs(bridge, "failed", [0.9])
+    bridge.finish("failed", None, True)
+
+    assert tracker.named("log_best") == []
+
+
+# ----------------------------------------------------------------------------- stopping
+
+
+def test_the_first_stop_reason_stands(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(), tmp_path)
+
+    assert bridge.stop(Stop.TIME_BUDGET, "time") is True
+    assert bridge.stop(Stop.MAX_FAILURES, "failures") is False
+    assert bridge.stop(Stop.ENDED, "ended") is False
+
+    assert (bridge.stop_kind, bridge.stopping) == (Stop.TIME_BUDGET, "time")
+    assert not bridge.interrupted
+
+
+def test_a_resumable_stop_replaces_a_time_budget_stop(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(), tmp_path)
+    bridge.stop(Stop.TIME_BUDGET, "time")
+
+    assert bridge.stop(Stop.SIGNAL, "Ctrl-C", signum=15) is True
+
+    assert (bridge.stop_kind, bridge.stopping, bridge.signal) == (Stop.SIGNAL, "Ctrl-C", 15)
+    assert bridge.interrupted
+
+
+def test_a_resumable_stop_is_not_replaced_by_any_other(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(), tmp_path)
+    bridge.stop(Stop.SIGNAL, "Ctrl-C", signum=2)
+
+    assert bridge.stop(Stop.DISK_FULL, "disk", signum=None) is False
+    assert bridge.stop(Stop.ENDED, "ended") is False
+    assert bridge.stop(Stop.SIGNAL, "again", signum=1) is False
+
+    assert (bridge.stop_kind, bridge.stopping, bridge.signal) == (Stop.SIGNAL, "Ctrl-C", 2)
+
+
+def test_a_second_signal_hurries_the_end_even_when_the_reason_stands(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(), tmp_path)
+    bridge.stop(Stop.SIGNAL, "Ctrl-C")
+    assert not bridge.hurry
+
+    assert bridge.stop(Stop.SIGNAL_TWICE, "Ctrl-C twice") is False
+
+    assert bridge.hurry and bridge.stop_kind is Stop.SIGNAL
+
+
+def test_a_second_signal_alone_stops_resumably_and_hurries(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(), tmp_path)
+
+    assert bridge.stop(Stop.SIGNAL_TWICE, "twice", signum=15) is True
+
+    assert bridge.hurry and bridge.interrupted and bridge.signal == 15
+
+
+def test_the_default_signal_is_sigint_until_a_stop_names_one(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(), tmp_path)
+    bridge.stop(Stop.SIGNAL, "hang-up")
+
+    assert bridge.signal == 2
+
+
+def test_losing_the_lock_overrides_any_stop(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(), tmp_path)
+    bridge.stop(Stop.SIGNAL, "Ctrl-C")
+
+    bridge.lose("taken over by host b")
+    bridge.lose("a later message")
+
+    assert bridge.stop_kind is Stop.LOCK_LOST and bridge.interrupted
+    assert bridge.lost == "taken over by host b"  # the first reason is kept
+    assert bridge.stopping == "a later message"
+
+
+def test_a_full_disk_stops_resumably_and_keeps_the_first_error(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(), tmp_path)
+    first, second = OSError(28, "first"), OSError(28, "second")
+
+    bridge.stop_on_full_disk(first)
+    bridge.stop_on_full_disk(second)
+
+    assert bridge.full is first
+    assert bridge.stop_kind is Stop.DISK_FULL and bridge.stopping == "no space left on the disk"
+
+
+def test_only_the_user_the_lock_and_the_disk_stop_resumably() -> None:
+    assert {kind for kind in Stop if kind.resumable} == {
+        Stop.SIGNAL,
+        Stop.SIGNAL_TWICE,
+        Stop.LOCK_LOST,
+        Stop.DISK_FULL,
+    }
+
+
+# ----------------------------------------------------------------------------- the lock
+
+
+@dataclass
+class FakeLock:
+    """A SweepLock that can be lost at will (the real one: tests/study/test_sweep_lock.py)."""
+
+    held: bool = True
+    heartbeat_s: float = 5.0
+    lost: str | None = None
+    on_lost: Any = None
+    reads: list[float] = field(default_factory=list)
+
+    def holds(self, within: float = 0.0) -> bool:
+        self.reads.append(within)
+        if not self.held:
+            self.lost = self.lost or "taken over by host b, pid 7"
+        return self.held
+
+
+def test_the_bridge_listens_to_its_lock(tmp_path: Path) -> None:
+    lock = FakeLock()
+    bridge = make_bridge(make_spec(), tmp_path, lock=lock)
+
+    lock.on_lost("taken over")
+
+    assert bridge.lost == "taken over" and bridge.stop_kind is Stop.LOCK_LOST
+
+
+def test_a_bridge_whose_lock_was_taken_writes_nothing_more(tmp_path: Path) -> None:
+    lock = FakeLock()
+    tracker = FakeTracker()
+    bridge = make_bridge(make_spec(trials=3), tmp_path, lock=lock, tracker=tracker)
+    bridge.ask("ray-1")
+    run_epochs(bridge, "ray-1", [0.5])
+    calls = len(tracker.calls)
+
+    lock.held = False
+    assert bridge.record("ray-1", {EPOCH: 2, "score": 0.9}) is False
+    bridge.finish("ray-1", {}, False)
+    assert bridge.ask("ray-2") is None
+
+    assert bridge.lost == "taken over by host b, pid 7"
+    assert bridge.stop_kind is Stop.LOCK_LOST
+    frozen = trial(bridge.study, 0)
+    assert frozen.state == State.RUNNING and frozen.intermediate_values == {1: 0.5}
+    assert len(bridge.study.trials) == 1 and len(tracker.calls) == calls
+
+
+def test_recording_trusts_a_lock_read_within_one_heartbeat(tmp_path: Path) -> None:
+    lock = FakeLock(heartbeat_s=3.0)
+    bridge = make_bridge(make_spec(), tmp_path, lock=lock)
+    bridge.ask("ray-1")
+
+    run_epochs(bridge, "ray-1", [0.5])
+
+    assert lock.reads == [0.0, 3.0]  # ask reads it now; an epoch may trust a recent read
+
+
+# ----------------------------------------------------------------------------- counts and the rest
+
+
+def test_counts_derive_failed_and_finished() -> None:
+    counts = Counts(asked=9, before=2, epochs=30, by_state={"COMPLETE": 3, "FAIL": 1, "PRUNED": 2})
+
+    assert counts.failed == 1
+    assert counts.finished == 8
+    assert (Counts().failed, Counts().finished) == (0, 0)
+
+
+def test_the_counts_follow_what_the_bridge_told(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(trials=3, pruner="{type: threshold, lower: 0.5}"), tmp_path)
+    complete(bridge, "done", [0.6, 0.7])
+    bridge.ask("pruned")
+    run_epochs(bridge, "pruned", [0.1])
+    bridge.finish("pruned", None, False)
+    bridge.ask("failed")
+    bridge.finish("failed", None, True)
+
+    assert bridge.counts.by_state == {"COMPLETE": 1, "PRUNED": 1, "FAIL": 1}
+    assert (bridge.counts.asked, bridge.counts.epochs, bridge.counts.finished) == (3, 3, 3)
+
+
+def test_waiting_while_a_running_trial_may_still_need_a_rerun(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(trials=1, retries=1), tmp_path)
+    never = make_bridge(make_spec(trials=1, retries=0), tmp_path)
+    assert not bridge.waiting()  # nothing runs
+
+    bridge.ask("ray-1")
+    never.ask("ray-1")
+
+    assert bridge.waiting()
+    assert not never.waiting()  # no re-runs allowed
+    bridge.stop(Stop.TIME_BUDGET, "time")
+    assert not bridge.waiting()
+
+
+def test_all_done_once_the_budget_is_spent_and_nothing_runs(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(trials=1), tmp_path)
+    assert not bridge.all_done()
+
+    bridge.ask("ray-1")
+    assert not bridge.all_done()
+    bridge.finish("ray-1", None, True)
+
+    assert bridge.all_done()
+
+
+def test_the_trial_folder_is_under_the_studys_trial_storage(tmp_path: Path) -> None:
+    spec = make_spec()
+    study = make_study(spec)
+    elsewhere = tmp_path / "shared"
+    elsewhere.mkdir()
+    records.set_trial_storage(study, str(elsewhere))
+
+    config = make_bridge(spec, tmp_path / "results", study=study).ask("ray-1")
+
+    assert config is not None and config["trial_dir"] == str(elsewhere / "unit" / "trials" / "0")
+
+
+def test_a_bridge_pickles_as_an_empty_shell(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(), tmp_path)
+    bridge.ask("ray-1")
+
+    copy = pickle.loads(pickle.dumps(bridge))
+
+    assert isinstance(copy, Bridge) and copy.__dict__ == {}
+
+
+# ----------------------------------------------------------------------------- died_reason
+
+RAY_TEXT = (
+    "The actor died unexpectedly before finishing this task.\n"
+    "\tclass_name: ImplicitFunc\n\tactor_id: 3a2b\n\tpid: 812\n\tname: trial_3\n"
+    "\tnamespace: 1c9e\n\tip: 10.0.0.5\n"
+    "The actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR "
+    "Worker exit detail: Worker unexpectedly exits with a connection error code 2. End of "
+    "file. There are some potential root causes. (1) The process is killed by SIGKILL by "
+    "OOM killer due to high memory usage."
+)
+
+
+def test_died_reason_names_the_process_and_how_ray_saw_it() -> None:
+    assert died_reason(RAY_TEXT, pid=1) == (
+        "the worker process died (pid 812, killed or crashed; Ray: SYSTEM_ERROR, "
+        "Worker unexpectedly exits with a connection error code 2. End of file)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "pid", "expected"),
+    [
+        ("The actor died.", 77, "the worker process died (pid 77, killed or crashed)"),
+        ("The actor died.", None, "the worker process died (pid ?, killed or crashed)"),
+        (
+            "Worker exit type: INTENDED_USER_EXIT",
+            5,
+            "the worker process died (pid 5, killed or crashed; Ray: INTENDED_USER_EXIT)",
+        ),
+    ],
+)
+def test_died_reason_falls_back_to_the_pid_the_trial_reported(
+    message: str, pid: int | None, expected: str
+) -> None:
+    assert died_reason(message, pid) == expected
+
+
+def test_died_reason_is_one_line_of_at_most_500_characters() -> None:
+    text = died_reason("pid: 1\nWorker exit detail: " + "x " * 600, None)
+
+    assert "\n" not in text and len(text) == 500
