@@ -22,7 +22,7 @@ Optuna is imported inside the functions, so importing this module stays cheap.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -45,11 +45,9 @@ def distribution(param: Param) -> optuna.distributions.BaseDistribution:
     )
 
     if param.kind == "float":
-        low, high = param.bounds
-        return FloatDistribution(low, high, log=param.log, step=param.step)
+        return FloatDistribution(param.low, param.high, log=param.log, step=param.step)
     if param.kind == "int":
-        ilow, ihigh, istep = param.int_range
-        return IntDistribution(ilow, ihigh, log=param.log, step=istep)
+        return IntDistribution(param.low, param.high, log=param.log, step=param.step or 1)
     return CategoricalDistribution(list(param.encoded_choices))
 
 
@@ -61,11 +59,13 @@ def distributions(spec: SweepSpec) -> dict[str, optuna.distributions.BaseDistrib
 def suggest_value(trial: optuna.trial.BaseTrial, param: Param) -> Any:
     """Ask the trial for one param; returns the decoded value (a list for a list choice)."""
     if param.kind == "float":
-        low, high = param.bounds
-        return trial.suggest_float(param.name, low, high, log=param.log, step=param.step)
+        return trial.suggest_float(
+            param.name, param.low, param.high, log=param.log, step=param.step
+        )
     if param.kind == "int":
-        ilow, ihigh, istep = param.int_range
-        return trial.suggest_int(param.name, ilow, ihigh, step=istep, log=param.log)
+        return trial.suggest_int(
+            param.name, param.low, param.high, step=param.step or 1, log=param.log
+        )
     return param.decode(trial.suggest_categorical(param.name, list(param.encoded_choices)))
 
 
@@ -98,14 +98,12 @@ def grid(spec: SweepSpec) -> dict[str, list[Any]]:
         if p.kind == "choice":
             space[p.name] = list(p.encoded_choices)
         elif p.kind == "int":
-            ilow, _, istep = p.int_range
-            space[p.name] = list(range(ilow, int(p.top) + 1, istep))
+            space[p.name] = list(range(p.low, p.top + 1, p.step or 1))
         elif p.step is None:
             raise ValueError(f"grid sampler: param '{p.name}' is a continuous float")
         else:
-            low, high = p.bounds
-            lo, st = Decimal(str(low)), Decimal(str(p.step))
-            count = int((Decimal(str(float_top(low, high, p.step))) - lo) / st) + 1
+            lo, st = Decimal(str(p.low)), Decimal(str(p.step))
+            count = int((Decimal(str(float_top(p.low, p.high, p.step))) - lo) / st) + 1
             space[p.name] = [float(lo + k * st) for k in range(count)]
     return space
 
@@ -128,13 +126,7 @@ def _grid_sampler_class() -> type:
         inside `study.optimize` and raises RuntimeError from `study.tell` (ask-and-tell,
         as our searcher uses). The sweep ends after `grid_size(spec)` trials instead."""
 
-        def after_trial(
-            self,
-            study: optuna.Study,
-            trial: optuna.trial.FrozenTrial,
-            state: optuna.trial.TrialState,
-            values: Sequence[float] | None,
-        ) -> None:
+        def after_trial(self, study, trial, state, values) -> None:  # type: ignore[override]
             return None
 
     AskTellGridSampler.__qualname__ = AskTellGridSampler.__name__  # pickled by reference:
