@@ -166,6 +166,7 @@ def best_trial(
     trial = best.pick_trial(study, number)
     row = best.trial_row(trial, trial_root(study, folder), name)
     metric = metric_of(study)
+    assert trial.value is not None  # pick_trial returns a COMPLETE trial with a finite value
     return BestTrial(
         sweep=name,
         number=trial.number,

@@ -10,6 +10,7 @@ the real URI is only ever handed to the library that connects with it.
 from __future__ import annotations
 
 import re
+from typing import overload
 
 MASK = "***"
 
@@ -33,6 +34,10 @@ def mask_text(text: str) -> str:
     return _QUERY.sub(rf"\g<key>{MASK}", _USERINFO.sub(_userinfo, text))
 
 
+@overload
+def mask_url(url: str) -> str: ...
+@overload
+def mask_url(url: None) -> None: ...
 def mask_url(url: str | None) -> str | None:
     """A URL with its password (if any) replaced by `***`: safe to print and record."""
     return None if url is None else mask_text(url)

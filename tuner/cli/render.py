@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -150,7 +150,7 @@ def _with_reasons(lines: list[str], rows: list[Mapping[str, Any]]) -> list[str]:
     ]
 
 
-def render_ls(rows: list[Mapping[str, Any]], now: datetime | None = None) -> str:
+def render_ls(rows: Sequence[Mapping[str, Any]], now: datetime | None = None) -> str:
     """The `tune ls` table: name, trials (complete/pruned/failed/running), best value,
     metric, last activity."""
     if not rows:

@@ -22,7 +22,7 @@ Optuna is imported inside the functions, so importing this module stays cheap.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -45,9 +45,11 @@ def distribution(param: Param) -> optuna.distributions.BaseDistribution:
     )
 
     if param.kind == "float":
-        return FloatDistribution(param.low, param.high, log=param.log, step=param.step)
+        low, high = param.bounds
+        return FloatDistribution(low, high, log=param.log, step=param.step)
     if param.kind == "int":
-        return IntDistribution(param.low, param.high, log=param.log, step=param.step or 1)
+        ilow, ihigh, istep = param.int_range
+        return IntDistribution(ilow, ihigh, log=param.log, step=istep)
     return CategoricalDistribution(list(param.encoded_choices))
 
 
@@ -59,13 +61,11 @@ def distributions(spec: SweepSpec) -> dict[str, optuna.distributions.BaseDistrib
 def suggest_value(trial: optuna.trial.BaseTrial, param: Param) -> Any:
     """Ask the trial for one param; returns the decoded value (a list for a list choice)."""
     if param.kind == "float":
-        return trial.suggest_float(
-            param.name, param.low, param.high, log=param.log, step=param.step
-        )
+        low, high = param.bounds
+        return trial.suggest_float(param.name, low, high, log=param.log, step=param.step)
     if param.kind == "int":
-        return trial.suggest_int(
-            param.name, param.low, param.high, step=param.step or 1, log=param.log
-        )
+        ilow, ihigh, istep = param.int_range
+        return trial.suggest_int(param.name, ilow, ihigh, step=istep, log=param.log)
     return param.decode(trial.suggest_categorical(param.name, list(param.encoded_choices)))
 
 
@@ -98,12 +98,14 @@ def grid(spec: SweepSpec) -> dict[str, list[Any]]:
         if p.kind == "choice":
             space[p.name] = list(p.encoded_choices)
         elif p.kind == "int":
-            space[p.name] = list(range(p.low, p.top + 1, p.step or 1))
+            ilow, _, istep = p.int_range
+            space[p.name] = list(range(ilow, int(p.top) + 1, istep))
         elif p.step is None:
             raise ValueError(f"grid sampler: param '{p.name}' is a continuous float")
         else:
-            lo, st = Decimal(str(p.low)), Decimal(str(p.step))
-            count = int((Decimal(str(float_top(p.low, p.high, p.step))) - lo) / st) + 1
+            low, high = p.bounds
+            lo, st = Decimal(str(low)), Decimal(str(p.step))
+            count = int((Decimal(str(float_top(low, high, p.step))) - lo) / st) + 1
             space[p.name] = [float(lo + k * st) for k in range(count)]
     return space
 
@@ -126,7 +128,13 @@ def _grid_sampler_class() -> type:
         inside `study.optimize` and raises RuntimeError from `study.tell` (ask-and-tell,
         as our searcher uses). The sweep ends after `grid_size(spec)` trials instead."""
 
-        def after_trial(self, study, trial, state, values) -> None:  # type: ignore[override]
+        def after_trial(
+            self,
+            study: optuna.Study,
+            trial: optuna.trial.FrozenTrial,
+            state: optuna.trial.TrialState,
+            values: Sequence[float] | None,
+        ) -> None:
             return None
 
     AskTellGridSampler.__qualname__ = AskTellGridSampler.__name__  # pickled by reference:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeGuard
 
 from tuner.errors import ConfigError, DataError, TunerError
 from tuner.space.yaml_file import (
@@ -99,8 +99,9 @@ class Metric:
     goal: str  # "maximize" | "minimize" (also Optuna's direction names)
 
     @property
-    def direction(self) -> str:
-        return self.goal
+    def direction(self) -> Literal["maximize", "minimize"]:
+        """Optuna's direction: the goal (which the space file's schema limits to these)."""
+        return "maximize" if self.maximize else "minimize"
 
     @property
     def maximize(self) -> bool:
@@ -257,13 +258,34 @@ class Param:
     when: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
     @property
-    def top(self) -> float | int | None:
-        """The highest value the param can take (high unless a step rounds it down)."""
+    def bounds(self) -> tuple[float | int, float | int]:
+        """(low, high) of a float or int param; a choice has no range (ValueError)."""
+        if self.low is None or self.high is None:
+            raise ValueError(f"param '{self.name}' is a {self.kind}: it has no range")
+        return self.low, self.high
+
+    @property
+    def int_range(self) -> tuple[int, int, int]:
+        """(low, high, step) of an int param, step 1 when none is given (ValueError for
+        another kind: the loader makes an int param's low, high and step ints)."""
+        low, high = self.bounds
+        step = self.step or 1
+        if self.kind != "int" or not (
+            isinstance(low, int) and isinstance(high, int) and isinstance(step, int)
+        ):
+            raise ValueError(f"param '{self.name}' is a {self.kind}, not an int range")
+        return low, high, step
+
+    @property
+    def top(self) -> float | int:
+        """The highest value the param can take (high unless a step rounds it down);
+        a choice has none (ValueError)."""
+        low, high = self.bounds
         if self.kind == "int" and self.step:
-            return self.low + (self.high - self.low) // self.step * self.step
+            return low + (high - low) // self.step * self.step
         if self.kind == "float" and self.step:
-            return float_top(self.low, self.high, self.step)
-        return self.high
+            return float_top(low, high, self.step)
+        return high
 
     @property
     def first(self) -> Any:
@@ -294,10 +316,11 @@ class Param:
             return False
         if self.kind == "int" and not float(value).is_integer():
             return False
-        if not (self.low <= value <= self.top):
+        low, _ = self.bounds
+        if not (low <= value <= self.top):
             return False
         if self.step:
-            off = (Decimal(str(value)) - Decimal(str(self.low))) / Decimal(str(self.step))
+            off = (Decimal(str(value)) - Decimal(str(low))) / Decimal(str(self.step))
             return off == off.to_integral_value()
         return True
 
@@ -466,7 +489,7 @@ def _err(located: Located, key: KeyPath, message: str, hint: str | None = None) 
     return ConfigError(f"key '{name}': {message}", where=located.where(key), hint=hint)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -1083,7 +1106,7 @@ def _check_objective(spec: SweepSpec, located: Located) -> SweepSpec:
     schema = objective.config_schema
     ref = spec.objective
     props = (schema or {}).get("properties", {})
-    closed = bool(schema) and schema.get("additionalProperties") is False
+    closed = bool(schema and schema.get("additionalProperties") is False)
     if closed and RESERVED not in props:
         spec = replace(spec, epochs_in_config=False)
 
@@ -1121,7 +1144,9 @@ def _check_objective(spec: SweepSpec, located: Located) -> SweepSpec:
     origin.update({p.name: ("params", p.name) for p in spec.params})
     if spec.dataset is not None:
         origin["dataset"] = ("dataset",)
-    lines = {(k,): located.lines[o] for k, o in origin.items() if o in located.lines}
+    lines: dict[KeyPath, int] = {
+        (k,): located.lines[o] for k, o in origin.items() if o in located.lines
+    }
 
     samples = list(_samples(spec, located))
     if schema:
@@ -1132,7 +1157,7 @@ def _check_objective(spec: SweepSpec, located: Located) -> SweepSpec:
                 message = exc.message
                 match = re.match(r"key '([^'.]+)", message)
                 culprit = match.group(1) if match else None
-                if culprit in origin:
+                if match is not None and culprit in origin:
                     dotted = ".".join(map(str, origin[culprit]))
                     message = f"key '{dotted}{message[match.end() :]}"
                     if not label and culprit in spec.param_names:
@@ -1242,8 +1267,8 @@ def _requirements(spec: SweepSpec, p: Param, located: Located) -> dict[str, Any]
                 f"can never be sampled: its conditions need two different values of '{q}'",
             )
         needs[q] = values[0]
-    values = assign(spec, {**needs, p.name: p.first})
-    if p.name not in values:
+    sampled = assign(spec, {**needs, p.name: p.first})
+    if p.name not in sampled:
         raise _err(
             located,
             ("params", p.name, "when"),

@@ -13,6 +13,7 @@ import contextlib
 import difflib
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,13 +101,14 @@ class Loader(_UniqueKeys, yaml.SafeLoader):
 
 # libyaml's parser when PyYAML was built with it: a space file with a choice of 200,000
 # values composes in ~1 s instead of ~7 s; same resolver and constructor as `Loader`.
-FastLoader: type = (
+FastLoader: type[Any] = (
     type("FastLoader", (_UniqueKeys, yaml.CSafeLoader), {})
     if getattr(yaml, "__with_libyaml__", False)
     else Loader
 )
 
-for _cls in {Loader, FastLoader}:
+_loaders: set[type[Any]] = {Loader, FastLoader}  # one class without libyaml
+for _cls in _loaders:
     _cls.add_implicit_resolver(
         "tag:yaml.org,2002:float",
         re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
@@ -220,7 +222,7 @@ def load_yaml(path: str | Path) -> Located:
     return parse_yaml(read_text(path), path)
 
 
-def suggest(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:
+def suggest(word: str, choices: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return close[0] if close else None
 

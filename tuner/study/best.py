@@ -54,6 +54,7 @@ from tuner.trial import CHECKPOINTS, CONFIG, METRICS, MODEL  # the trial folder'
 
 if TYPE_CHECKING:
     import optuna
+    from mlflow.types.schema import TensorSpec
 
 log = logging.getLogger(__name__)
 
@@ -351,7 +352,8 @@ def _signature(info: dict[str, Any]) -> Any:
 
     if any(k == "sparse" for k in feature_kinds(info).values()):
         return None
-    inputs = [ColSpec(AnyType(), name) for name in info["inputs"]]
+    inputs: list[ColSpec | TensorSpec] = [ColSpec(AnyType(), name) for name in info["inputs"]]
+    outputs: list[ColSpec | TensorSpec]
     if info["task"] == "binary":
         outputs = [ColSpec("double", "probability"), ColSpec("string", "predicted")]
     elif info["task"] == "multiclass":

@@ -22,12 +22,15 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuner.errors import ConfigError
 from tuner.space.spec import SweepSpec
 from tuner.study import records
 from tuner.study.records import SweepRecord
+
+if TYPE_CHECKING:
+    import optuna
 
 HEARTBEAT_S = float(os.environ.get("TUNER_LOCK_HEARTBEAT") or 5.0)
 STALE_AFTER = float(os.environ.get("TUNER_LOCK_STALE_AFTER") or 30.0)
@@ -79,7 +82,7 @@ class SweepLock:
 
     def __init__(
         self,
-        study: Any,
+        study: optuna.Study,
         heartbeat_s: float | None = None,
         on_lost: Callable[[str], None] | None = None,
     ):
@@ -100,8 +103,8 @@ class SweepLock:
 
     def acquire(self) -> None:
         held = records.read_lock(self.study)
-        other = held and (held["host"], held["pid"]) != (self.me["host"], self.me["pid"])
-        if other and _alive(held):
+        mine = (self.me["host"], self.me["pid"])
+        if held and (held["host"], held["pid"]) != mine and _alive(held):
             raise ConfigError(
                 f"sweep '{self.study.study_name}' is already running: host {held['host']}, "
                 f"pid {held['pid']}, since {_stamp(held['since'])}",
@@ -114,9 +117,11 @@ class SweepLock:
     def _beat(self) -> None:
         records.write_lock(self.study, {**self.me, "heartbeat": _now()})
 
-    def _mine(self, held: Any) -> bool:
+    def _mine(self, held: dict[str, Any] | None) -> bool:
         keys = ("host", "pid", "since")
-        return bool(held) and all(held.get(k) == self.me[k] for k in keys)
+        if not held:
+            return False
+        return all(held.get(k) == self.me[k] for k in keys)
 
     def holds(self, within: float = 0.0) -> bool:
         """Whether this driver still holds the lock, read from the study now (or trusted
@@ -163,13 +168,15 @@ def _essence(spec: SweepSpec) -> dict[str, Any]:
     }
 
 
-def check_same_sweep(study: Any, spec: SweepSpec) -> None:
+def check_same_sweep(study: optuna.Study, spec: SweepSpec) -> None:
     """Refuse to resume a sweep whose space, objective, data set or metric changed
     (raising the budget, concurrency or resources is fine)."""
     record = SweepRecord.of(study)
     if not record.space or not study.trials:
         return
-    before = _essence(record.spec(strict=True))
+    recorded = record.spec(strict=True)  # None only without a space; strict raises
+    assert recorded is not None
+    before = _essence(recorded)
     after = _essence(spec)
     changed = [key for key in before if before[key] != after[key]]
     if changed:

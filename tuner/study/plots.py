@@ -141,13 +141,13 @@ def _learning_curves(trials: list[optuna.trial.FrozenTrial], metric: str) -> Any
     curves = [t for t in trials if t.intermediate_values]
     if not curves:
         raise _Skip("no trial reported an intermediate value")
-    styles = {
+    styles: dict[str, dict[str, Any]] = {
         "COMPLETE": {"color": "tab:blue", "linestyle": "-", "alpha": 0.8},
         "PRUNED": {"color": "tab:orange", "linestyle": "--", "alpha": 0.7},
         "FAIL": {"color": "tab:red", "linestyle": ":", "alpha": 0.7},
         "RUNNING": {"color": "tab:green", "linestyle": "-", "alpha": 0.7},
     }
-    other = {"color": "tab:gray", "linestyle": "-", "alpha": 0.6}
+    other: dict[str, Any] = {"color": "tab:gray", "linestyle": "-", "alpha": 0.6}
     figure = Figure(figsize=(8, 5))
     ax = figure.add_subplot()
     states: dict[str, None] = {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from tuner.study.records import SweepRecord
 
@@ -30,7 +30,7 @@ def metric_of(study: optuna.Study) -> Metric:
     return SweepRecord.of(study).metric
 
 
-def finite(value: Any) -> bool:
+def finite(value: Any) -> TypeGuard[float]:
     """A real, finite number (not a bool, not NaN): a value that can rank a trial."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -63,7 +63,12 @@ def top_trials(study: optuna.Study, k: int = 1) -> list[optuna.trial.FrozenTrial
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if finite(t.value)
     ]
-    complete.sort(key=lambda t: (metric.key(t.value), t.number))
+
+    def rank(t: optuna.trial.FrozenTrial) -> tuple[float, int]:
+        assert t.value is not None  # only trials with a finite value were kept
+        return metric.key(t.value), t.number
+
+    complete.sort(key=rank)
     return complete[: max(k, 0)]
 
 
@@ -79,7 +84,7 @@ def sort_key(trial: optuna.trial.FrozenTrial, metric: Metric) -> tuple[int, int,
     state = trial.state.name
     score = trial.value if state == "COMPLETE" else last_value(trial)
     missing = not finite(score)
-    ordered = 0.0 if missing else metric.key(score)
+    ordered = metric.key(score) if finite(score) else 0.0
     return (_STATE_RANK.get(state, 5), int(missing), ordered, trial.number)
 
 

@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tuner.space.spec import SweepSpec
 from tuner.study import records, storage
@@ -25,11 +25,18 @@ from tuner.study.records import TrialRecord
 from tuner.sweep import faults
 from tuner.sweep.trial_runner import EPOCH, FAILED, NODE, PID, REASON
 
+if TYPE_CHECKING:
+    import optuna
+
+    from tuner.study.lock import SweepLock
+    from tuner.sweep.progress import Progress
+    from tuner.tracking.runs import Tracker
+
 
 @dataclass
 class Running:
     number: int
-    trial: Any  # optuna.trial.Trial
+    trial: optuna.trial.Trial
     run_id: str | None
     config: dict[str, Any]
     last_epoch: int = 0
@@ -104,12 +111,12 @@ class Bridge:
     def __init__(
         self,
         spec: SweepSpec,
-        study: Any,
+        study: optuna.Study,
         results: Path,
-        tracker: Any | None = None,
+        tracker: Tracker | None = None,
         parent_run_id: str | None = None,
-        progress: Any | None = None,
-        lock: Any | None = None,
+        progress: Progress | None = None,
+        lock: SweepLock | None = None,
     ):
         self.spec = spec
         self.study = study
@@ -151,6 +158,11 @@ class Bridge:
         self.stale = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
         self.resumed: list[int] = []
         self.retry: list[Running] = []  # trials whose worker died: run again first
+
+    def _parent(self) -> str:
+        """The sweep's parent run, for the tracker: the driver starts it before it makes a
+        Bridge with a tracker (passed on unchanged: unit tests' fake trackers take None)."""
+        return cast(str, self.parent_run_id)
 
     @property
     def interrupted(self) -> bool:
@@ -230,11 +242,11 @@ class Bridge:
                 frozen = self.stale.pop(0)
                 known = set(frozen.intermediate_values)
                 trial = optuna.trial.Trial(self.study, frozen._trial_id)
-                config = TrialRecord.of(frozen).config
-                if config is None:  # its record was torn: the recorded params are kept
-                    config = suggest(trial, self.spec)
-                    records.write_trial(trial, config=config)
-                config = dict(config)
+                recorded = TrialRecord.of(frozen).config
+                if recorded is None:  # its record was torn: the recorded params are kept
+                    recorded = suggest(trial, self.spec)
+                    records.write_trial(trial, config=recorded)
+                config = dict(recorded)
                 self.resumed.append(frozen.number)
             elif self.budget_left() > 0:
                 if self.spec.sampler.seed is not None:  # the draws a resume would repeat
@@ -251,7 +263,7 @@ class Bridge:
             run_id = None
             if self.tracker is not None:
                 run_id = self.tracker.start_trial(
-                    self.parent_run_id, number, config, {"ray_trial_id": ray_trial_id}
+                    self._parent(), number, config, {"ray_trial_id": ray_trial_id}
                 )
                 records.write_trial(trial, run_id=run_id)
             self.running[ray_trial_id] = Running(
@@ -403,7 +415,7 @@ class Bridge:
             if self.tracker is not None and entry.run_id:
                 self.tracker.end_trial(entry.run_id, state.name, value, reason)
                 if value is not None and self.goal.better(value, self._best):
-                    self.tracker.log_best(self.parent_run_id, value, self.counts.finished)
+                    self.tracker.log_best(self._parent(), value, self.counts.finished)
             if value is not None and self.goal.better(value, self._best):
                 self._best = value
             if self.progress is not None:

@@ -11,6 +11,7 @@ frequent experiment snapshots are off: the study and MLflow already hold all of 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -20,14 +21,19 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from tuner.redact import mask_text, strip_credentials
 from tuner.space.spec import SweepSpec
 from tuner.study import records, storage
 from tuner.study.lock import SweepLock, check_same_sweep
 from tuner.study.records import SweepRecord
-from tuner.sweep.bridge import Stop
+from tuner.sweep.bridge import Bridge, Stop
+
+if TYPE_CHECKING:
+    import optuna
+
+    from tuner.tracking.runs import Tracker
 
 # Set before Ray is imported: no per-trial result.json/progress.csv/event files, no
 # chdir into trial folders, experiment snapshots rarely (the study is the record).
@@ -62,7 +68,7 @@ class RunOptions:
 @dataclass
 class Outcome:
     name: str
-    study: Any
+    study: optuna.Study
     results: Path
     counts: dict[str, int]
     epochs: int
@@ -104,7 +110,7 @@ def ensure_ray(num_cpus: int | None = None, address: str | None = None) -> Any:
                 num_cpus=None if address else num_cpus,  # a cluster has its own
                 include_dashboard=False,
                 log_to_driver=False,
-                logging_level="ERROR",
+                logging_level=logging.ERROR,  # what Ray makes of "ERROR"
                 runtime_env={"env_vars": _worker_env(path)},
             )
     return ray
@@ -181,7 +187,7 @@ def _resources(spec: SweepSpec, ray: Any, warn: TextIO) -> dict[str, float]:
     return {"cpu": cpu, "gpu": gpu}
 
 
-def _study(spec: SweepSpec, url: str, opened: Any = None) -> Any:
+def _study(spec: SweepSpec, url: str, opened: Any = None) -> optuna.Study:
     import optuna
 
     from tuner.search.distributions import make_pruner, make_sampler
@@ -243,7 +249,7 @@ def archive(spec: SweepSpec, results: Path, url: str) -> str:
     return name
 
 
-def _stopper(bridge: Any, time_budget: float | None) -> Any:
+def _stopper(bridge: Bridge, time_budget: float | None) -> Any:
     from ray.tune.stopper import Stopper
 
     class BudgetStopper(Stopper):
@@ -310,11 +316,9 @@ def run_sweep(
         lock.release()
 
 
-def _tracker(options: RunOptions, results: Path) -> Any:
+def _tracker(options: RunOptions, results: Path) -> Tracker | None:
     if not options.track:
         return None
-    import logging
-
     from tuner.tracking.runs import Tracker, resolve_tracking_uri
 
     for noisy in ("mlflow", "alembic"):  # schema-migration chatter on a new store
@@ -327,15 +331,14 @@ def _tracker(options: RunOptions, results: Path) -> Any:
 def _run_locked(
     spec: SweepSpec,
     options: RunOptions,
-    study: Any,
+    study: optuna.Study,
     results: Path,
     url: str,
-    tracker: Any,
+    tracker: Tracker | None,
     ray: Any,
     tune: Any,
     lock: SweepLock | None = None,
 ) -> Outcome:
-    from tuner.sweep.bridge import Bridge
     from tuner.sweep.progress import Progress
     from tuner.sweep.ray_adapters import PrunerScheduler, StudySearcher
     from tuner.sweep.trial_runner import trainable
@@ -344,11 +347,13 @@ def _run_locked(
     root = _trial_storage(study, results, options.trial_storage, spec.name)
     parent = None
     if tracker is not None:
+        uid = SweepRecord.of(study).uid
+        assert uid is not None  # records.describe gave the study one
         parent = tracker.start_sweep(
             spec.name,
             spec.source,
             str(spec.path) if spec.path else None,
-            SweepRecord.of(study).uid,
+            uid,
             url,
             _sweep_params(spec),
         )
@@ -422,7 +427,7 @@ def _run_locked(
     return outcome
 
 
-def _trial_storage(study: Any, results: Path, explicit: Path | None, name: str) -> Path:
+def _trial_storage(study: optuna.Study, results: Path, explicit: Path | None, name: str) -> Path:
     """The folder under which trial folders go (`<root>/<name>/trials/<n>`), kept in the
     study so that a resume from any node finds the checkpoints: --trial-storage, else the
     one the sweep used before (if it is still there), else the results folder."""
@@ -449,10 +454,14 @@ class Interrupted(KeyboardInterrupt):
 
 
 # What a user, systemd, `docker stop`, SLURM or a closed terminal send to stop a run.
-_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP"}
+_SIGNALS: dict[int, str] = {
+    signal.SIGINT: "Ctrl-C",
+    signal.SIGTERM: "SIGTERM",
+    signal.SIGHUP: "SIGHUP",
+}
 
 
-def _graceful_signals(bridge: Any) -> dict[int, Any]:
+def _graceful_signals(bridge: Bridge) -> dict[int, Any]:
     """The first Ctrl-C, SIGTERM or SIGHUP ends the sweep after the running trials'
     current epoch (they stay RUNNING in the study and continue on resume); a second one
     stops at once. Without this, Ray's own SIGTERM handler (installed by ray.init) exits
@@ -497,9 +506,9 @@ def _sweep_params(spec: SweepSpec) -> dict[str, Any]:
 
 def _finish(
     spec: SweepSpec,
-    study: Any,
-    bridge: Any,
-    tracker: Any,
+    study: optuna.Study,
+    bridge: Bridge,
+    tracker: Tracker | None,
     parent: str | None,
     results: Path,
     options: RunOptions,

@@ -33,7 +33,8 @@ class StudySearcher(Searcher):
     def set_search_properties(self, metric: Any, mode: Any, config: Any, **spec: Any) -> bool:
         return True  # the study already knows its metric and space
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+    # Ray annotates Optional[Dict], though its docs and Tune take Searcher.FINISHED (a str)
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]
         config = self.bridge.ask(trial_id)
         if config is not None:
             return config

@@ -25,8 +25,8 @@ only MLflow, TensorFlow and pandas are installed.
 
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc.model import PythonModel
 
 ARTIFACT = "saved_model"  # the key of the SavedModel folder in the model's artifacts
 INFO = ("assets.extra", "tuner.json")
@@ -155,7 +155,9 @@ def to_frame(output: Any, info: dict[str, Any], index: Any = None) -> Any:
     return pd.DataFrame({"prediction": output.reshape(-1).astype(np.float64)}, index=index)
 
 
-class SavedModelPyfunc(mlflow.pyfunc.PythonModel):
+# PythonModel is mlflow.pyfunc.PythonModel, imported from its own module: mypy does not see
+# it through mlflow's lazy loader of mlflow.pyfunc
+class SavedModelPyfunc(PythonModel):
     """Serves the SavedModel logged as the `saved_model` artifact (see the module text)."""
 
     def load_context(self, context: Any) -> None:

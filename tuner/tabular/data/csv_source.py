@@ -201,11 +201,11 @@ def _to_numbers(raw: np.ndarray, name: str, path: Path, lines: np.ndarray) -> np
     # NaN in any spelling is missing; inf, -inf and values beyond float32 are refused
     bad = np.flatnonzero(np.abs(out) > FLOAT32_MAX)
     if len(bad):
-        row = int(bad[0])
-        problem = not_finite(str(raw[row]), float(out[row]))
+        first = int(bad[0])
+        problem = not_finite(str(raw[first]), float(out[first]))
         raise DataError(
             f"column '{name}': {problem}",
-            where=f"{path}:{lines[row]}",
+            where=f"{path}:{lines[first]}",
             hint="mark a missing value with ? or NA; --categorical keeps the column as text",
         )
     return out

@@ -88,8 +88,9 @@ def parse_spec(schema: Schema) -> dict[str, Any]:
         elif f.kind == "categorical":
             spec[f.name] = tf.io.FixedLenFeature([], tf.string)
         else:
-            spec[f.ids_key] = tf.io.RaggedFeature(tf.int64)
-            spec[f.values_key] = tf.io.RaggedFeature(tf.float32)
+            ids_key, values_key = f.sparse_keys
+            spec[ids_key] = tf.io.RaggedFeature(tf.int64)
+            spec[values_key] = tf.io.RaggedFeature(tf.float32)
     label_dtype = tf.float32 if schema.label.kind == "regression" else tf.int64
     spec[schema.label.name] = tf.io.FixedLenFeature([], label_dtype)
     return spec
@@ -364,7 +365,8 @@ def _sparse_out(schema: Schema, features: dict[str, Any], label):
     out = dict(features)
     for f in schema.features:
         if f.kind == "sparse":
-            out[f.name] = _to_sparse(*features[f.name], f.dimension)
+            ids, values = features[f.name]
+            out[f.name] = _to_sparse(ids, values, f.sparse_dimension)
     return out, label
 
 
@@ -390,7 +392,7 @@ def _from_memory(parsed: ParsedSplit, batch_size: int, order):
     if full < n:
         ds = ds.concatenate(tf.data.Dataset.from_tensors(batches(tail)))
     if parsed.sparse:
-        dims = {f.name: f.dimension for f in schema.features if f.kind == "sparse"}
+        dims = {f.name: f.sparse_dimension for f in schema.features if f.kind == "sparse"}
 
         def with_sparse(features, label, rows):
             for name, (ids, values) in parsed.sparse.items():

@@ -141,7 +141,7 @@ def examples(path: str | Path, limit: int | None, compression: str | None = None
 
 def example_to_dict(example: Any) -> dict[str, tuple[str, list[Any]]]:
     """key → (kind, values) with bytes decoded as UTF-8 where possible."""
-    out = {}
+    out: dict[str, tuple[str, list[Any]]] = {}
     for key, feature in example.features.feature.items():
         kind = feature.WhichOneof("kind")
         if kind is None:

@@ -45,6 +45,20 @@ class Feature:
     ids_key: str | None = None
     values_key: str | None = None
 
+    @property
+    def sparse_dimension(self) -> int:
+        """A sparse feature's dimension (the data set schema requires one for it)."""
+        if self.dimension is None:
+            raise ValueError(f"feature '{self.name}' ({self.kind}) has no sparse dimension")
+        return self.dimension
+
+    @property
+    def sparse_keys(self) -> tuple[str, str]:
+        """A sparse feature's record keys, (ids, values) (required for it, as above)."""
+        if self.ids_key is None or self.values_key is None:
+            raise ValueError(f"feature '{self.name}' ({self.kind}) has no sparse record keys")
+        return self.ids_key, self.values_key
+
     def to_json(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if v is not None}
         if self.vocabulary is not None:

@@ -108,7 +108,7 @@ def _linear_terms(ctx: _Ctx, units: int, prefix: str, numeric: bool) -> list[Any
             )
             terms.append(table(ids))
         else:
-            terms.append(SparseLinear(f.dimension, units, name=name)(ctx.inputs[f.name]))
+            terms.append(SparseLinear(f.sparse_dimension, units, name=name)(ctx.inputs[f.name]))
     return terms
 
 
@@ -146,7 +146,9 @@ def _deep(ctx: _Ctx, cfg: dict[str, Any], units: int) -> Any:
             keras.layers.Dense(hidden[0], kernel_regularizer=l2, name=ctx.name("deep_0"))(x)
         )
     for f in sparse:
-        layer = SparseLinear(f.dimension, hidden[0], name=ctx.name(f"deep_0_{ctx.keys[f.name]}"))
+        layer = SparseLinear(
+            f.sparse_dimension, hidden[0], name=ctx.name(f"deep_0_{ctx.keys[f.name]}")
+        )
         first.append(layer(ctx.inputs[f.name]))
     x = first[0] if len(first) == 1 else keras.layers.Add(name=ctx.name("deep_0_sum"))(first)
     for i, width in enumerate(hidden):

@@ -49,6 +49,7 @@ def _csv_batches(path: Path, schema: Schema) -> Any:
     if "sparse" in kinds.values():
         raise DataError("a model over sparse features predicts from TFRecords, not CSV", where=path)
     table = read_csv(path, label=schema.label.name, kinds=kinds, features_only=True)
+    assert table.lines is not None  # read_csv numbers every row
     rows = len(table.lines)
     for start in range(0, rows, BATCH):
         batch = {}

@@ -177,11 +177,11 @@ def run_trial(
     steps = max(1, math.ceil(rows / cfg["batch_size"]))
     optimizers = optimizers_for(cfg, steps)
     optimizer = combined(optimizers)
-    loss, metrics = _loss_and_metrics(built.task, cfg, label_scale(model_schema)[1])
+    loss, keras_metrics = _loss_and_metrics(built.task, cfg, label_scale(model_schema)[1])
     model.compile(
         optimizer=optimizer,
         loss=loss,
-        metrics=metrics,
+        metrics=keras_metrics,
         steps_per_execution=cfg.get("steps_per_execution", min(DEFAULT_STEPS_PER_EXECUTION, steps)),
         jit_compile=False,
     )
@@ -219,7 +219,7 @@ def run_trial(
     last = tf.train.CheckpointManager(checkpoint, str(last_dir), max_to_keep=1)
     best = tf.train.CheckpointManager(checkpoint, str(trial_dir / CHECKPOINTS / "best"), 1)
 
-    history: list[dict[str, float]] = []
+    history: list[dict[str, Any]] = []  # {"epoch": int, metric: float, ...}
     best_value: float | None = None
     best_epoch: int | None = None
     if resuming:
