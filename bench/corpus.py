@@ -144,7 +144,7 @@ def sklearn_score(entry: Any, csv: Path, classes: list[str] | None) -> tuple[flo
 
 def run_one(entry: Any, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from tests.corpus.datasets import METRICS, write_csv
-    from tuner.space.spec import load_spec
+    from tuner.space.load import load_spec
     from tuner.sweep.driver import RunOptions, run_sweep
     from tuner.tabular.data.convert import ConvertOptions, convert
 

@@ -297,7 +297,7 @@ def ours(
     """One `run_sweep` of a space file's text: ms per trial up to the last trial's end,
     the end of the sweep on its own, and the timers."""
     import tuner.sweep.driver
-    from tuner.space.spec import parse_spec
+    from tuner.space.load import parse_spec
     from tuner.sweep.bridge import Bridge
     from tuner.sweep.driver import RunOptions, run_sweep
 

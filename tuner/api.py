@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from tuner.errors import ConfigError
 
 if TYPE_CHECKING:
-    from tuner.space.spec import SweepSpec
+    from tuner.space.model import SweepSpec
     from tuner.sweep.driver import Outcome
 
 PathLike = str | Path
@@ -39,7 +39,7 @@ def load_space(
 ) -> SweepSpec:
     """Read and check a space file completely (its objective included), as `tune run`
     does before anything starts; `trials`/`concurrency` override its budget."""
-    from tuner.space.spec import load_spec
+    from tuner.space.load import load_spec
 
     _at_least_one(trials=trials, concurrency=concurrency)
     return load_spec(Path(path), trials=trials, concurrency=concurrency)
@@ -62,7 +62,7 @@ def run(
     it if its study exists (same name, same space); `fresh` archives an existing one and
     starts over. Returns the Outcome: counts, the best trial, the leaderboard's path, and
     whether (and by which signal) it was interrupted."""
-    from tuner.space.spec import SweepSpec
+    from tuner.space.model import SweepSpec
 
     _at_least_one(trials=trials, concurrency=concurrency)
     if isinstance(space, SweepSpec):

@@ -24,7 +24,8 @@ from tuner.search.distributions import (
     make_sampler,
     suggest,
 )
-from tuner.space.spec import EXTRAS, PRUNERS, SAMPLERS, parse_spec, space_schema
+from tuner.space.load import parse_spec, space_schema
+from tuner.space.model import EXTRAS, PRUNERS, SAMPLERS
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 HEAVY = ("tensorflow", "keras", "ray", "mlflow")
@@ -53,7 +54,7 @@ params:
 
 
 def spec_of(text: str):
-    """A spec without the objective checks (they are tests/space/test_spec.py's business)."""
+    """A spec without the objective checks (they are tests/space/test_load.py's business)."""
     return parse_spec(textwrap.dedent(text), check_objective=False)
 
 

@@ -8,7 +8,7 @@ byte on a later line), `load_yaml`, `validate`'s one-line messages on a small sc
 error first, NaN before the schema), `check_finite`, `parse_override`, `suggest`,
 `dump_yaml`.
 
-tests/space/test_spec.py covers the same module through whole space files (the common
+tests/space/test_load.py covers the same module through whole space files (the common
 encodings, duplicates at the top and in a mapping, merge keys, NaN in a space file) and
 tests/tabular/model/test_config.py `parse_override`'s typing by the trial schema; these
 tests add what neither reaches, on a few lines of text each.

@@ -31,7 +31,7 @@ def _new_study(results: Path, name: str, space_text: str, goal: str = "maximize"
     import optuna
 
     from tuner.search.distributions import make_sampler
-    from tuner.space.spec import parse_spec
+    from tuner.space.load import parse_spec
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = parse_spec(space_text, TINY, check_objective=False)
@@ -176,7 +176,7 @@ def test_export_to_a_read_only_folder_is_one_line(
 def test_narrowed_space_keeps_one_point(tmp_path: Path) -> None:
     import yaml
 
-    from tuner.space.spec import parse_spec
+    from tuner.space.load import parse_spec
     from tuner.study.best import narrow_space, pick_trial, trial_config
 
     study = _fake_sweep(tmp_path, "fake", [0.5, 0.6, 0.7, 0.8])
@@ -312,7 +312,7 @@ def test_export_retrains_to_the_same_metric_and_serves_in_a_fresh_process(
     import numpy as np
     import yaml
 
-    from tuner.space.spec import load_spec
+    from tuner.space.load import load_spec
     from tuner.study.best import load_sweep
 
     code, out, err = cli("best", sweep.name, "--results", sweep.results, "--export")

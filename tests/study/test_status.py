@@ -349,7 +349,7 @@ def test_an_archived_sweep_opens_by_the_name_tune_run_fresh_prints(
 ) -> None:
     """`tune run --fresh` renames the folder to `<name>.archived-<time>` but the study in
     its journal keeps the old name: status, best and ls still open it."""
-    from tuner.space.spec import parse_spec
+    from tuner.space.load import parse_spec
     from tuner.study.records import SPACE
     from tuner.study.storage import storage_url
     from tuner.sweep.driver import archive

@@ -28,7 +28,8 @@ import optuna
 import pytest
 
 from tuner.errors import ConfigError
-from tuner.space.spec import SweepSpec, parse_spec
+from tuner.space.load import parse_spec
+from tuner.space.model import SweepSpec
 from tuner.study import records
 from tuner.study.lock import SweepLock, check_same_sweep, start_time
 from tuner.sweep.bridge import Bridge, Stop

@@ -64,7 +64,7 @@ class Sweeper:
         return path
 
     def run(self, space: str | Path, **overrides: Any) -> Any:
-        from tuner.space.spec import load_spec
+        from tuner.space.load import load_spec
         from tuner.sweep.driver import RunOptions, run_sweep
 
         path = Path(space) if isinstance(space, Path) else self.space(space)

@@ -29,7 +29,8 @@ import optuna
 import pytest
 
 from tuner.search.distributions import make_pruner, make_sampler
-from tuner.space.spec import SweepSpec, parse_spec
+from tuner.space.load import parse_spec
+from tuner.space.model import SweepSpec
 from tuner.study import records
 from tuner.sweep.bridge import Bridge, Counts, Stop, died_reason
 from tuner.sweep.trial_runner import EPOCH, FAILED, NODE, PID, REASON

@@ -27,7 +27,7 @@ from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from tuner.space.spec import PRUNERS, Param, PrunerSpec, SweepSpec, float_top
+from tuner.space.model import PRUNERS, Param, PrunerSpec, SweepSpec, float_top
 
 if TYPE_CHECKING:
     import optuna

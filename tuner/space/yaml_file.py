@@ -237,7 +237,32 @@ def validate(located: Located, schema: dict[str, Any], *, prefix: KeyPath = ()) 
     if not errors:
         return
     err = min(errors, key=lambda e: (len(e.absolute_path), str(list(e.absolute_path))))
+    while err.validator == "oneOf" and err.context:
+        err = _branch_error(err)
     raise _config_error(err, located, prefix)
+
+
+def _branch_error(err: Any) -> Any:
+    """A `oneOf` error ("not valid under any of the given schemas") names no rule: the
+    branch meant for this kind of value does (`scheduler: {type: asha, grace_perod: 2}`
+    → the mapping branch's unknown key, not the text branch's enum)."""
+    import jsonschema
+
+    def wrong_kind(branch: Any) -> bool:
+        return any(
+            e.validator in ("type", "enum", "const") and e.absolute_path == err.absolute_path
+            for e in err.context
+            if e.relative_schema_path[0] == branch
+        )
+
+    fitting = [e for e in err.context if not wrong_kind(e.relative_schema_path[0])]
+    return jsonschema.exceptions.best_match(fitting or err.context)
+
+
+def key_error(located: Located, key: KeyPath, message: str, hint: str | None = None) -> ConfigError:
+    """A problem with one key of the file, at its line."""
+    name = ".".join(str(k) for k in key)
+    return ConfigError(f"key '{name}': {message}", where=located.where(key), hint=hint)
 
 
 def check_finite(located: Located, value: Any, key: KeyPath = ()) -> None:

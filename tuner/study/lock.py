@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuner.errors import ConfigError
-from tuner.space.spec import SweepSpec
+from tuner.space.model import SweepSpec
 from tuner.study import records
 from tuner.study.records import SweepRecord
 

@@ -19,7 +19,7 @@ from tuner.study.records import SweepRecord
 if TYPE_CHECKING:
     import optuna
 
-    from tuner.space.spec import Metric
+    from tuner.space.model import Metric
 
 # state → rank in the leaderboard (lower first)
 _STATE_RANK = {"COMPLETE": 0, "RUNNING": 1, "WAITING": 2, "PRUNED": 3, "FAIL": 4}

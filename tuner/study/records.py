@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import optuna
 
-    from tuner.space.spec import Metric, SweepSpec
+    from tuner.space.model import Metric, SweepSpec
 
 # study attributes
 SPACE = "space"  # the space file's text
@@ -55,7 +55,7 @@ def _whole(value: Any) -> int | None:
 @lru_cache(maxsize=32)
 def _parse(text: str, where: str) -> SweepSpec | None:
     from tuner.errors import ConfigError
-    from tuner.space.spec import parse_spec
+    from tuner.space.load import parse_spec
 
     try:
         return parse_spec(text, where, check_objective=False)
@@ -103,7 +103,7 @@ class SweepRecord:
 
     @property
     def metric(self) -> Metric:
-        from tuner.space.spec import Metric
+        from tuner.space.model import Metric
 
         return Metric(self.metric_name, self.goal)
 
@@ -119,7 +119,7 @@ class SweepRecord:
         if not self.space:
             return None
         if strict or check_objective:
-            from tuner.space.spec import parse_spec
+            from tuner.space.load import parse_spec
 
             return parse_spec(self.space, self.where, check_objective=check_objective)
         return _parse(self.space, self.where)

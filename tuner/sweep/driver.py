@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from tuner.redact import mask_text, strip_credentials
-from tuner.space.spec import SweepSpec
+from tuner.space.model import SweepSpec
 from tuner.study import records, storage
 from tuner.study.lock import SweepLock, check_same_sweep
 from tuner.study.records import SweepRecord

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 from tuner.cli.render import _cut, fmt_duration, fmt_params, fmt_value
-from tuner.space.spec import Metric
+from tuner.space.model import Metric
 from tuner.study.ranking import finite
 from tuner.study.status import remaining_estimate
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.errors import ConfigError, DataError
-from tuner.space.spec import Metric
+from tuner.space.model import Metric
 from tuner.space.yaml_file import dump_yaml
 from tuner.sweep import faults
 from tuner.tabular.data import reader

@@ -23,7 +23,7 @@ import yaml
 
 from tests.conftest import write
 from tuner.errors import ConfigError
-from tuner.space.spec import SCHEMA_FILE, load_spec, parse_duration, parse_spec, space_schema
+from tuner.space.load import SCHEMA_FILE, load_spec, parse_duration, parse_spec, space_schema
 from tuner.trial import objective
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +111,7 @@ def toy(config, report, trial_dir):  # pragma: no cover - never trained here
 
 HEAD = """\
 name: toy
-objective: tests.space.test_spec:toy
+objective: tests.space.test_load:toy
 dataset: toy-data
 metric: {name: val_loss, goal: minimize}
 budget: {trials: 4, max_epochs: 3}
@@ -227,7 +227,7 @@ def test_wide_and_deep_yaml_has_lists_of_crosses(builtins):
 
 def test_toy_file_loads(tmp_path: Path):
     spec = load(tmp_path, HEAD + "fixed: {batch_size: 32}\n" + PARAMS)
-    assert spec.objective == "tests.space.test_spec:toy"
+    assert spec.objective == "tests.space.test_load:toy"
     assert spec.param_names == ("optimizer", "learning_rate", "momentum")
     assert spec.base_config() == {"batch_size": 32, "dataset": "toy-data", "epochs": 3}
     assert (spec.sampler.type, spec.pruner.type, spec.scheduler.type) == ("tpe", "median", "optuna")
@@ -310,7 +310,7 @@ def test_budget_time_in_a_file(tmp_path: Path):
 
 def test_parse_spec_from_text_without_the_objective():
     spec = parse_spec(
-        HEAD.replace("tests.space.test_spec:toy", "nowhere:nothing") + PARAMS, check_objective=False
+        HEAD.replace("tests.space.test_load:toy", "nowhere:nothing") + PARAMS, check_objective=False
     )
     assert spec.path is None and spec.objective == "nowhere:nothing"
 
@@ -318,13 +318,13 @@ def test_parse_spec_from_text_without_the_objective():
 def test_bad_files_are_refused_fast_without_heavy_imports(tmp_path: Path):
     path = write(
         tmp_path / "bad.yaml",
-        HEAD.replace("tests.space.test_spec:toy", "tabular")
+        HEAD.replace("tests.space.test_load:toy", "tabular")
         + "params:\n  learnig_rate: {float: [0.001, 0.1]}\n",
     )
     code = textwrap.dedent(f"""
         import sys, time
         from tuner.errors import ConfigError
-        from tuner.space.spec import load_spec
+        from tuner.space.load import load_spec
         start = time.perf_counter()
         try:
             load_spec({str(path)!r})
@@ -722,7 +722,7 @@ def test_dataset_missing(tmp_path: Path):
     refused(
         tmp_path,
         HEAD.replace("dataset: toy-data\n", "") + PARAMS,
-        "objective 'tests.space.test_spec:toy' needs 'dataset'",
+        "objective 'tests.space.test_load:toy' needs 'dataset'",
         "add dataset:",
     )
 
@@ -930,7 +930,7 @@ def test_a_choice_of_200000_values_validates_in_seconds_not_minutes(tmp_path: Pa
     value (200,000 values took over 5 minutes); timed without the YAML parse itself."""
     import time
 
-    from tuner.space.spec import check_spec
+    from tuner.space.load import check_spec
     from tuner.space.yaml_file import parse_yaml
 
     values = ", ".join(str((i + 1) / 1000) for i in range(200_000))
@@ -946,7 +946,7 @@ def test_a_choice_of_200000_values_validates_in_seconds_not_minutes(tmp_path: Pa
 
 
 def test_a_long_choice_is_still_checked_at_its_representatives(tmp_path: Path):
-    from tuner.space.spec import PROBE_LIMIT
+    from tuner.space.probe import PROBE_LIMIT
 
     widths = [*range(8, 100), 0, *range(100, 200)]  # 0: the smallest, below the minimum 1
     assert len(widths) > PROBE_LIMIT
@@ -955,3 +955,41 @@ def test_a_long_choice_is_still_checked_at_its_representatives(tmp_path: Path):
     names = [f"opt{i}" for i in range(100)]
     text = HEAD + f"params:\n  optimizer:\n    choice: [adam, {', '.join(names)}]  # <-\n"
     refused(tmp_path, text, "key 'params.optimizer.choice.1': 'opt0' is not one of")
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "fragments"),
+    [
+        ("{type: asha, grace_period: 0}", ["key 'scheduler.grace_period'", "minimum of 1"]),
+        ("{type: asha, reduction_factor: 1}", ["key 'scheduler.reduction_factor'", "of 1"]),
+        ("{type: asha, brackets: 1.5}", ["key 'scheduler.brackets'", "'integer'"]),
+        ("{type: ashaa}", ["key 'scheduler.type'", "did you mean 'asha'?"]),
+        ("{grace_period: 2}", ["key 'scheduler.type' is required"]),
+        ("3", ["key 'scheduler'", "is not one of ['optuna', 'asha']"]),
+    ],
+)
+def test_the_schema_alone_states_the_scheduler_rules(
+    tmp_path: Path, scheduler: str, fragments: list[str]
+):
+    """The schema's oneOf (a name or a mapping) is reported from the branch meant for
+    the value given: the rule it breaks, at its line, not "valid under none"."""
+    refused(tmp_path, HEAD + f"scheduler: {scheduler}  # <-\n" + PARAMS, *fragments)
+
+
+def test_budget_time_and_the_name_use_the_schema_patterns(tmp_path: Path):
+    schema = space_schema()["properties"]
+    assert schema["budget"]["properties"]["time"]["pattern"]  # what parse_duration reads
+    assert parse_duration("1d 1.5h 2m 3s") == 86400 + 5400 + 120 + 3
+    bad = tmp_path / "no good.yaml"  # the sweep's name would come from the file's
+    bad.write_text(HEAD.replace("name: toy\n", "") + PARAMS)
+    with pytest.raises(ConfigError, match=r"'no good' is not a safe sweep name"):
+        load_spec(bad, check_objective=False)
+
+
+def test_an_empty_list_of_when_values_is_refused(tmp_path: Path):
+    text = HEAD + textwrap.dedent("""\
+        params:
+          optimizer: {choice: [adam, sgd]}
+          momentum: {float: [0.0, 0.9], when: {optimizer: []}}  # <-
+        """)
+    refused(tmp_path, text, "key 'params.momentum.when.optimizer'", "never true")
