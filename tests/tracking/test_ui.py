@@ -63,7 +63,7 @@ sys.exit(main(sys.argv[1:]))
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 @pytest.mark.parametrize("stop", ["ctrl_c", "sigkill"])
 def test_tune_ui_prints_the_runs_page_and_stops_on_ctrl_c(tmp_path, monkeypatch, stop):
     """Ctrl-C stops the server cleanly; a SIGKILLed `tune ui` takes it down too (Linux)."""
@@ -106,7 +106,9 @@ def test_tune_ui_prints_the_runs_page_and_stops_on_ctrl_c(tmp_path, monkeypatch,
     if stop == "sigkill":
         from tuner.tracking.ui import port_in_use
 
-        deadline = time.monotonic() + 20
+        # the server's SIGTERM reaches uvicorn through MLflow (~1.5 s idle); on two busy
+        # cores its graceful shutdown has taken over 20 s
+        deadline = time.monotonic() + 60
         while port_in_use("127.0.0.1", port) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not port_in_use("127.0.0.1", port), "the server outlived a killed `tune ui`"

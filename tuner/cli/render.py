@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -78,6 +78,34 @@ def table(headers: list[str], rows: list[list[str]], right: Iterable[int] = ()) 
     return [line(headers), *(line(r) for r in rows)]
 
 
+# a column of a trials table: its header, and its cell of a row
+_Column = tuple[str, Callable[[Mapping[str, Any]], str]]
+_NO_BEST = "best     - (no complete trial yet)"
+
+
+def _best_line(metric: str, best: Mapping[str, Any]) -> str:
+    return (
+        f"best     #{best['number']} {metric}={fmt_value(best['value'])}  "
+        f"{fmt_params(best['params'])}".rstrip()
+    )
+
+
+def _trials_table(
+    rows: Sequence[Mapping[str, Any]], columns: list[_Column], right: Iterable[int]
+) -> list[str]:
+    """`tune status`'s and `tune best`'s table: their own columns, then one per param
+    (in the order the rows first name them: a conditional param is absent from some)."""
+    names: dict[str, None] = {}
+    for r in rows:
+        names.update(dict.fromkeys(r["params"]))
+    headers = [header for header, _ in columns] + list(names)
+    cells = [
+        [cell(r) for _, cell in columns] + [_cut(fmt_param(r["params"].get(k))) for k in names]
+        for r in rows
+    ]
+    return table(headers, cells, right=right)
+
+
 def render_status(status: Mapping[str, Any], top: int | None = None) -> str:
     """`tune status`: the counts line, the time line, the best line, then the top rows."""
     metric, counts = status["metric"], status["counts"]
@@ -102,32 +130,17 @@ def render_status(status: Mapping[str, Any], top: int | None = None) -> str:
         time_line += f" · last activity {fmt_time(status.get('last_activity'))}"
         lines.append(time_line)
     best = status.get("best")
-    if best is None:
-        lines.append("best     - (no complete trial yet)")
-    else:
-        lines.append(
-            f"best     #{best['number']} {metric}={fmt_value(best['value'])}  "
-            f"{fmt_params(best['params'])}".rstrip()
-        )
+    lines.append(_best_line(metric, best) if best is not None else _NO_BEST)
     rows = list(status.get("top") or [])[:top] if top is not None else list(status["top"] or [])
     if rows:
-        names: dict[str, None] = {}
-        for r in rows:
-            for k in r["params"]:
-                names.setdefault(k, None)
-        headers = ["#", "state", metric, "epochs", *names]
-        cells = [
-            [
-                str(r["number"]),
-                r["state"],
-                fmt_value(r["value"]),
-                str(r["epochs"]),
-                *(_cut(fmt_param(r["params"].get(k))) for k in names),
-            ]
-            for r in rows
+        columns: list[_Column] = [
+            ("#", lambda r: str(r["number"])),
+            ("state", lambda r: r["state"]),
+            (metric, lambda r: fmt_value(r["value"])),
+            ("epochs", lambda r: str(r["epochs"])),
         ]
         lines.append("")
-        lines.extend(_with_reasons(table(headers, cells, right=(0, 2, 3)), rows))
+        lines.extend(_with_reasons(_trials_table(rows, columns, right=(0, 2, 3)), rows))
         shown, total = len(rows), counts["total"]
         if shown < total:
             lines.append(f"({shown} of {total} trials shown)")
@@ -179,8 +192,6 @@ def render_ls(rows: Sequence[Mapping[str, Any]], now: datetime | None = None) ->
 
 def render_best(table_data: dict[str, Any]) -> str:
     """The text of `tune best`: a head line, the best trial, then the top K as a table."""
-    from tuner.cli.render import _cut, fmt_param, fmt_params, fmt_value, table
-
     metric, rows = table_data["metric"], table_data["trials"]
     head = f"sweep {table_data['name']}  ·  {metric} ({table_data['goal']})  ·  "
     head += f"{table_data['complete']} complete of {table_data['total']} trials"
@@ -188,33 +199,21 @@ def render_best(table_data: dict[str, Any]) -> str:
         head += f" ({table_data['running']} running: best so far)"
     lines = [head]
     if not rows:
-        lines.append("best     - (no complete trial yet)")
+        lines.append(_NO_BEST)
         return "\n".join(lines)
     best = rows[0]
-    lines.append(
-        f"best     #{best['number']} {metric}={fmt_value(best['value'])}  "
-        f"{fmt_params(best['params'])}".rstrip()
-    )
+    lines.append(_best_line(metric, best))
     lines.append(f"epochs   {best['epochs']}  ·  state {best['state']}")
     lines.append(f"mlflow   {best['mlflow_run_id'] or '-'}")
     lines.append(f"folder   {best['trial_dir']}")
     if len(rows) > 1:
-        names: dict[str, None] = {}
-        for r in rows:
-            for key in r["params"]:
-                names.setdefault(key, None)
-        headers = ["#", metric, "epochs", "state", "mlflow run", *names]
-        cells = [
-            [
-                str(r["number"]),
-                fmt_value(r["value"]),
-                str(r["epochs"]),
-                r["state"],
-                r["mlflow_run_id"] or "-",
-                *(_cut(fmt_param(r["params"].get(key))) for key in names),
-            ]
-            for r in rows
+        columns: list[_Column] = [
+            ("#", lambda r: str(r["number"])),
+            (metric, lambda r: fmt_value(r["value"])),
+            ("epochs", lambda r: str(r["epochs"])),
+            ("state", lambda r: r["state"]),
+            ("mlflow run", lambda r: r["mlflow_run_id"] or "-"),
         ]
         lines.append("")
-        lines.extend(table(headers, cells, right=(0, 1, 2)))
+        lines.extend(_trials_table(rows, columns, right=(0, 1, 2)))
     return "\n".join(lines)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import re
 import tempfile
@@ -48,6 +47,7 @@ from mlflow.utils.validation import (
 
 from tuner.errors import ConfigError
 from tuner.redact import mask_text, mask_url
+from tuner.study.ranking import finite
 
 # MLflow prints "View run ... at: <tracking URI>" for every run ended on a server: that
 # would interleave with the progress display and show the URI's password
@@ -159,11 +159,13 @@ def _tags(tags: Mapping[str, Any]) -> list[RunTag]:
 
 
 def _finite(value: Any) -> float | None:
+    """A reported value as MLflow can log it: a finite float (a NumPy scalar, say), or
+    None for anything else."""
     try:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    return number if math.isfinite(number) else None
+    return number if finite(number) else None
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:

@@ -17,20 +17,20 @@ Rules (also in the README):
 from __future__ import annotations
 
 import csv
-import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from tuner.errors import DataError
+from tuner.space.yaml_file import suggest
 from tuner.tabular.data.sources import check_file
 from tuner.tabular.data.table import FLOAT32_MAX, MISSING_TOKENS, Table, few, not_finite
 
 
 def _suggest(name: str, names: Sequence[str]) -> str | None:
-    close = difflib.get_close_matches(name, names, n=1)
-    return f"did you mean '{close[0]}'?" if close else None
+    near = suggest(name, names)
+    return f"did you mean '{near}'?" if near else None
 
 
 def read_csv(
