@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.tabular.model.config import metric_names, prepare, trial_schema
-from tuner.trial import Report, objective
+from tuner.trial import MlflowModel, Report, objective
 
 
 def export_model(trial_dir: Path, dest: Path) -> Path:
@@ -22,8 +22,27 @@ def export_model(trial_dir: Path, dest: Path) -> Path:
     return rebuild_from_checkpoint(trial_dir, dest)
 
 
+def mlflow_model(model_dir: Path) -> MlflowModel:
+    """The exported SavedModel as an MLflow pyfunc model (`tune best --register`)."""
+    from tuner.tabular.pyfunc import mlflow_model as describe
+
+    return describe(model_dir)
+
+
+def setup_process(resources: dict[str, float]) -> None:
+    """A trial's share of a GPU, as TensorFlow's memory cap in its worker."""
+    from tuner.tabular.gpu import setup_process as cap
+
+    cap(resources)
+
+
 @objective(
-    metrics=metric_names, config_schema=trial_schema(), prepare=prepare, export_model=export_model
+    metrics=metric_names,
+    config_schema=trial_schema(),
+    prepare=prepare,
+    export_model=export_model,
+    mlflow_model=mlflow_model,
+    setup_process=setup_process,
 )
 def train(config: dict[str, Any], report: Report, trial_dir: Path) -> dict[str, Any]:
     from tuner.tabular.model.train import run_trial

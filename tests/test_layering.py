@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.study.test_ranking import make_study
+from tests.study.studies import make_study
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("tensorflow", "keras")
@@ -63,3 +63,26 @@ print("HEAVY", [m for m in {HEAVY!r} if m in sys.modules])
 """
     )
     assert "HEAVY []" in out, out
+
+
+def test_only_the_command_line_reaches_into_the_tensorflow_package() -> None:
+    """The core asks the objective (tuner.trial's hooks) for everything about models and
+    worker set-up; only `tune data`/`train`/`predict`, which are the tabular objective's
+    own commands, import tuner.tabular."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "tuner").rglob("*.py")):
+        part = path.relative_to(ROOT / "tuner").parts[0]
+        if part in ("tabular", "cli"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("tuner.tabular")]
+    assert not offenders, offenders

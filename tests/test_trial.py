@@ -45,29 +45,29 @@ def test_the_hook_is_declared_and_loaded() -> None:
 
 
 def test_best_copies_an_exported_model_and_asks_the_objective_otherwise(tmp_path: Path) -> None:
-    from tuner.study.best import saved_model
+    from tuner.study.best import trial_model
 
     trial = tmp_path / "trials" / "0"
     (trial / MODEL).mkdir(parents=True)
     (trial / MODEL / "saved_model.pb").write_bytes(b"exported")
-    out = saved_model(_study(f"{__name__}:with_hook"), trial, tmp_path / "a")
+    out = trial_model(_study(f"{__name__}:with_hook"), trial, tmp_path / "a")
     assert (out / "saved_model.pb").read_bytes() == b"exported" and not MADE
 
     bare = tmp_path / "trials" / "1"
     bare.mkdir()
-    out = saved_model(_study(f"{__name__}:with_hook"), bare, tmp_path / "b")
+    out = trial_model(_study(f"{__name__}:with_hook"), bare, tmp_path / "b")
     assert (out / "saved_model.pb").read_bytes() == b"made by the objective"
     assert [(bare, tmp_path / "b")] == MADE
 
 
 @pytest.mark.parametrize("ref", [f"{__name__}:without_hook", "nowhere.at_all:train"])
 def test_no_model_and_no_hook_is_one_clear_error(tmp_path: Path, ref: str) -> None:
-    from tuner.study.best import saved_model
+    from tuner.study.best import trial_model
 
     bare = tmp_path / "trial"
     bare.mkdir()
     with pytest.raises(ConfigError) as caught:
-        saved_model(_study(ref), bare, tmp_path / "out")
+        trial_model(_study(ref), bare, tmp_path / "out")
     assert "exported no model" in caught.value.format()
     assert "has no export_model hook" in caught.value.format()
 
@@ -86,3 +86,30 @@ def test_every_error_says_its_exit_code() -> None:
     assert errors.ConfigError("bad\nvalue", where="f.yaml:3", hint="h").format() == (
         "f.yaml:3: bad value (h)"
     )
+
+
+def test_setup_process_runs_once_per_objective_in_a_worker() -> None:
+    from tuner.sweep import trial_runner
+    from tuner.trial import Objective
+
+    calls: list[dict[str, float]] = []
+    hooked = Objective("t:hooked", with_hook, lambda c: frozenset(), setup_process=calls.append)
+    trial_runner._set_up.discard("t:hooked")
+    for _ in range(3):  # a reused Ray worker runs several trials
+        trial_runner.set_up_process(hooked, {"cpu": 2, "gpu": 0.25})
+    assert calls == [{"cpu": 2.0, "gpu": 0.25}]
+    trial_runner.set_up_process(load_objective(f"{__name__}:without_hook"), {})  # no hook
+
+
+@pytest.mark.parametrize(("gpu", "capped"), [(0, False), (0.5, True), (1, False), (2, False)])
+def test_the_tabular_objective_caps_only_a_fraction_of_a_gpu(
+    monkeypatch: pytest.MonkeyPatch, gpu: float, capped: bool
+) -> None:
+    """A whole GPU (or several: Ray gives them to the trial alone) needs no cap; a
+    fraction > 1 would have been refused by memory_limit_mb."""
+    from tuner.tabular import gpu as tabular_gpu
+
+    seen: list[float] = []
+    monkeypatch.setattr(tabular_gpu, "configure_memory_limit", seen.append)
+    load_objective("tabular").setup_process({"cpu": 1, "gpu": gpu})  # type: ignore[misc]
+    assert seen == ([gpu] if capped else [])

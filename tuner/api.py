@@ -158,14 +158,14 @@ def best_trial(
     """The best COMPLETE trial of sweep `name` (or COMPLETE trial `number`); a
     ConfigError if it has none."""
     from tuner.study import best
-    from tuner.study.ranking import metric_of
+    from tuner.study.records import SweepRecord
     from tuner.study.storage import results_dir, trial_root
 
     folder = results_dir(results)
     study = best.load_sweep(folder, name, storage)
     trial = best.pick_trial(study, number)
     row = best.trial_row(trial, trial_root(study, folder), name)
-    metric = metric_of(study)
+    metric = SweepRecord.of(study).metric
     assert trial.value is not None  # pick_trial returns a COMPLETE trial with a finite value
     return BestTrial(
         sweep=name,

@@ -12,10 +12,16 @@ It returns an optional summary dict (status, final metrics).
 It declares up front which metric names it reports — `metrics(config)` — so a space file
 naming a metric it never reports is refused before any trial starts, and optionally a
 JSON Schema for its config and a `prepare(config)` that checks a config more deeply
-(without training) and fills in defaults, and an `export_model(trial_dir, dest)` that
-turns a trial folder without an exported `model/` into one (from its checkpoints, say:
-KerasTuner's `load_model(trial)`), which `tune best --export` asks for; tuner itself never
-looks inside a model. The built-in `tabular` objective is
+(without training) and fills in defaults. Three optional hooks let the objective own
+everything about its models, so that tuner itself never looks inside one:
+- `export_model(trial_dir, dest)` turns a trial folder without an exported `model/`
+  into one (from its checkpoints, say: KerasTuner's `load_model(trial)`), which
+  `tune best --export` asks for;
+- `mlflow_model(model_dir)` describes an exported model as an MLflow pyfunc model
+  (`MlflowModel`), which `tune best --register` logs and registers;
+- `setup_process(resources)` runs once in each worker process before its first trial,
+  with the trial's Ray resources ({"cpu": 1, "gpu": 0.5}): e.g. to cap the framework's
+  GPU memory to the trial's share before the framework starts. The built-in `tabular` objective is
 `objectives.tabular`; a user's is `package.module:function`, decorated with
 `@tuner.trial.objective(metrics=[...])`.
 """
@@ -26,7 +32,7 @@ import importlib
 import json
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -59,6 +65,21 @@ class StopTrial(Exception):
 
 
 @dataclass(frozen=True)
+class MlflowModel:
+    """What `mlflow.pyfunc.log_model` needs to log an objective's exported model: the
+    arguments of that name, and the modules to pickle by value (so the logged model
+    loads where only its `pip_requirements` are installed, not tuner)."""
+
+    python_model: Any
+    artifacts: dict[str, str]
+    pip_requirements: list[str]
+    signature: Any = None
+    input_example: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    pickle_by_value: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
 class Objective:
     """A resolved objective: the function and what it declares."""
 
@@ -68,6 +89,8 @@ class Objective:
     config_schema: dict[str, Any] | None = None
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     export_model: Callable[[Path, Path], Path] | None = None
+    mlflow_model: Callable[[Path], MlflowModel] | None = None
+    setup_process: Callable[[dict[str, float]], None] | None = None
 
     def metrics(self, config: dict[str, Any]) -> frozenset[str]:
         return self.declared(config)
@@ -92,15 +115,19 @@ def objective(
     config_schema: dict[str, Any] | None = None,
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     export_model: Callable[[Path, Path], Path] | None = None,
+    mlflow_model: Callable[[Path], MlflowModel] | None = None,
+    setup_process: Callable[[dict[str, float]], None] | None = None,
 ) -> Callable[[ObjectiveFunction], ObjectiveFunction]:
     """Declare what a user's objective reports (and optionally its config schema, a
-    deeper config check, and how to make a trial folder's model: see the module text)."""
+    deeper config check, and its model and process hooks: see the module text)."""
 
     def mark(fn: ObjectiveFunction) -> ObjectiveFunction:
         fn.tuner_metrics = metrics  # type: ignore[attr-defined]
         fn.tuner_config_schema = config_schema  # type: ignore[attr-defined]
         fn.tuner_prepare = prepare  # type: ignore[attr-defined]
         fn.tuner_export_model = export_model  # type: ignore[attr-defined]
+        fn.tuner_mlflow_model = mlflow_model  # type: ignore[attr-defined]
+        fn.tuner_setup_process = setup_process  # type: ignore[attr-defined]
         return fn
 
     return mark
@@ -150,6 +177,8 @@ def load_objective(ref: str, where: str | None = None) -> Objective:
         config_schema=getattr(fn, "tuner_config_schema", None),
         prepare=getattr(fn, "tuner_prepare", None),
         export_model=getattr(fn, "tuner_export_model", None),
+        mlflow_model=getattr(fn, "tuner_mlflow_model", None),
+        setup_process=getattr(fn, "tuner_setup_process", None),
     )
 
 

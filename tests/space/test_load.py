@@ -993,3 +993,12 @@ def test_an_empty_list_of_when_values_is_refused(tmp_path: Path):
           momentum: {float: [0.0, 0.9], when: {optimizer: []}}  # <-
         """)
     refused(tmp_path, text, "key 'params.momentum.when.optimizer'", "never true")
+
+
+def test_max_failures_counts_from_one(tmp_path: Path):
+    """`max_failures: N` ends the sweep at the N-th failed trial; 0 would end it before
+    its first trial, so it is refused (1: at the first failure)."""
+    text = HEAD.replace("max_epochs: 3}", "max_epochs: 3, max_failures: 0}  # <-") + PARAMS
+    refused(tmp_path, text, "key 'budget.max_failures'", "minimum of 1")
+    one = HEAD.replace("max_epochs: 3}", "max_epochs: 3, max_failures: 1}") + PARAMS
+    assert load(tmp_path, one).budget.max_failures == 1

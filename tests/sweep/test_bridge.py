@@ -178,7 +178,7 @@ def test_ask_returns_the_ray_config_of_a_new_trial_and_records_it(tmp_path: Path
     config = bridge.ask("ray-1")
 
     assert config is not None
-    assert set(config) == {"number", "objective", "config", "trial_dir", "gpu"}
+    assert set(config) == {"number", "objective", "config", "trial_dir", "cpu", "gpu"}
     assert config["number"] == 0
     assert config["objective"] == "tests.sweep.cheap:train"
     assert config["config"]["epochs"] == 3 and 0.0 <= config["config"]["x"] <= 1.0

@@ -340,8 +340,7 @@ def test_gpu_request_without_gpu_runs_with_a_warning(
 ) -> None:
     if sweeper.ray.cluster_resources().get("GPU"):
         pytest.skip("this machine has a GPU")
-    # one trial: its worker still imports TensorFlow to cap GPU memory
-    # (see tuner.sweep.trial_runner)
+    # one trial; the cheap objective has no setup_process hook: no GPU memory to cap
     space = cheap(
         "gpu",
         trials=1,

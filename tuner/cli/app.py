@@ -557,9 +557,9 @@ def best_cmd(name, top, as_json, export, out, model_name, results, storage_url, 
         messages.append(f"retrain it: tune train {path / 'config.yaml'}")
     if model_name:
         model_dir = Path(data["export"]) / "model" if "export" in data else None
-        registered = best.register_best(
-            study, folder, model_name, tracking_uri, model_dir=model_dir
-        )
+        from tuner.tracking.registry import register_best
+
+        registered = register_best(study, folder, model_name, tracking_uri, model_dir=model_dir)
         data["registered"] = {
             "name": registered.name,
             "version": registered.version,

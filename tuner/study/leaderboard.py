@@ -11,11 +11,10 @@ from tuner.study.ranking import (
     best_epoch,
     duration_s,
     finite,
-    metric_of,
     ordered_trials,
     param_names,
 )
-from tuner.study.records import TrialRecord
+from tuner.study.records import SweepRecord, TrialRecord
 
 if TYPE_CHECKING:
     import optuna
@@ -42,8 +41,8 @@ def leaderboard(study: optuna.Study) -> pandas.DataFrame:
     every param (empty where a conditional param was not sampled), reason."""
     import pandas as pd
 
-    metric = metric_of(study)
-    trials = ordered_trials(study)
+    metric = SweepRecord.of(study).metric
+    trials = ordered_trials(study, metric)
     names = param_names(trials)
     rows = []
     for t in trials:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuner.atomic import staged_file
-from tuner.study.ranking import finite, metric_of, param_names
+from tuner.study.ranking import finite, param_names
+from tuner.study.records import SweepRecord
 
 if TYPE_CHECKING:
     import optuna
@@ -45,7 +46,7 @@ def write_plots(study: optuna.Study, directory: str | Path) -> list[Path]:
     directory = Path(directory)
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE and finite(t.value)]
-    metric = metric_of(study).name
+    metric = SweepRecord.of(study).metric.name
 
     def need_complete(n: int) -> None:
         if len(complete) < n:

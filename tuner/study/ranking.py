@@ -25,11 +25,6 @@ if TYPE_CHECKING:
 _STATE_RANK = {"COMPLETE": 0, "RUNNING": 1, "WAITING": 2, "PRUNED": 3, "FAIL": 4}
 
 
-def metric_of(study: optuna.Study) -> Metric:
-    """The metric the study optimizes and its goal (Optuna's generic `value` if unnamed)."""
-    return SweepRecord.of(study).metric
-
-
 def finite(value: Any) -> TypeGuard[float]:
     """A real, finite number (not a bool, not NaN): a value that can rank a trial."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
@@ -52,12 +47,14 @@ def best_epoch(trial: optuna.trial.FrozenTrial, metric: Metric) -> tuple[int | N
     return best
 
 
-def top_trials(study: optuna.Study, k: int = 1) -> list[optuna.trial.FrozenTrial]:
+def top_trials(
+    study: optuna.Study, k: int = 1, metric: Metric | None = None
+) -> list[optuna.trial.FrozenTrial]:
     """The best `k` COMPLETE trials, best first (lowest number on a tie). On a running
-    sweep: the best so far."""
+    sweep: the best so far. `metric`: the study's (its record's), if the caller has it."""
     from optuna.trial import TrialState
 
-    metric = metric_of(study)
+    metric = metric or SweepRecord.of(study).metric
     complete = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -72,9 +69,11 @@ def top_trials(study: optuna.Study, k: int = 1) -> list[optuna.trial.FrozenTrial
     return complete[: max(k, 0)]
 
 
-def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+def best_trial(
+    study: optuna.Study, metric: Metric | None = None
+) -> optuna.trial.FrozenTrial | None:
     """The best COMPLETE trial, or None when there is none."""
-    top = top_trials(study, 1)
+    top = top_trials(study, 1, metric)
     return top[0] if top else None
 
 
@@ -88,8 +87,10 @@ def sort_key(trial: optuna.trial.FrozenTrial, metric: Metric) -> tuple[int, int,
     return (_STATE_RANK.get(state, 5), int(missing), ordered, trial.number)
 
 
-def ordered_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    metric = metric_of(study)
+def ordered_trials(
+    study: optuna.Study, metric: Metric | None = None
+) -> list[optuna.trial.FrozenTrial]:
+    metric = metric or SweepRecord.of(study).metric
     return sorted(study.get_trials(deepcopy=False), key=lambda t: sort_key(t, metric))
 
 

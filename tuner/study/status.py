@@ -39,15 +39,6 @@ DEFAULT_TOP = 10
 # ---------------------------------------------------------------- from the study
 
 
-def study_goal(study: optuna.Study) -> str:
-    return SweepRecord.of(study).goal
-
-
-def study_budget(study: optuna.Study) -> tuple[int | None, int | None]:
-    """(budget trials, concurrency) the sweep was run with (see SweepRecord.budget)."""
-    return SweepRecord.of(study).budget()
-
-
 def _counts(trials: list[optuna.trial.FrozenTrial], budget: int | None) -> dict[str, int]:
     states = [t.state.name for t in trials]
     counts = {
@@ -119,9 +110,9 @@ def sweep_status(
 
     record = SweepRecord.of(study)
     now = now or datetime.now()
-    trials = ordered_trials(study)
+    trials = ordered_trials(study, record.metric)
     counts = _counts(trials, budget_trials)
-    best = best_trial(study)
+    best = best_trial(study, record.metric)
     started, last = _started(trials), _last_activity(trials)
     elapsed = None
     if started is not None:
@@ -221,7 +212,7 @@ def load_status(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     name = resolve_name(results, name, url)
     study = find_sweep(results, name, url)
-    trials, concurrency = study_budget(study)
+    trials, concurrency = SweepRecord.of(study).budget()
     return sweep_status(study, trials, concurrency=concurrency, top=top)
 
 

@@ -23,7 +23,19 @@ from tuner.space.model import SweepSpec
 from tuner.study import records, storage
 from tuner.study.records import TrialRecord
 from tuner.sweep import faults
-from tuner.sweep.trial_runner import EPOCH, FAILED, NODE, PID, REASON
+from tuner.sweep.trial_runner import (
+    CONFIG,
+    CPU,
+    EPOCH,
+    FAILED,
+    GPU,
+    NODE,
+    NUMBER,
+    OBJECTIVE,
+    PID,
+    REASON,
+    TRIAL_DIR,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -138,7 +150,8 @@ class Bridge:
         self.full: BaseException | None = None  # a full disk (run_sweep raises it)
         if lock is not None:
             lock.on_lost = self.lose
-        self.gpu = spec.resources.gpu  # per trial, as granted (0 when dropped: no GPU)
+        self.cpu = spec.resources.cpu  # per trial, as granted
+        self.gpu = spec.resources.gpu  # (0 when dropped: no GPU)
         self.started = time.monotonic()
         self._lock = threading.RLock()
         import optuna
@@ -274,11 +287,12 @@ class Bridge:
             faults.point("trial_start")
             directory = storage.trial_dir(self.trial_root, self.spec.name, number)
             return {
-                "number": number,
-                "objective": self.spec.objective,
-                "config": config,
-                "trial_dir": str(directory),
-                "gpu": self.gpu,
+                NUMBER: number,
+                OBJECTIVE: self.spec.objective,
+                CONFIG: config,
+                TRIAL_DIR: str(directory),
+                CPU: self.cpu,
+                GPU: self.gpu,
             }
 
     # --- results ------------------------------------------------------------

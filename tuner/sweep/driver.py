@@ -341,7 +341,7 @@ def _run_locked(
 ) -> Outcome:
     from tuner.sweep.progress import Progress
     from tuner.sweep.ray_adapters import PrunerScheduler, StudySearcher
-    from tuner.sweep.trial_runner import trainable
+    from tuner.sweep.trial_runner import NUMBER, trainable
 
     records.describe(study, spec)
     root = _trial_storage(study, results, options.trial_storage, spec.name)
@@ -368,11 +368,11 @@ def _run_locked(
     progress.load(study)
     bridge = Bridge(spec, study, results, tracker, parent, progress, lock)
     resources = _resources(spec, ray, sys.stderr)
-    bridge.gpu = resources["gpu"]
+    bridge.cpu, bridge.gpu = resources["cpu"], resources["gpu"]
     inner = _asha(spec) if spec.scheduler.type == "asha" else None
 
     def name(trial: Any) -> str:
-        return f"trial_{trial.config['number']}"
+        return f"trial_{trial.config[NUMBER]}"
 
     tuner = tune.Tuner(
         tune.with_resources(trainable, resources),

@@ -11,14 +11,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tuner.trial import Objective
 
 FAILED = "tuner_failed"
 REASON = "tuner_reason"
 EPOCH = "epoch"
 PID = "tuner_pid"
 NODE = "tuner_node_id"
-_gpu_configured = False
+# The keys of a trial's Ray config (the driver and the bridge write them, the trainable
+# reads them): plain data, so that Ray ships it to any node.
+NUMBER = "number"
+OBJECTIVE = "objective"
+CONFIG = "config"
+TRIAL_DIR = "trial_dir"
+CPU = "cpu"
+GPU = "gpu"
+_set_up: set[str] = set()  # objectives whose setup_process ran in this process
 
 
 def _one_line(exc: BaseException) -> str:
@@ -29,16 +40,16 @@ def _one_line(exc: BaseException) -> str:
     return mask_text(" ".join(text.split()))[:500]  # it goes to the study, MLflow, the screen
 
 
-def limit_gpu_memory(fraction: float) -> None:
-    """Cap this process's TensorFlow GPU memory to its share of the GPU, once, before
-    TensorFlow initializes its devices (later it cannot be changed)."""
-    global _gpu_configured
-    if _gpu_configured or fraction <= 0:
+def set_up_process(objective: Objective, ray_config: dict[str, Any]) -> None:
+    """The objective's `setup_process` hook, once per objective in this (reused) worker
+    process, before its first trial: what it sets up (a GPU memory cap, say) can only
+    be set before the framework starts."""
+    if objective.setup_process is None or objective.ref in _set_up:
         return
-    _gpu_configured = True
-    from tuner.tabular.gpu import configure_memory_limit
-
-    configure_memory_limit(fraction)
+    _set_up.add(objective.ref)
+    objective.setup_process(
+        {"cpu": float(ray_config.get(CPU, 1)), "gpu": float(ray_config.get(GPU, 0) or 0)}
+    )
 
 
 def trainable(ray_config: dict[str, Any]) -> None:
@@ -47,7 +58,6 @@ def trainable(ray_config: dict[str, Any]) -> None:
 
     from tuner.trial import StopTrial, checked_report, load_objective
 
-    limit_gpu_memory(float(ray_config.get("gpu", 0) or 0))
     identity = {PID: os.getpid(), NODE: get_runtime_context().get_node_id()}
 
     def report(epoch: int, metrics: dict[str, float]) -> None:
@@ -57,9 +67,10 @@ def trainable(ray_config: dict[str, Any]) -> None:
             raise StopTrial("stopped by the scheduler") from None
 
     try:
-        objective = load_objective(ray_config["objective"])
+        objective = load_objective(ray_config[OBJECTIVE])
+        set_up_process(objective, ray_config)
         objective.function(
-            dict(ray_config["config"]), checked_report(report), Path(ray_config["trial_dir"])
+            dict(ray_config[CONFIG]), checked_report(report), Path(ray_config[TRIAL_DIR])
         )
     except StopTrial:
         # End the thread the way Ray expects of a stopped trial: returning normally

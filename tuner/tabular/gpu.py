@@ -68,3 +68,12 @@ def configure_memory_limit(fraction: float) -> list[int]:
             return []
         caps.append(cap)
     return caps
+
+
+def setup_process(resources: dict[str, float]) -> None:
+    """The tabular objective's `setup_process` hook: a trial holding a fraction of a GPU
+    gets TensorFlow capped to it; one holding whole GPUs (Ray gives it them alone) or
+    none is left as it is."""
+    fraction = resources.get("gpu", 0)
+    if 0 < fraction < 1:
+        configure_memory_limit(fraction)

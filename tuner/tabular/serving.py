@@ -18,8 +18,9 @@ Output: a DataFrame — binary: `probability` and `predicted` (the class); multi
 `p_<class>` per class and `predicted`; regression: `prediction`. The same columns as
 `tune predict`.
 
-This module imports nothing of tuner, and it is pickled *by value* when a model is
-logged (see `tuner.study.best.register_best`), so the logged model loads and serves where
+This module imports nothing of tuner but `tuner.tabular.prediction` (which imports
+nothing), and both are pickled *by value* when a model is logged (see
+`tuner.tabular.pyfunc`), so the logged model loads and serves where
 only MLflow, TensorFlow and pandas are installed.
 """
 
@@ -27,6 +28,14 @@ from typing import Any
 
 import pandas as pd
 from mlflow.pyfunc.model import PythonModel
+
+from tuner.tabular.prediction import (
+    PREDICTED,
+    PREDICTION,
+    PROBABILITY,
+    class_column,
+    output_columns,
+)
 
 ARTIFACT = "saved_model"  # the key of the SavedModel folder in the model's artifacts
 INFO = ("assets.extra", "tuner.json")
@@ -50,15 +59,6 @@ def signature_keys(info: dict[str, Any]) -> dict[str, str]:
     before column names were mapped)."""
     keys = info.get("signature_keys") or {}
     return {name: keys.get(name, name) for name in info["inputs"]}
-
-
-def output_columns(info: dict[str, Any]) -> list[str]:
-    task = info["task"]
-    if task == "binary":
-        return ["probability", "predicted"]
-    if task == "multiclass":
-        return [*(f"p_{c}" for c in info.get("classes") or []), "predicted"]
-    return ["prediction"]
 
 
 def _category(value: Any, vocabulary: Any = ()) -> str:
@@ -146,13 +146,13 @@ def to_frame(output: Any, info: dict[str, Any], index: Any = None) -> Any:
     if task == "binary":
         p = output.reshape(-1).astype(np.float64)
         predicted = [classes[int(v >= 0.5)] for v in p] if classes else (p >= 0.5).astype(int)
-        return pd.DataFrame({"probability": p, "predicted": predicted}, index=index)
+        return pd.DataFrame({PROBABILITY: p, PREDICTED: predicted}, index=index)
     if task == "multiclass":
-        columns = {f"p_{c}": output[:, i].astype(np.float64) for i, c in enumerate(classes)}
+        columns = {class_column(c): output[:, i].astype(np.float64) for i, c in enumerate(classes)}
         best = np.argmax(output, axis=1)
-        columns["predicted"] = [classes[int(i)] for i in best]
+        columns[PREDICTED] = [classes[int(i)] for i in best]
         return pd.DataFrame(columns, index=index)
-    return pd.DataFrame({"prediction": output.reshape(-1).astype(np.float64)}, index=index)
+    return pd.DataFrame({PREDICTION: output.reshape(-1).astype(np.float64)}, index=index)
 
 
 # PythonModel is mlflow.pyfunc.PythonModel, imported from its own module: mypy does not see

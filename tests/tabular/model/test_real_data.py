@@ -151,17 +151,17 @@ def test_any_column_name_trains_exports_predicts_and_serves(tmp_path: Path, cli)
     import mlflow.pyfunc
     import pandas as pd
 
-    from tuner.study.best import _input_example, _signature
     from tuner.tabular import serving
+    from tuner.tabular.pyfunc import input_example, signature
 
-    signature, example = _signature(info), _input_example(info)
-    assert signature.inputs.input_names() == info["inputs"] == list(example.columns)
+    sig, example = signature(info), input_example(info)
+    assert sig.inputs.input_names() == info["inputs"] == list(example.columns)
     saved = tmp_path / "pyfunc"
     mlflow.pyfunc.save_model(
         str(saved),
         python_model=serving.SavedModelPyfunc(),
         artifacts={serving.ARTIFACT: str(out / "model")},
-        signature=signature,
+        signature=sig,
     )  # (no input_example: MLflow would load and run the model once more to check it)
     frame = pd.read_csv(src)
     predicted = mlflow.pyfunc.load_model(str(saved)).predict(frame.drop(columns="target"))

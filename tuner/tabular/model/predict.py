@@ -24,6 +24,7 @@ from tuner.atomic import write_text_atomic
 from tuner.errors import ConfigError, DataError
 from tuner.tabular.data.schema import Schema
 from tuner.tabular.model.export import SIGNATURE, read_info
+from tuner.tabular.prediction import output_columns
 from tuner.tabular.runtime import tensorflow
 
 _LIST_KIND = {"float_list": "float", "int64_list": "int64", "bytes_list": "bytes"}
@@ -188,12 +189,7 @@ def predict(
     task = info["task"]
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    if task == "binary":
-        writer.writerow(["probability", "predicted"])
-    elif task == "multiclass":
-        writer.writerow([*(f"p_{c}" for c in classes), "predicted"])
-    else:
-        writer.writerow(["prediction"])
+    writer.writerow(output_columns(info))
     rows = 0
     for batch in batches:
         inputs = {keys.get(k, k): tf.constant(v) for k, v in batch.items()}
