@@ -121,6 +121,7 @@ class FakeProgress:
     """Records what the live progress display is told."""
 
     calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    bests: list[tuple[float, int, dict[str, Any]] | None] = field(default_factory=list)
 
     def trial_started(self, number: int, params: dict[str, Any]) -> None:
         self.calls.append(("trial_started", (number, params)))
@@ -129,9 +130,16 @@ class FakeProgress:
         self.calls.append(("epoch", (number, epoch, value)))
 
     def trial_finished(
-        self, number: int, state: str, value: float | None, reason: str | None
+        self,
+        number: int,
+        state: str,
+        value: float | None,
+        reason: str | None,
+        *,
+        best: tuple[float, int, dict[str, Any]] | None = None,
     ) -> None:
         self.calls.append(("trial_finished", (number, state, value, reason)))
+        self.bests.append(best)
 
     def named(self, name: str) -> list[tuple[Any, ...]]:
         return [args for called, args in self.calls if called == name]
@@ -449,6 +457,8 @@ def test_finish_tells_complete_with_the_last_reported_value(tmp_path: Path) -> N
     assert progress.named("trial_finished") == [(0, "COMPLETE", 0.6, None)]
     assert bridge.counts.by_state == {"COMPLETE": 1} and bridge.counts.finished == 1
     assert bridge.running == {}
+    # the bridge is the one judge of the best: it tells the display, which keeps it
+    assert progress.bests == [(0.6, 0, dict(frozen.params))]
 
 
 def test_finish_fails_a_trial_with_the_reason_it_reported(tmp_path: Path) -> None:
@@ -909,3 +919,21 @@ def test_died_reason_is_one_line_of_at_most_500_characters() -> None:
     text = died_reason("pid: 1\nWorker exit detail: " + "x " * 600, None)
 
     assert "\n" not in text and len(text) == 500
+
+
+@pytest.mark.parametrize(
+    ("goal", "values", "bests"),
+    [
+        ("maximize", [0.6, 0.4, 0.8], [0, None, 2]),
+        ("minimize", [0.6, 0.4, 0.8], [0, 1, None]),
+    ],
+)
+def test_the_display_is_told_each_new_best_in_the_metric_direction(
+    tmp_path: Path, goal: str, values: list[float], bests: list[int | None]
+) -> None:
+    progress = FakeProgress()
+    bridge = make_bridge(make_spec(trials=3, goal=goal), tmp_path, progress=progress)
+    for i, value in enumerate(values):
+        complete(bridge, f"ray-{i}", [value])
+    told = [None if b is None else b[1] for b in progress.bests]
+    assert told == bests

@@ -35,7 +35,9 @@ def feed(progress: Progress, clock: Clock) -> None:
         progress.epoch(0, epoch, value)
         progress.epoch(1, epoch, value - 0.3)
     clock.now += 2
-    progress.trial_finished(0, "COMPLETE", 0.9)
+    progress.trial_finished(
+        0, "COMPLETE", 0.9, best=(0.9, 0, {"optimizer": "adam", "learning_rate": 0.01})
+    )
     progress.trial_finished(1, "PRUNED", None, reason="pruned at epoch 2")
     progress.trial_started(2, {"optimizer": "adam", "learning_rate": 0.001})
     clock.now += 60
@@ -46,7 +48,7 @@ def feed(progress: Progress, clock: Clock) -> None:
 
 def test_progress_plain_lines() -> None:
     stream, clock = io.StringIO(), Clock()
-    progress = Progress(20, "val_auc", "maximize", stream=stream, clock=clock)
+    progress = Progress(20, "val_auc", stream=stream, clock=clock)
     assert not progress.interactive  # a StringIO is no terminal
     feed(progress, clock)
     assert stream.getvalue().splitlines() == [
@@ -61,7 +63,7 @@ def test_progress_plain_lines() -> None:
 
 def test_progress_quiet() -> None:
     stream, clock = io.StringIO(), Clock()
-    progress = Progress(20, "val_auc", "maximize", stream=stream, quiet=True, clock=clock)
+    progress = Progress(20, "val_auc", stream=stream, quiet=True, clock=clock)
     feed(progress, clock)
     assert stream.getvalue() == ""
     assert progress.counts == {"done": 1, "pruned": 1, "failed": 1}
@@ -70,7 +72,7 @@ def test_progress_quiet() -> None:
 def test_progress_terminal_redraws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     stream, clock = io.StringIO(), Clock()
-    progress = Progress(20, "loss", "minimize", stream=stream, interactive=True, clock=clock)
+    progress = Progress(20, "loss", stream=stream, interactive=True, clock=clock)
     feed(progress, clock)
     out = stream.getvalue()
     assert out.endswith("\n") and "\r" in out and "\x1b[K" in out
@@ -86,7 +88,7 @@ def test_progress_terminal_redraws(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_progress_terminal_fits_the_width(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "60")
     stream, clock = io.StringIO(), Clock()
-    progress = Progress(20, "loss", "minimize", stream=stream, interactive=True, clock=clock)
+    progress = Progress(20, "loss", stream=stream, interactive=True, clock=clock)
     feed(progress, clock)
     drawn = [d for d in stream.getvalue().replace("\n", "\r").split("\r") if d]
     status = [d.removesuffix("\x1b[K") for d in drawn if d.startswith("trials ")]
@@ -96,7 +98,7 @@ def test_progress_terminal_fits_the_width(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_progress_throttles_redraws() -> None:
     stream, clock = io.StringIO(), Clock()
-    progress = Progress(5, "val_auc", "maximize", stream=stream, interactive=True, clock=clock)
+    progress = Progress(5, "val_auc", stream=stream, interactive=True, clock=clock)
     progress.trial_started(0, {})
     for epoch in range(1, 50):  # no time passes: at most one draw
         progress.epoch(0, epoch, 0.5)
@@ -104,15 +106,18 @@ def test_progress_throttles_redraws() -> None:
     progress.close()
 
 
-def test_progress_minimize_best_and_threads() -> None:
+def test_progress_shows_the_best_it_is_told_from_many_threads() -> None:
+    """The bridge decides which trial is best (by the study's metric) and says so; the
+    display keeps what it was told last, whatever the order of the threads."""
     stream = io.StringIO()
-    progress = Progress(None, "loss", "minimize", stream=stream)
+    progress = Progress(None, "loss", stream=stream)
 
     def worker(base: int) -> None:
         for i in range(base, base + 25):
             progress.trial_started(i, {"x": i})
             progress.epoch(i, 1, float(i))
-            progress.trial_finished(i, "COMPLETE", float(i))
+            best = (0.0, 0, {"x": 0}) if i == 0 else None
+            progress.trial_finished(i, "COMPLETE", float(i), best=best)
 
     threads = [threading.Thread(target=worker, args=(k * 25,)) for k in range(4)]
     for t in threads:
@@ -128,7 +133,7 @@ def test_progress_minimize_best_and_threads() -> None:
 
 
 def test_progress_load(study: Any) -> None:
-    progress = Progress(10, "val_auc", "maximize", stream=io.StringIO())
+    progress = Progress(10, "val_auc", stream=io.StringIO())
     progress.load(study)
     assert progress.counts == {"done": 3, "pruned": 2, "failed": 1}
     assert progress.best is not None and progress.best[1] == 1

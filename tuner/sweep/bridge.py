@@ -430,10 +430,12 @@ class Bridge:
                 self.tracker.end_trial(entry.run_id, state.name, value, reason)
                 if value is not None and self.goal.better(value, self._best):
                     self.tracker.log_best(self._parent(), value, self.counts.finished)
+            best = None
             if value is not None and self.goal.better(value, self._best):
                 self._best = value
+                best = (value, entry.number, dict(entry.trial.params))
             if self.progress is not None:
-                self.progress.trial_finished(entry.number, state.name, value, reason)
+                self.progress.trial_finished(entry.number, state.name, value, reason, best=best)
             faults.point("trial_end")
 
     def _retry(self, entry: Running) -> bool:

@@ -360,7 +360,6 @@ def _run_locked(
     progress = Progress(
         spec.budget.trials,
         spec.metric.name,
-        spec.metric.goal,
         stream=options.stream,
         quiet=options.quiet,
         concurrency=spec.concurrency,

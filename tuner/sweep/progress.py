@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 from tuner.cli.render import _cut, fmt_duration, fmt_params, fmt_value
-from tuner.space.model import Metric
 from tuner.study.ranking import finite
 from tuner.study.status import remaining_estimate
 
@@ -34,7 +33,6 @@ class Progress:
         self,
         total_trials: int | None,
         metric_name: str,
-        goal: str,
         stream: IO[str] | None = None,
         quiet: bool = False,
         interactive: bool | None = None,
@@ -44,7 +42,6 @@ class Progress:
     ) -> None:
         self.total = total_trials
         self.metric = metric_name
-        self.goal = Metric(metric_name, goal)
         self.stream = stream if stream is not None else sys.stdout
         self.quiet = quiet
         if interactive is None:
@@ -62,7 +59,8 @@ class Progress:
         self._last: dict[int, float] = {}
         self.counts = {"done": 0, "pruned": 0, "failed": 0}
         self._durations: list[float] = []
-        self.best: tuple[float, int, dict[str, Any]] | None = None  # value, number, params
+        # value, number, params: the sweep's best as the bridge (which owns it) last said
+        self.best: tuple[float, int, dict[str, Any]] | None = None
         self._drawn_at: float | None = None
         self._dirty = False
         self._closed = False
@@ -72,15 +70,18 @@ class Progress:
     # -- seeding from an earlier run (resume)
 
     def load(self, study: optuna.Study) -> None:
-        """Count the trials an earlier run already finished (resume)."""
-        from tuner.study.ranking import duration_s
+        """Count the trials an earlier run already finished, and its best (resume)."""
+        from tuner.study.ranking import best_trial, duration_s
 
+        best = best_trial(study)
         with self._lock:
+            if best is not None and best.value is not None:
+                self.best = (best.value, best.number, dict(best.params))
             for t in study.get_trials(deepcopy=False):
                 state = t.state.name
                 if state not in _STATES:
                     continue
-                self._count(state, t.number, t.value, dict(t.params))
+                self._count(state)
                 if state != "FAIL" and (d := duration_s(t)) is not None:
                     self._durations.append(d)
 
@@ -101,19 +102,29 @@ class Progress:
             self._changed()
 
     def trial_finished(
-        self, number: int, state: Any, value: float | None = None, reason: str | None = None
+        self,
+        number: int,
+        state: Any,
+        value: float | None = None,
+        reason: str | None = None,
+        *,
+        best: tuple[float, int, dict[str, Any]] | None = None,
     ) -> None:
+        """A trial ended; `best`: the sweep's new best (value, number, params) when this
+        trial is it (the bridge decides, by the study's metric), else None."""
         name = str(getattr(state, "name", state)).upper()
         state = _STATES.get(name, name)
         with self._lock:
-            started, params = self._running.pop(number, (None, {}))
+            started, _ = self._running.pop(number, (None, {}))
             if value is None and state == "PRUNED":
                 value = self._last.get(number)
             epochs = self._epochs.pop(number, 0)
             self._last.pop(number, None)
             if started is not None and state in ("COMPLETE", "PRUNED"):
                 self._durations.append(self._clock() - started)
-            self._count(state, number, value, params)
+            self._count(state)
+            if best is not None:
+                self.best = best
             if self.quiet:
                 return
             if self.interactive:
@@ -160,14 +171,10 @@ class Progress:
 
     # -- internals (called with the lock held)
 
-    def _count(self, state: str, number: int, value: Any, params: dict[str, Any]) -> None:
+    def _count(self, state: str) -> None:
         key = {"COMPLETE": "done", "PRUNED": "pruned", "FAIL": "failed"}.get(state)
-        if key is None:
-            return
-        self.counts[key] += 1
-        best = None if self.best is None else self.best[0]
-        if state == "COMPLETE" and finite(value) and self.goal.better(value, best):
-            self.best = (value, number, params)
+        if key is not None:
+            self.counts[key] += 1
 
     def _summary(self, sep: str) -> str:
         of = f"/{self.total}" if self.total is not None else ""
