@@ -223,6 +223,9 @@ def cluster(databases: Databases) -> Iterator[Cluster]:
         RAY_AUTH_MODE="token",
         RAY_AUTH_TOKEN_PATH=str(token),
         RAY_USAGE_STATS_ENABLED="0",
+        # as `tune ui` runs it: no job runner, whose seven huey consumers would load the
+        # two cores for the whole module
+        MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )
     c = Cluster(tmp, env)
