@@ -54,7 +54,7 @@ class Progress:
         self._clock = clock
         self._lock = threading.RLock()
         self._t0 = clock()
-        self._running: dict[int, tuple[float, dict[str, Any]]] = {}
+        self._running: dict[int, float] = {}  # number → when it started
         self._epochs: dict[int, int] = {}
         self._last: dict[int, float] = {}
         self.counts = {"done": 0, "pruned": 0, "failed": 0}
@@ -88,14 +88,16 @@ class Progress:
     # -- events
 
     def trial_started(self, number: int, params: Mapping[str, Any]) -> None:
+        """A trial started (its `params` are the bridge's to keep: the display shows
+        only the best's, which the bridge passes with `trial_finished`)."""
         with self._lock:
-            self._running[number] = (self._clock(), dict(params))
+            self._running[number] = self._clock()
             self._changed()
 
     def epoch(self, number: int, epoch: int, value: float | None) -> None:
         with self._lock:
             if number not in self._running:
-                self._running[number] = (self._clock(), {})
+                self._running[number] = self._clock()
             self._epochs[number] = max(epoch, self._epochs.get(number, 0))
             if value is not None:
                 self._last[number] = value
@@ -115,7 +117,7 @@ class Progress:
         name = str(getattr(state, "name", state)).upper()
         state = _STATES.get(name, name)
         with self._lock:
-            started, _ = self._running.pop(number, (None, {}))
+            started = self._running.pop(number, None)
             if value is None and state == "PRUNED":
                 value = self._last.get(number)
             epochs = self._epochs.pop(number, 0)

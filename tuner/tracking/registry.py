@@ -73,7 +73,8 @@ def register_best(
             f"trial {trial.number} of sweep '{study.study_name}' has no MLflow run",
             hint="the sweep ran without tracking; export it with --export instead",
         )
-    ref = SweepRecord.of(study).objective or "tabular"
+    record = SweepRecord.of(study)
+    ref = record.objective or "tabular"
     describe = load_objective(ref).mlflow_model
     if describe is None:
         raise ConfigError(
@@ -94,7 +95,7 @@ def register_best(
             f"trial {trial.number}'s MLflow run {run_id} is not in {mask_url(uri)}",
             hint=f"pass the sweep's --tracking-uri ({mask_text(str(exc).splitlines()[0][:120])})",
         ) from None
-    metric = SweepRecord.of(study).metric.name
+    metric = record.metric.name
     with tempfile.TemporaryDirectory(prefix="tuner-register-") as tmp:
         if model_dir is not None and has_model(Path(model_dir)):
             directory = Path(model_dir)
