@@ -38,6 +38,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from common import load
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SPACE = """\
@@ -69,10 +71,6 @@ fixed: {{model: dnn, batch_size: 256, depth: 1, width: 16}}
 params:
   learning_rate: {{float: [3.0e-3, 3.0e-2], log: true}}
 """
-
-
-def load() -> list[float]:
-    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
 def sklearn_score(entry: Any, csv: Path, classes: list[str] | None) -> tuple[float, float]:

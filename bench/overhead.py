@@ -53,6 +53,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from common import load
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 7
 
@@ -82,10 +84,6 @@ fixed: {{sleep: 1.0}}
 params:
   x: {{float: [0.0, 1.0]}}
 """
-
-
-def load() -> list[float]:
-    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
 def ms(seconds: float, trials: int) -> float:

@@ -36,6 +36,14 @@ def setup_process(resources: dict[str, float]) -> None:
     cap(resources)
 
 
+def warm_up(config: dict[str, Any]) -> None:
+    """TensorFlow and the model code imported, the data set's splits read (kept by the
+    reader for every trial of this process), before the first trial asks for them."""
+    from tuner.tabular.model.train import warm_up as warm
+
+    warm(config)
+
+
 @objective(
     metrics=metric_names,
     config_schema=trial_schema(),
@@ -43,8 +51,13 @@ def setup_process(resources: dict[str, float]) -> None:
     export_model=export_model,
     mlflow_model=mlflow_model,
     setup_process=setup_process,
+    warm_up=warm_up,
 )
 def train(config: dict[str, Any], report: Report, trial_dir: Path) -> dict[str, Any]:
+    from tuner.timeline import mark
+
+    mark("tabular_import")
     from tuner.tabular.model.train import run_trial
 
+    mark("tabular_imported")
     return run_trial(config, report, trial_dir)

@@ -113,7 +113,7 @@ def _run(
     from tuner.atomic import writable_folder
     from tuner.study.storage import results_dir
     from tuner.sweep.driver import RunOptions, run_sweep
-    from tuner.tracking.runs import check_writable_store, resolve_tracking_uri
+    from tuner.tracking.uri import check_writable_store, resolve_tracking_uri
 
     folder = results_dir(results)
     uri = resolve_tracking_uri(folder, tracking_uri)

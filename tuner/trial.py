@@ -21,7 +21,12 @@ everything about its models, so that tuner itself never looks inside one:
   (`MlflowModel`), which `tune best --register` logs and registers;
 - `setup_process(resources)` runs once in each worker process before its first trial,
   with the trial's Ray resources ({"cpu": 1, "gpu": 0.5}): e.g. to cap the framework's
-  GPU memory to the trial's share before the framework starts. The built-in `tabular` objective is
+  GPU memory to the trial's share before the framework starts;
+- `warm_up(config)` runs in each worker process of a sweep as soon as the process
+  starts, in the background, with the config every trial shares (the space file's
+  `fixed` and `dataset`): whatever a first trial would otherwise wait for (importing the
+  framework, reading the data set) happens while Ray is still scheduling it. It must be
+  safe to run while a trial starts in the same process. The built-in `tabular` objective is
 `objectives.tabular`; a user's is `package.module:function`, decorated with
 `@tuner.trial.objective(metrics=[...])`.
 """
@@ -91,6 +96,7 @@ class Objective:
     export_model: Callable[[Path, Path], Path] | None = None
     mlflow_model: Callable[[Path], MlflowModel] | None = None
     setup_process: Callable[[dict[str, float]], None] | None = None
+    warm_up: Callable[[dict[str, Any]], None] | None = None
 
     def metrics(self, config: dict[str, Any]) -> frozenset[str]:
         return self.declared(config)
@@ -117,9 +123,11 @@ def objective(
     export_model: Callable[[Path, Path], Path] | None = None,
     mlflow_model: Callable[[Path], MlflowModel] | None = None,
     setup_process: Callable[[dict[str, float]], None] | None = None,
+    warm_up: Callable[[dict[str, Any]], None] | None = None,
 ) -> Callable[[ObjectiveFunction], ObjectiveFunction]:
     """Declare what a user's objective reports (and optionally its config schema, a
-    deeper config check, and its model and process hooks: see the module text)."""
+    deeper config check, and its model, process and warm-up hooks: see the module
+    text)."""
 
     def mark(fn: ObjectiveFunction) -> ObjectiveFunction:
         fn.tuner_metrics = metrics  # type: ignore[attr-defined]
@@ -128,6 +136,7 @@ def objective(
         fn.tuner_export_model = export_model  # type: ignore[attr-defined]
         fn.tuner_mlflow_model = mlflow_model  # type: ignore[attr-defined]
         fn.tuner_setup_process = setup_process  # type: ignore[attr-defined]
+        fn.tuner_warm_up = warm_up  # type: ignore[attr-defined]
         return fn
 
     return mark
@@ -179,6 +188,7 @@ def load_objective(ref: str, where: str | None = None) -> Objective:
         export_model=getattr(fn, "tuner_export_model", None),
         mlflow_model=getattr(fn, "tuner_mlflow_model", None),
         setup_process=getattr(fn, "tuner_setup_process", None),
+        warm_up=getattr(fn, "tuner_warm_up", None),
     )
 
 

@@ -28,6 +28,8 @@ from tuner.trial import objective
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "search_spaces").glob("*.yaml"))
+# the ones on a built-in data set (adult.yaml needs Adult converted: tests/tabular)
+ON_BUILTINS = [p for p in SHIPPED if "dataset: data/" not in p.read_text()]
 HEAVY = ("tensorflow", "keras", "ray", "mlflow")
 
 
@@ -178,7 +180,7 @@ def test_shipped_file_matches_the_published_schema(path: Path):
     jsonschema.Draft202012Validator(space_schema()).validate(yaml.safe_load(path.read_text()))
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ON_BUILTINS, ids=lambda p: p.name)
 def test_shipped_file_loads(path: Path, builtins):
     spec = load_spec(path)
     assert spec.name == path.stem

@@ -53,3 +53,22 @@ def train(config: dict[str, Any], report, trial_dir: Path) -> dict[str, Any]:
 def noop(config: dict[str, Any], report, trial_dir: Path) -> None:
     for epoch in range(1, int(config.get("epochs", 1)) + 1):
         report(epoch, {"score": float(config.get("x", 0.5)), "loss": 0.0})
+
+
+def _warm_log(config: dict[str, Any], line: str) -> None:
+    with open(config["warm_log"], "a") as log:
+        log.write(line + "\n")
+
+
+def _setup(resources: dict[str, float]) -> None:
+    _warm_log({"warm_log": os.environ["CHEAP_WARM_LOG"]}, f"setup {resources}")
+
+
+def _warm(config: dict[str, Any]) -> None:
+    _warm_log(config, f"warm {sorted(config)}")
+
+
+@objective(metrics=["score"], setup_process=_setup, warm_up=_warm)
+def warmed(config: dict[str, Any], report, trial_dir: Path) -> None:
+    """Records its process hooks in config["warm_log"] (and $CHEAP_WARM_LOG)."""
+    report(1, {"score": float(config.get("x", 0.5))})

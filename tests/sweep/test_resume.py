@@ -5,6 +5,7 @@ driver stopped (SIGSTOP) past its lock's staleness, a second driver, a changed s
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -335,10 +336,18 @@ def test_tensorflow_trials_killed_mid_checkpoint_continue_from_their_checkpoint(
     running = [t.number for t in _study(results, "tf").trials if t.state.name == "RUNNING"]
     assert running, "the kill left no trial to resume"
 
-    done = _tune("run", space, "--results", results, "-q")
+    timeline = tmp_path / "timeline.jsonl"
+    done = _tune("run", space, "--results", results, "-q", TUNER_TIMELINE=str(timeline))
     assert done.returncode == 0, done.stderr[-2000:]
     trials = _study(results, "tf").trials
     assert [t.state.name for t in trials] == ["COMPLETE"] * 3
+    # every worker that ran a trial warmed up first (TensorFlow, the data set), in the
+    # background, before its first trial had read the data itself
+    marks = [json.loads(line) for line in timeline.read_text().splitlines()]
+    warmed = {m["pid"] for m in marks if m["event"] == "warm_start"}
+    ran = {m["pid"] for m in marks if m["event"] == "trial_start"}
+    assert ran and ran <= warmed, marks
+    assert {m["event"] for m in marks} >= {"ray_ready", "tracker_ready", "warm", "epoch"}
     for t in trials:
         assert sorted(t.intermediate_values) == [1, 2, 3]
         steps = _steps_trained(results / "tf" / "trials" / str(t.number))

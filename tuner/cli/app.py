@@ -584,6 +584,9 @@ def _error(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns (and exits with) the exit code."""
+    from tuner.timeline import mark
+
+    mark("cli_start")
     args = sys.argv[1:] if argv is None else argv
     try:
         result = cli.main(args=args, prog_name=PROG, standalone_mode=False)

@@ -36,6 +36,7 @@ from tuner.sweep.trial_runner import (
     REASON,
     TRIAL_DIR,
 )
+from tuner.timeline import mark
 
 if TYPE_CHECKING:
     import optuna
@@ -272,6 +273,7 @@ class Bridge:
             else:
                 return None
             number = trial.number
+            mark("trial_asked", number=number)
             records.write_trial(trial, ray_trial_id=ray_trial_id)
             run_id = None
             if self.tracker is not None:

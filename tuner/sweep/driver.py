@@ -18,10 +18,10 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from tuner.redact import mask_text, strip_credentials
 from tuner.space.model import SweepSpec
@@ -29,6 +29,7 @@ from tuner.study import records, storage
 from tuner.study.lock import SweepLock, check_same_sweep
 from tuner.study.records import SweepRecord
 from tuner.sweep.bridge import Bridge, Stop
+from tuner.timeline import mark
 
 if TYPE_CHECKING:
     import optuna
@@ -92,17 +93,28 @@ def configure_ray_env() -> None:
         os.environ.setdefault(key, value)
 
 
-def ensure_ray(num_cpus: int | None = None, address: str | None = None) -> Any:
+def ensure_ray(
+    num_cpus: int | None = None, address: str | None = None, warm_up: str | None = None
+) -> Any:
     """Connect to the cluster at `address` (HOST:PORT or `auto`; default: $RAY_ADDRESS), or
     start a local Ray, unless already up. A cluster started with token authentication
     needs RAY_AUTH_MODE=token and its token (~/.ray/auth_token, RAY_AUTH_TOKEN or
-    RAY_AUTH_TOKEN_PATH) in this process's environment, as on every node."""
+    RAY_AUTH_TOKEN_PATH) in this process's environment, as on every node. `warm_up`
+    (trial_runner.warm_up_plan) makes every worker this job starts warm itself up."""
     configure_ray_env()
     import ray
 
     if not ray.is_initialized():
+        from tuner.sweep import warm_up as warming
+
         path = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
         address = address or os.environ.get("RAY_ADDRESS") or None
+        env = _worker_env(path)
+        if warm_up is not None:
+            env[warming.ENV] = warm_up
+        runtime_env: dict[str, Any] = {"env_vars": env}
+        if warm_up is not None:
+            runtime_env["worker_process_setup_hook"] = f"{warming.__name__}.start"
         _mask_ray_entrypoint()
         with _hangup_spared(local=not address):
             ray.init(
@@ -111,9 +123,25 @@ def ensure_ray(num_cpus: int | None = None, address: str | None = None) -> Any:
                 include_dashboard=False,
                 log_to_driver=False,
                 logging_level=logging.ERROR,  # what Ray makes of "ERROR"
-                runtime_env={"env_vars": _worker_env(path)},
+                runtime_env=runtime_env,
             )
     return ray
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """`env` in this process's environment only while the local Ray starts (its processes
+    inherit it): a later child of the driver must not inherit TUNER_DRIVER_PID."""
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @contextlib.contextmanager
@@ -155,7 +183,7 @@ def _worker_env(path: list[str]) -> dict[str, str]:
     # process's environment, a later child of the driver (a `tune best` run by a test,
     # say) would inherit it and kill the driver instead of itself.
     env = {"PYTHONPATH": os.pathsep.join(path), "TUNER_DRIVER_PID": str(os.getpid())}
-    for key in ("TUNER_FAULT", "TUNER_DETERMINISTIC", "TUNER_CACHE_DIR"):
+    for key in ("TUNER_FAULT", "TUNER_DETERMINISTIC", "TUNER_CACHE_DIR", "TUNER_TIMELINE"):
         if os.environ.get(key):
             env[key] = os.environ[key]
     return env
@@ -290,30 +318,103 @@ def run_sweep(
     spec: SweepSpec, options: RunOptions | None = None, *, fresh: bool = False
 ) -> Outcome:
     """Run (or resume: same name, same space) a sweep to its budget. Nothing starts — not
-    even Ray — before the existing study, if any, is checked and locked."""
+    even Ray — before the existing study, if any, is checked and locked.
+
+    Start-up overlaps what does not depend on each other: the MLflow store opens (MLflow's
+    import and a new store's schema: ~6 s here) in a background thread while the study
+    is opened and locked and Ray starts; Ray's first worker processes import the
+    objective's framework and read its data (`warm_up`) while the driver sets up Ray
+    Tune. A tracking server is asked first, before anything is written; a database
+    store that turns out unusable in the background removes the sweep it was started
+    with, if this call created it and nothing ran."""
+    mark("sweep_start")
     options = options or RunOptions()
     results = storage.results_dir(options.results)
     directory = storage.sweep_dir(results, spec.name)
     url = storage.storage_url(results, spec.name, options.storage)
-    # Inputs first: a bad tracking URI (or storage URL) fails before the study or the
+    # Inputs first: a bad tracking server (or storage URL) fails before the study or the
     # sweep's folder exist (a left-behind study.journal would list as a sweep).
-    tracker = _tracker(options, results)  # also before Ray starts
+    tracker_ready = _open_tracker(options, results)
     opened = None if url.startswith("journal:") else storage.open_storage(url)
     if fresh:
         archived = archive(spec, results, url)
         print(f"tune: the earlier sweep '{spec.name}' is archived as '{archived}'", file=sys.stderr)
+    new_folder = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     study = _study(spec, url, opened)
+    new_study = not study.get_trials(deepcopy=False) and SweepRecord.of(study).uid is None
     check_same_sweep(study, spec)
     lock = SweepLock(study)
     lock.acquire()
+    mark("study_ready")
+    discard = False
     try:
-        ray = ensure_ray(address=options.address)
+        ray = ensure_ray(address=options.address, warm_up=_warm_up_plan(spec))
         from ray import tune
 
+        mark("ray_ready")
+        try:
+            tracker = tracker_ready()
+        except Exception:
+            discard = new_study
+            raise
+        mark("tracker_ready")
         return _run_locked(spec, options, study, results, url, tracker, ray, tune, lock)
     finally:
         lock.release()
+        if discard:
+            _discard(study, url, directory if new_folder else None)
+
+
+def _warm_up_plan(spec: SweepSpec) -> str:
+    from tuner.sweep.warm_up import plan
+
+    return plan(spec.objective, spec.base_config(), spec.resources.cpu, spec.resources.gpu)
+
+
+def _discard(study: optuna.Study, url: str, folder: Path | None) -> None:
+    """Remove a sweep this call created and never ran (its tracking store failed)."""
+    import shutil
+
+    import optuna
+
+    if not url.startswith("journal:"):
+        with contextlib.suppress(Exception):
+            optuna.delete_study(study_name=study.study_name, storage=study._storage)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _open_tracker(options: RunOptions, results: Path) -> Callable[[], Tracker | None]:
+    """→ a function giving the sweep's tracker. A tracking server is asked now (it must
+    answer before the sweep writes anything); a database store opens in a background
+    thread, and the function waits for it (re-raising what it raised)."""
+    from tuner.tracking.uri import SERVER_SCHEMES, resolve_tracking_uri, scheme
+
+    if not options.track:
+        return lambda: None
+    uri = resolve_tracking_uri(results, options.tracking_uri)
+    if scheme(uri) in SERVER_SCHEMES or uri in SERVER_SCHEMES:
+        tracker = _tracker(options, results)
+        return lambda: tracker
+    done: dict[str, Any] = {}
+
+    def open_store() -> None:
+        try:
+            done["tracker"] = _tracker(options, results)
+        except BaseException as exc:  # re-raised in the driver's thread
+            done["error"] = exc
+
+    thread = threading.Thread(target=open_store, name="tuner-tracker", daemon=True)
+    thread.start()
+
+    def ready() -> Tracker | None:
+        thread.join()
+        if "error" in done:
+            raise done["error"]
+        return cast("Tracker | None", done["tracker"])
+
+    return ready
 
 
 def _tracker(options: RunOptions, results: Path) -> Tracker | None:
@@ -396,6 +497,7 @@ def _run_locked(
     )
     started = time.monotonic()
     status = "FINISHED"
+    mark("fit_start")
     previous = _graceful_signals(bridge)  # until the sweep is written up, too
     try:
         try:

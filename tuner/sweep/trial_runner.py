@@ -10,6 +10,7 @@ data (number, objective reference, trial config, folder).
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ TRIAL_DIR = "trial_dir"
 CPU = "cpu"
 GPU = "gpu"
 _set_up: set[str] = set()  # objectives whose setup_process ran in this process
+_set_up_lock = threading.Lock()  # the warm-up thread and a first trial may meet here
 
 
 def _one_line(exc: BaseException) -> str:
@@ -44,23 +46,29 @@ def set_up_process(objective: Objective, ray_config: dict[str, Any]) -> None:
     """The objective's `setup_process` hook, once per objective in this (reused) worker
     process, before its first trial: what it sets up (a GPU memory cap, say) can only
     be set before the framework starts."""
-    if objective.setup_process is None or objective.ref in _set_up:
+    if objective.setup_process is None:
         return
-    _set_up.add(objective.ref)
-    objective.setup_process(
-        {"cpu": float(ray_config.get(CPU, 1)), "gpu": float(ray_config.get(GPU, 0) or 0)}
-    )
+    with _set_up_lock:
+        if objective.ref in _set_up:
+            return
+        _set_up.add(objective.ref)
+        objective.setup_process(
+            {"cpu": float(ray_config.get(CPU, 1)), "gpu": float(ray_config.get(GPU, 0) or 0)}
+        )
 
 
 def trainable(ray_config: dict[str, Any]) -> None:
     from ray import tune
     from ray.runtime_context import get_runtime_context
 
+    from tuner.timeline import mark
     from tuner.trial import StopTrial, checked_report, load_objective
 
+    mark("trial_start", number=ray_config[NUMBER])
     identity = {PID: os.getpid(), NODE: get_runtime_context().get_node_id()}
 
     def report(epoch: int, metrics: dict[str, float]) -> None:
+        mark("epoch", number=ray_config[NUMBER], epoch=epoch)
         try:
             tune.report({**metrics, EPOCH: epoch, **identity})
         except SystemExit:  # Ray stops a trial by exiting its thread at a report

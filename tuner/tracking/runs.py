@@ -48,13 +48,21 @@ from mlflow.utils.validation import (
 from tuner.errors import ConfigError
 from tuner.redact import mask_text, mask_url
 from tuner.study.ranking import finite
+from tuner.tracking.uri import (  # re-exported: the store's location, without MLflow
+    ARTIFACTS_DIR,
+    DB_FILE,
+    check_writable_store,
+    default_artifact_root,
+    default_tracking_uri,
+    manages_artifacts,
+    resolve_tracking_uri,
+    scheme,
+)
 
 # MLflow prints "View run ... at: <tracking URI>" for every run ended on a server: that
 # would interleave with the progress display and show the URI's password
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
-DB_FILE = "mlflow.db"
-ARTIFACTS_DIR = "mlartifacts"
 
 # tag names
 TAG_KIND = "tuner.kind"  # "sweep" on parent runs, "trial" on child runs
@@ -75,52 +83,8 @@ METRIC_BEST = "best_value"
 # (INTERRUPTED: the sweep was stopped mid-trial; the trial stays RUNNING in the study and
 # continues in the same run when the sweep resumes)
 STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED", "INTERRUPTED": "KILLED"}
-# tracking URI schemes whose artifact location a server decides (we must not force a path)
+# artifacts logged under plots/ in the parent run
 _IMAGES = (".png", ".svg", ".jpg", ".jpeg", ".html")
-_SERVER_SCHEMES = ("http", "https", "databricks", "databricks-uc", "uc")
-
-
-def default_tracking_uri(results: Path) -> str:
-    """The embedded default: a SQLite file `<results>/mlflow.db`."""
-    return f"sqlite:///{Path(results).absolute() / DB_FILE}"
-
-
-def default_artifact_root(results: Path) -> Path:
-    return Path(results).absolute() / ARTIFACTS_DIR
-
-
-def resolve_tracking_uri(results: Path, explicit: str | None = None) -> str:
-    """`--tracking-uri` if given, else `MLFLOW_TRACKING_URI`, else `<results>/mlflow.db`."""
-    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(results)
-
-
-def check_writable_store(uri: str, what: str = "--tracking-uri") -> None:
-    """A SQLite tracking store must be writable before a sweep starts: its folder
-    (created if missing) and the database file if it exists. Other stores (a server,
-    PostgreSQL) answer for themselves when the tracker connects."""
-    from tuner.atomic import writable_folder
-
-    if not uri.startswith("sqlite:///"):
-        return
-    db = Path(uri.removeprefix("sqlite:///"))
-    writable_folder(db.parent, f"{what} {mask_url(uri)}: its folder")
-    if db.exists():
-        try:
-            with open(db, "ab"):
-                pass
-        except OSError as exc:
-            raise ConfigError(
-                f"{what} {mask_url(uri)}: cannot write the database ({exc.strerror or exc})"
-            ) from None
-
-
-def _scheme(uri: str) -> str:
-    return uri.split("://", 1)[0].split("+", 1)[0].lower() if "://" in uri else ""
-
-
-def manages_artifacts(tracking_uri: str) -> bool:
-    """Whether runs logged to this store write artifacts where *we* say (not a server)."""
-    return _scheme(tracking_uri) not in _SERVER_SCHEMES and tracking_uri not in _SERVER_SCHEMES
 
 
 def _now() -> int:
@@ -217,7 +181,7 @@ class Tracker:
                 else "expected sqlite:///PATH, a database URL with its driver installed, "
                 "or http(s)://HOST:PORT of an MLflow server",
             ) from None
-        if _scheme(tracking_uri) == "sqlite":
+        if scheme(tracking_uri) == "sqlite":
             _fast_sqlite(self.client)
         self.experiment_id: str | None = None
         self._experiments: dict[str, str] = {}  # experiment name → id
@@ -519,7 +483,7 @@ def _probing(tracking_uri: str) -> Iterator[None]:
     """The first request to a tracking server: one try with a short timeout. MLflow's
     defaults (7 retries with backoff, 120 s timeouts) make an unreachable server look like
     a hang for minutes; later requests keep those defaults, or whatever the user set."""
-    if _scheme(tracking_uri) not in ("http", "https"):
+    if scheme(tracking_uri) not in ("http", "https"):
         yield
         return
     probe = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
@@ -597,11 +561,15 @@ def latest_sweep_experiment(tracking_uri: str) -> str | None:
 
 
 __all__ = [
+    "ARTIFACTS_DIR",
+    "DB_FILE",
     "STATUS",
     "Tracker",
+    "check_writable_store",
     "default_artifact_root",
     "default_tracking_uri",
     "latest_sweep_experiment",
+    "manages_artifacts",
     "resolve_tracking_uri",
     "runs_url",
 ]

@@ -72,3 +72,53 @@ def test_census_wide_deep_beats_dnn(tmp_path):
     assert auc_wide_deep > auc_dnn, (
         f"wide_deep val_auc {auc_wide_deep:.4f} <= dnn val_auc {auc_dnn:.4f}"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_the_adult_space_file_loads_on_the_converted_data_set(adult):
+    from tuner.space.load import parse_spec
+
+    path = CONFIGS.parent / "search_spaces" / "adult.yaml"
+    text = path.read_text().replace("dataset: data/adult", f"dataset: {adult}")
+    spec = parse_spec(text, path)
+    assert spec.name == "adult"
+    assert {"model", "numeric_buckets", "dropout", "crosses"} <= set(spec.param_names)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_numeric_buckets_lift_a_dnn_on_adult_and_travel_with_its_export(adult, tmp_path):
+    """Quantile buckets of the numbers (capital gain is 0 for 92 % of rows and heavy
+    tailed): a DNN's AUC above what the plain one reaches in the same epochs (0.911),
+    and the export cuts at the same places (the quantiles are in the model's schema)."""
+    import json
+
+    from tuner.tabular.model.predict import predict
+    from tuner.tabular.model.train import run_trial
+
+    config = {
+        "dataset": str(adult),
+        "model": "dnn",
+        "epochs": 3,
+        "batch_size": 512,
+        "seed": 0,
+        "optimizer": "adam",
+        "learning_rate": 0.002,
+        "lr_schedule": "cosine",
+        "hidden_units": [256, 128],
+        "embedding_dim": 16,
+        "dropout": 0.3,
+        "numeric_buckets": 64,
+    }
+    payload = run_trial(config, lambda epoch, metrics: None, tmp_path / "t")
+    assert payload["final"]["val_auc"] >= 0.912, payload["final"]
+    schema = json.loads((tmp_path / "t" / "schema.json").read_text())
+    numeric = [f for f in schema["features"] if f["kind"] == "numeric"]
+    assert numeric and all(0 < len(f["quantiles"]) <= 63 for f in numeric)
+    capital_gain = next(f for f in numeric if f["name"] == "capital_gain")
+    assert len(capital_gain["quantiles"]) < 10  # mostly 0: repeated boundaries merged
+    rows = predict(tmp_path / "t" / "model", adult, tmp_path / "predictions.csv")
+    assert rows == 16281
+    lines = (tmp_path / "predictions.csv").read_text().splitlines()
+    assert len(lines) == rows + 1

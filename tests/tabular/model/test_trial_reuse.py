@@ -43,3 +43,23 @@ def test_second_trial_reuses_the_data_and_a_cleared_session(tmp_path, monkeypatc
     assert reader.parse_count - parses == 2  # each split parsed once in the process
     assert keras.backend.get_uid("trial_reuse_probe") == 1  # clear_session ran in between
     assert second["final"]["loss"] == pytest.approx(first["final"]["loss"], rel=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_the_warm_up_hook_reads_the_data_a_first_trial_then_reuses(tmp_path):
+    """What a sweep worker does in the background before its first trial (the objective's
+    warm_up hook, with the space's fixed config): the trial finds both splits parsed."""
+    from objectives.tabular import warm_up
+    from tuner.tabular.data import reader
+    from tuner.tabular.model.train import run_trial
+
+    reader.clear_cache()
+    parses = reader.parse_count
+    warm_up({"dataset": "builtin:breast_cancer", "batch_size": 64, "model": "dnn"})
+    assert reader.parse_count - parses == 2  # train and validation
+    config = {"dataset": "builtin:breast_cancer", "epochs": 1, "hidden_units": [4]}
+    assert run_trial(config, lambda e, m: None, tmp_path / "t", export=False)["status"] == (
+        "complete"
+    )
+    assert reader.parse_count - parses == 2  # nothing parsed again

@@ -36,6 +36,9 @@ class Feature:
     std: float | None = None
     min: float | None = None
     max: float | None = None
+    # numeric, in a model's copy of the schema only: the bucket boundaries (quantiles of
+    # the training split) of a model with numeric_buckets
+    quantiles: tuple[float, ...] | None = None
     # categorical: training vocabulary, most frequent first; missing is not a value
     vocabulary: tuple[str, ...] | None = None
     # numeric and categorical: how many training rows had no value
@@ -63,6 +66,8 @@ class Feature:
         out = {k: v for k, v in asdict(self).items() if v is not None}
         if self.vocabulary is not None:
             out["vocabulary"] = list(self.vocabulary)
+        if self.quantiles is not None:
+            out["quantiles"] = list(self.quantiles)
         if self.kind == "sparse":
             out.pop("missing", None)
         return out
@@ -162,6 +167,7 @@ class Schema:
                 **{
                     **f,
                     "vocabulary": tuple(f["vocabulary"]) if "vocabulary" in f else None,
+                    "quantiles": tuple(f["quantiles"]) if "quantiles" in f else None,
                 }
             )
             for f in data["features"]

@@ -91,12 +91,43 @@ def _numeric(ctx: _Ctx, name: str) -> Any | None:
     return layer({ctx.keys[f.name]: ctx.inputs[f.name] for f in numeric})
 
 
-def _linear_terms(ctx: _Ctx, units: int, prefix: str, numeric: bool) -> list[Any]:
-    """One linear term per feature: categorical one-hot as a [vocab, units] table."""
+def _buckets(ctx: _Ctx, cfg: dict[str, Any], width: int, prefix: str, zeros: bool) -> list[Any]:
+    """With numeric_buckets: each number's bucket (the schema's quantiles) as a [B, width]
+    row of a table — one-hot weights for a linear part (`zeros`), an embedding for a deep
+    one. A missing number (NaN) falls in the first bucket; its indicator is in
+    `_numeric`'s output."""
+    if not cfg.get("numeric_buckets"):
+        return []
+    out = []
+    for f in ctx.schema.features:
+        if f.kind != "numeric":
+            continue
+        if f.quantiles is None:
+            raise ValueError(f"feature '{f.name}' has no quantiles (numeric_buckets)")
+        key = ctx.keys[f.name]
+        bucket = keras.layers.Discretization(
+            bin_boundaries=list(f.quantiles), name=ctx.name(f"{prefix}bucket_{key}")
+        )
+        table = keras.layers.Embedding(
+            len(f.quantiles) + 1,
+            width,
+            embeddings_initializer="zeros" if zeros else "uniform",
+            name=ctx.name(f"{prefix}buckets_{key}"),
+        )
+        out.append(table(bucket(ctx.inputs[f.name])))
+    return out
+
+
+def _linear_terms(
+    ctx: _Ctx, cfg: dict[str, Any], units: int, prefix: str, numeric: bool
+) -> list[Any]:
+    """One linear term per feature: categorical one-hot as a [vocab, units] table (and
+    each number's bucket one-hot, with numeric_buckets)."""
     terms = []
     if numeric and (x := _numeric(ctx, f"{prefix}numeric")) is not None:
         dense = keras.layers.Dense(units, use_bias=False, name=ctx.name(f"{prefix}dense"))
         terms.append(dense(x))
+    terms.extend(_buckets(ctx, cfg, units, prefix, zeros=True))
     for f in ctx.schema.features:
         if f.kind == "numeric":
             continue
@@ -134,6 +165,7 @@ def _deep(ctx: _Ctx, cfg: dict[str, Any], units: int) -> Any:
                 name=ctx.name(f"deep_embed_{ctx.keys[f.name]}"),
             )
             dense_parts.append(embed(ids))
+    dense_parts.extend(_buckets(ctx, cfg, cfg["embedding_dim"], "deep_", zeros=False))
     sparse = [f for f in ctx.schema.features if f.kind == "sparse"]
     hidden = cfg["hidden_units"]
     first = []
@@ -166,7 +198,7 @@ def _wide(ctx: _Ctx, cfg: dict[str, Any], units: int) -> Any:
     """A linear model over one-hot categories, hashed crosses and sparse features (plus
     the numbers when there is nothing categorical to be wide over)."""
     has_categorical = any(f.kind != "numeric" for f in ctx.schema.features)
-    terms = _linear_terms(ctx, units, WIDE_PREFIX, numeric=not has_categorical)
+    terms = _linear_terms(ctx, cfg, units, WIDE_PREFIX, numeric=not has_categorical)
     for cross in cfg.get("crosses", []):
         names = parse_cross(cross)
         tag = "_x_".join(ctx.keys[n] for n in names)
@@ -201,7 +233,7 @@ def build_model(schema: Schema, cfg: dict[str, Any]) -> Built:
     classes = schema.label.classes
     units = len(classes or ()) if task == "multiclass" else 1
     if cfg["model"] == "linear":
-        logits = _sum(ctx, _linear_terms(ctx, units, "linear_", numeric=True), "logits")
+        logits = _sum(ctx, _linear_terms(ctx, cfg, units, "linear_", numeric=True), "logits")
     elif cfg["model"] == "dnn":
         logits = _deep(ctx, cfg, units)
     else:

@@ -38,6 +38,7 @@ from tuner.tabular.model.build import Built, build_model, label_scale
 from tuner.tabular.model.config import dataset_schema, prepare
 from tuner.tabular.model.layers import StandardizedMeanSquaredError, keras, tf
 from tuner.tabular.model.optimizers import combined, current_learning_rate, optimizers_for
+from tuner.timeline import mark
 from tuner.trial import (  # the trial folder's names
     CHECKPOINTS,
     CONFIG,
@@ -108,6 +109,7 @@ class _FirstStep(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
         if self.at is None:
             self.at = time.perf_counter()
+            mark("first_step")
 
 
 class _Summaries:
@@ -166,6 +168,8 @@ def run_trial(
     _check_records(data_dir, data_schema, cfg)
     if model_schema is data_schema:
         model_schema = _with_label_stats(data_schema, data_dir, cfg["train_split"])
+    model_schema = with_quantiles(model_schema, data_dir, cfg)
+    mark("data_loaded")
 
     keras.backend.clear_session()
     if os.environ.get("TUNER_DETERMINISTIC"):  # bit-for-bit repeatable runs (slower)
@@ -186,6 +190,7 @@ def run_trial(
         jit_compile=False,
     )
     optimizer.build(model.trainable_variables)
+    mark("model_built")
     if not resuming and init_from is not None:
         source = tf.train.latest_checkpoint(str(Path(init_from) / CHECKPOINTS / "last"))
         if source is None:
@@ -363,6 +368,19 @@ def run_trial(
     return payload
 
 
+def warm_up(config: dict[str, Any]) -> None:
+    """A sweep worker's head start (the objective's warm_up hook): the splits every trial
+    of the sweep reads, parsed into the reader's cache while Ray schedules the first
+    trial (the reader's lock makes a trial that starts meanwhile wait for this parse, not
+    parse again)."""
+    data_dir, schema = dataset_schema(config["dataset"])
+    splits = {
+        "train_split": config.get("train_split", "train"),
+        "validation_split": config.get("validation_split", "validation"),
+    }
+    _check_records(data_dir, schema, {**config, **splits, "batch_size": 1024})
+
+
 def _check_records(data_dir: Path, schema: Schema, cfg: dict[str, Any]) -> None:
     """Read both splits as training will: a split that fits in memory is parsed whole
     now (and kept for the epochs: no extra work), a streamed one has each shard's first
@@ -394,6 +412,36 @@ def _with_label_stats(schema: Schema, data_dir: Path, split: str) -> Schema:
     mean = total / max(count, 1)
     std = math.sqrt(max(squares / max(count, 1) - mean * mean, 0.0))
     return replace(schema, label=replace(label, mean=mean, std=std))
+
+
+def with_quantiles(schema: Schema, data_dir: Path, cfg: dict[str, Any]) -> Schema:
+    """The schema with each number's bucket boundaries for numeric_buckets: quantiles of
+    the training split (missing values left out; repeated boundaries, as of a column
+    that is mostly 0, merged). Kept in the model's copy of the schema, so a resumed
+    trial, an export and a rebuild cut at the same places."""
+    count = int(cfg.get("numeric_buckets") or 0)
+    numeric = [f for f in schema.features if f.kind == "numeric"]
+    if count < 2 or not numeric or all(f.quantiles is not None for f in numeric):
+        return schema
+    import numpy as np
+
+    columns: dict[str, list[Any]] = {f.name: [] for f in numeric}
+    with reader.reading(data_dir, cfg["train_split"]):
+        for x, _ in reader.dataset(data_dir, cfg["train_split"], batch_size=1 << 16, shuffle=False):
+            for name, chunks in columns.items():
+                chunks.append(x[name].numpy())
+    levels = np.linspace(0.0, 1.0, count + 1)[1:-1]
+    cut = {}
+    for name, parts in columns.items():
+        column = np.concatenate(parts).astype(np.float64)
+        column = column[np.isfinite(column)]
+        edges = np.unique(np.quantile(column, levels)) if column.size else np.array([0.0])
+        cut[name] = tuple(float(e) for e in edges)
+    features = tuple(
+        replace(f, quantiles=cut[f.name]) if f.name in cut and f.quantiles is None else f
+        for f in schema.features
+    )
+    return replace(schema, features=features)
 
 
 def _for_model(ds: Any, built: Built) -> Any:

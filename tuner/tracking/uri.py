@@ -1,0 +1,60 @@
+"""Where a sweep's MLflow store is, and what kind it is, without importing MLflow (~3 s):
+the command line checks a tracking URI before any sweep starts, and the driver decides
+from it whether the store may be opened in the background (tuner/sweep/driver.py).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tuner.errors import ConfigError
+from tuner.redact import mask_url
+
+DB_FILE = "mlflow.db"
+ARTIFACTS_DIR = "mlartifacts"
+# tracking URI schemes whose artifact location a server decides (we must not force a path)
+SERVER_SCHEMES = ("http", "https", "databricks", "databricks-uc", "uc")
+
+
+def default_tracking_uri(results: Path) -> str:
+    """The embedded default: a SQLite file `<results>/mlflow.db`."""
+    return f"sqlite:///{Path(results).absolute() / DB_FILE}"
+
+
+def default_artifact_root(results: Path) -> Path:
+    return Path(results).absolute() / ARTIFACTS_DIR
+
+
+def resolve_tracking_uri(results: Path, explicit: str | None = None) -> str:
+    """`--tracking-uri` if given, else `MLFLOW_TRACKING_URI`, else `<results>/mlflow.db`."""
+    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(results)
+
+
+def check_writable_store(uri: str, what: str = "--tracking-uri") -> None:
+    """A SQLite tracking store must be writable before a sweep starts: its folder
+    (created if missing) and the database file if it exists. Other stores (a server,
+    PostgreSQL) answer for themselves when the tracker connects."""
+    from tuner.atomic import writable_folder
+
+    if not uri.startswith("sqlite:///"):
+        return
+    db = Path(uri.removeprefix("sqlite:///"))
+    writable_folder(db.parent, f"{what} {mask_url(uri)}: its folder")
+    if db.exists():
+        try:
+            with open(db, "ab"):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                f"{what} {mask_url(uri)}: cannot write the database ({exc.strerror or exc})"
+            ) from None
+
+
+def scheme(uri: str) -> str:
+    return uri.split("://", 1)[0].split("+", 1)[0].lower() if "://" in uri else ""
+
+
+def manages_artifacts(tracking_uri: str) -> bool:
+    """Whether runs logged to this store write artifacts where *we* say (not a server)."""
+    return scheme(tracking_uri) not in SERVER_SCHEMES and tracking_uri not in SERVER_SCHEMES
