@@ -221,10 +221,7 @@ def run_kerastuner(data: str, work: Path, events: Events, deadline: float, seed:
                 os._exit(0)  # no timeout in KerasTuner: the budget ends the process
             hp = trial.hyperparameters
             config = {
-                "optimizer": hp.Choice("optimizer", OPTIMIZERS),
-                "learning_rate": hp.Float("learning_rate", 1e-4, 1e-1, sampling="log"),
-                "depth": hp.Int("depth", 1, 4),
-                "width": hp.Choice("width", WIDTHS),
+                name: hp.get(name) for name in ("optimizer", "learning_rate", "depth", "width")
             }
             folder = work / "trials" / trial.trial_id
             earlier = hp.values.get("tuner/trial_id")
@@ -239,7 +236,13 @@ def run_kerastuner(data: str, work: Path, events: Events, deadline: float, seed:
             value = train(config, trial.trial_id, folder, data, events, on_epoch, epochs)
             return {"val_auc": value}
 
+    space = keras_tuner.HyperParameters()  # declared up front: an empty space ends the search
+    space.Choice("optimizer", OPTIMIZERS)
+    space.Float("learning_rate", 1e-4, 1e-1, sampling="log")
+    space.Int("depth", 1, 4)
+    space.Choice("width", WIDTHS)
     race = Race(
+        hyperparameters=space,
         objective=keras_tuner.Objective("val_auc", direction="max"),
         max_epochs=MAX_EPOCHS,
         factor=3,
