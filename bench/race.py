@@ -292,12 +292,12 @@ def tuner_space(name: str, data: str, budget: float, seed: int, work: Path) -> P
     return path
 
 
-def tuner_events(results: Path) -> list[dict[str, Any]]:
+def tuner_events(results: Path, sweep: str) -> list[dict[str, Any]]:
     """Every epoch of every child run, timed by MLflow's metric timestamps."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{results / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("race")
+    experiment = client.get_experiment_by_name(sweep)
     if experiment is None:
         return []
     out = []
@@ -437,7 +437,10 @@ def race_one(name: str, data: str, budget: float, seed: int, root: Path) -> dict
     log.close()
     wait_for_ray_exit()
     if name.startswith("tuner"):
-        events = tuner_events(work / "r")
+        import yaml
+
+        sweep = yaml.safe_load((work / "space.yaml").read_text())["name"]
+        events = tuner_events(work / "r", sweep)
         pieces = startup(read_jsonl(work / "timeline.jsonl"), t0)
     else:
         events, pieces = read_jsonl(work / "events.jsonl"), {}

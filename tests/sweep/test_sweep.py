@@ -396,6 +396,29 @@ def test_an_unreachable_tracking_server_fails_before_ray_starts(
 
 
 @pytest.mark.timeout(60)
+def test_a_tracking_store_that_fails_in_the_background_leaves_no_sweep(
+    cli, ray_session, tmp_path: Path
+) -> None:
+    """The SQLite store opens while the study is locked and Ray starts; when it turns out
+    unusable (not a database), the sweep it was started with is removed again."""
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not an SQLite database\n" * 200)
+    space = tmp_path / "cheap.yaml"
+    space.write_text(cheap("nowhere", trials=2, epochs=1))
+    results = tmp_path / "results"
+    code, out, err = cli(
+        "run", space, "--results", results, "--tracking-uri", f"sqlite:///{garbage}"
+    )
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"tune: error: tracking URI 'sqlite:///{garbage}'"
+    )
+    assert "Traceback" not in err and out == ""
+    assert not (results / "nowhere").exists()  # no study left to list as a sweep
+
+
+@pytest.mark.timeout(60)
 def test_a_bad_storage_url_fails_before_the_sweep_folder_exists(
     cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -44,6 +44,7 @@ from mlflow.utils.validation import (
     MAX_PARAMS_TAGS_PER_BATCH,
     MAX_TAG_VAL_LENGTH,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 from tuner.errors import ConfigError
 from tuner.redact import mask_text, mask_url
@@ -171,7 +172,7 @@ class Tracker:
             self.client = MlflowClient(tracking_uri=tracking_uri)
             with _probing(tracking_uri):
                 self.client.search_experiments(max_results=1)
-        except (ImportError, MlflowException) as exc:
+        except (ImportError, MlflowException, SQLAlchemyError) as exc:  # a broken store
             reason = _reason(exc)
             unreachable = reason.startswith(("cannot reach", "the server did not"))
             raise ConfigError(
