@@ -33,7 +33,7 @@ def test_a_plan_runs_setup_process_then_warm_up_once(
     config = {"warm_log": str(log), "dataset": "builtin:breast_cancer"}
     monkeypatch.setenv(warm_up.ENV, warm_up.plan("tests.sweep.cheap:warmed", config, 2, 0.5))
     warm_up.start()
-    warm_up.start()  # imported, then called as Ray's setup hook: one warm-up
+    warm_up.start()  # called again: still one warm-up
     _join_warm_up()
     assert log.read_text().splitlines() == [
         "setup {'cpu': 2.0, 'gpu': 0.5}",

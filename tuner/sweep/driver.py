@@ -99,8 +99,8 @@ def ensure_ray(
     """Connect to the cluster at `address` (HOST:PORT or `auto`; default: $RAY_ADDRESS), or
     start a local Ray, unless already up. A cluster started with token authentication
     needs RAY_AUTH_MODE=token and its token (~/.ray/auth_token, RAY_AUTH_TOKEN or
-    RAY_AUTH_TOKEN_PATH) in this process's environment, as on every node. `warm_up`
-    (trial_runner.warm_up_plan) makes every worker this job starts warm itself up."""
+    RAY_AUTH_TOKEN_PATH) in this process's environment, as on every node. `warm_up` (a
+    `warm_up.plan`) makes every worker process this job starts warm itself up."""
     configure_ray_env()
     import ray
 
@@ -126,22 +126,6 @@ def ensure_ray(
                 runtime_env=runtime_env,
             )
     return ray
-
-
-@contextlib.contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
-    """`env` in this process's environment only while the local Ray starts (its processes
-    inherit it): a later child of the driver must not inherit TUNER_DRIVER_PID."""
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @contextlib.contextmanager
@@ -322,11 +306,11 @@ def run_sweep(
 
     Start-up overlaps what does not depend on each other: the MLflow store opens (MLflow's
     import and a new store's schema: ~6 s here) in a background thread while the study
-    is opened and locked and Ray starts; Ray's first worker processes import the
-    objective's framework and read its data (`warm_up`) while the driver sets up Ray
-    Tune. A tracking server is asked first, before anything is written; a database
-    store that turns out unusable in the background removes the sweep it was started
-    with, if this call created it and nothing ran."""
+    is opened and locked and Ray starts; each worker process Ray starts for the trials
+    begins importing the objective's framework and reading its data (`warm_up`) as it
+    starts, beside Ray's own start-up in it. A tracking server is asked first, before
+    anything is written; a database store that turns out unusable in the background
+    removes the sweep it was started with, if this call created it and nothing ran."""
     mark("sweep_start")
     options = options or RunOptions()
     results = storage.results_dir(options.results)

@@ -1,18 +1,14 @@
-"""A sweep's worker processes warm up as soon as they start: importing this module (Ray
-imports it into every worker process it starts, see `driver.ensure_ray`) runs the
+"""A sweep's worker processes warm up as soon as they start: `start` is Ray's
+`worker_process_setup_hook` for the sweep's job (see `driver.ensure_ray`), and runs the
 objective's `setup_process` and `warm_up` hooks in a background thread when the
 environment holds a plan (`TUNER_WARM_UP`, written by `plan`).
 
-Why at import: a local Ray starts its first workers while `ray.init` is still running,
-before the driver has set up Ray Tune and asked for the first trial; Ray's documented
-`worker_process_setup_hook` comes with a runtime environment, and workers with one are
-started only when a task needs them (their start is then on the first trial's path).
-So for a local Ray the plan travels in the environment the workers inherit and Ray's
-`preload_python_modules` imports this module; on a cluster (whose workers start on
-demand anyway) the same function is the runtime environment's setup hook.
 In a background thread, because the worker must register with Ray to get its trial; the
 trial's own imports and data reads wait on the locks the warm-up holds (Python's import
-lock, the reader's cache lock) instead of doing the work twice.
+lock, the reader's cache lock) instead of doing the work twice. Ray starts a trial's
+worker only when Tune asks for it (Tune gives trainables their own runtime env, so the
+workers `ray.init` starts ahead cannot serve them): the head start is the worker's own
+start-up (Ray, Ray Tune's imports), measured in bench/race.py.
 """
 
 from __future__ import annotations
@@ -23,7 +19,7 @@ import threading
 from typing import Any
 
 ENV = "TUNER_WARM_UP"  # JSON: {objective, config, cpu, gpu}
-_started = threading.Event()  # once per process (imported, then called as the hook)
+_started = threading.Event()  # once per process, however often Ray calls the hook
 
 
 def plan(objective: str, config: dict[str, Any], cpu: float, gpu: float) -> str:
@@ -55,6 +51,3 @@ def _warm(text: str) -> None:
         mark("warm")
     except Exception:  # a head start only: the first trial meets (and reports) the same
         pass
-
-
-start()
