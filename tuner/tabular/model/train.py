@@ -16,6 +16,7 @@ this call created it and nothing was trained; otherwise metrics.json says "faile
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -423,11 +424,25 @@ def with_quantiles(schema: Schema, data_dir: Path, cfg: dict[str, Any]) -> Schem
     numeric = [f for f in schema.features if f.kind == "numeric"]
     if count < 2 or not numeric or all(f.quantiles is not None for f in numeric):
         return schema
+    cut = _quantiles(str(data_dir), cfg["train_split"], count, tuple(f.name for f in numeric))
+    features = tuple(
+        replace(f, quantiles=cut[f.name]) if f.name in cut and f.quantiles is None else f
+        for f in schema.features
+    )
+    return replace(schema, features=features)
+
+
+@functools.lru_cache(maxsize=8)
+def _quantiles(
+    data_dir: str, split: str, count: int, names: tuple[str, ...]
+) -> dict[str, tuple[float, ...]]:
+    """Each column's bucket boundaries, computed once per process for a data set (every
+    trial of a sweep asks for the same ones)."""
     import numpy as np
 
-    columns: dict[str, list[Any]] = {f.name: [] for f in numeric}
-    with reader.reading(data_dir, cfg["train_split"]):
-        for x, _ in reader.dataset(data_dir, cfg["train_split"], batch_size=1 << 16, shuffle=False):
+    columns: dict[str, list[Any]] = {name: [] for name in names}
+    with reader.reading(data_dir, split):
+        for x, _ in reader.dataset(data_dir, split, batch_size=1 << 16, shuffle=False):
             for name, chunks in columns.items():
                 chunks.append(x[name].numpy())
     levels = np.linspace(0.0, 1.0, count + 1)[1:-1]
@@ -437,11 +452,7 @@ def with_quantiles(schema: Schema, data_dir: Path, cfg: dict[str, Any]) -> Schem
         column = column[np.isfinite(column)]
         edges = np.unique(np.quantile(column, levels)) if column.size else np.array([0.0])
         cut[name] = tuple(float(e) for e in edges)
-    features = tuple(
-        replace(f, quantiles=cut[f.name]) if f.name in cut and f.quantiles is None else f
-        for f in schema.features
-    )
-    return replace(schema, features=features)
+    return cut
 
 
 def _for_model(ds: Any, built: Built) -> Any:
