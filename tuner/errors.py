@@ -78,3 +78,10 @@ class StorageFull(TunerError):
     room (at most the record being written is lost)."""
 
     exit_code = 1
+
+
+class LockLost(TunerError):
+    """Another driver holds the sweep's lock now: this driver must write nothing more to
+    the sweep (raised by the journal's fence, tuner/study/fence.py, in place of a write)."""
+
+    exit_code = 2

@@ -101,6 +101,26 @@ def test_unexpected_failure_exits_1(cli, monkeypatch):
     assert "RuntimeError: boom" in err and "bug in tuner" in err
 
 
+def test_a_second_signal_a_library_wrapped_is_still_an_interruption(cli, monkeypatch):
+    """A signal handler raises wherever the process is: matplotlib's C extension,
+    interrupted while it initialises, raises ImportError from the driver's Interrupted
+    (seen in CI: a second SIGTERM while the finished sweep wrote its plots)."""
+    import signal
+
+    import tuner.tabular.data.inspect
+    from tuner.sweep.driver import Interrupted
+
+    def wrapped(*_a, **_k):
+        try:
+            raise Interrupted(signal.SIGTERM)
+        except Interrupted as exc:
+            raise ImportError("initialization failed") from exc
+
+    monkeypatch.setattr(tuner.tabular.data.inspect, "inspect", wrapped)
+    code, _, err = cli("data", "inspect", "anything")
+    assert (code, err) == (143, "tune: error: interrupted\n")
+
+
 # ---------------------------------------------------------------- bad input: one line, exit 2
 
 CHEAP_SPACE = """\

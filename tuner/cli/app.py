@@ -582,6 +582,21 @@ def _error(message: str) -> None:
     click.echo(f"{PROG}: error: {mask_text(message)}", err=True)
 
 
+def _interruption(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or second signal behind an error, if one is: a signal handler raises
+    wherever the process is, and some libraries turn what they catch into their own
+    error (matplotlib's C extension, interrupted while it initialises, raises
+    ImportError from it)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns (and exits with) the exit code."""
     from tuner.timeline import mark
@@ -606,12 +621,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         _error("interrupted")
         code = getattr(exc, "exit_code", 130)  # a second SIGTERM: 143
-    except Exception:
-        from tuner.redact import mask_text
+    except Exception as exc:
+        if (interrupt := _interruption(exc)) is not None:
+            _error("interrupted")
+            code = getattr(interrupt, "exit_code", 130)
+        else:
+            from tuner.redact import mask_text
 
-        sys.stderr.write(mask_text(traceback.format_exc()))
-        _error("unexpected failure (the traceback above is a bug in tuner; please report it)")
-        code = 1
+            sys.stderr.write(mask_text(traceback.format_exc()))
+            _error("unexpected failure (the traceback above is a bug in tuner; please report it)")
+            code = 1
     if argv is None:
         sys.exit(code)
     return code

@@ -24,13 +24,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tuner.errors import ConfigError
+from tuner.errors import ConfigError, LockLost
 from tuner.space.model import SweepSpec
 from tuner.study import records
 from tuner.study.records import SweepRecord
 
 if TYPE_CHECKING:
     import optuna
+
+    from tuner.study.fence import Fence
 
 HEARTBEAT_S = float(os.environ.get("TUNER_LOCK_HEARTBEAT") or 5.0)
 STALE_AFTER = float(os.environ.get("TUNER_LOCK_STALE_AFTER") or 30.0)
@@ -100,6 +102,7 @@ class SweepLock:
         self._checked = -float("inf")  # time.monotonic() of the last read of the lock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._fence: Fence | None = None
 
     def acquire(self) -> None:
         held = records.read_lock(self.study)
@@ -111,6 +114,9 @@ class SweepLock:
                 hint="wait for it, stop it (Ctrl-C), or follow it with `tune status`",
             )
         self._beat()
+        from tuner.study import fence
+
+        self._fence = fence.arm(self.study, self._refuse)
         self._thread = threading.Thread(target=self._run, name="tuner-heartbeat", daemon=True)
         self._thread.start()
 
@@ -132,29 +138,47 @@ class SweepLock:
             held = records.read_lock(self.study)
             self._checked = time.monotonic()
             if not self._mine(held):
-                taker = f"host {held['host']}, pid {held['pid']}" if held else "nobody"
-                self.lost = (
-                    f"sweep '{self.study.study_name}' was taken over ({taker}) while this "
-                    "driver was stopped or cut off longer than its heartbeat allows; it "
-                    "stopped without writing to the sweep"
-                )
+                self._lose(held)
         return self.lost is None
+
+    def _lose(self, held: dict[str, Any] | None) -> None:
+        taker = f"host {held['host']}, pid {held['pid']}" if held else "nobody"
+        self.lost = self.lost or (
+            f"sweep '{self.study.study_name}' was taken over ({taker}) while this "
+            "driver was stopped or cut off longer than its heartbeat allows; it "
+            "stopped without writing to the sweep"
+        )
+
+    def _refuse(self, held: dict[str, Any] | None) -> None:
+        """The journal's fence, on a lock record appended since it last looked: one
+        that is not this driver's refuses the write about to happen."""
+        if not self._mine(held):
+            self._lose(held)
+            raise LockLost(self.lost or "")
 
     def _run(self) -> None:
         while not self._stop.wait(self.heartbeat_s):
-            with contextlib.suppress(Exception):  # a storage hiccup must not kill the sweep
-                if not self.holds():
-                    if self.on_lost is not None:
-                        self.on_lost(self.lost or "")
-                    return
-                self._beat()
+            try:
+                if self.holds():
+                    self._beat()  # (the fence refuses it if the lock was taken just now)
+            except LockLost:
+                pass
+            except Exception:  # a storage hiccup must not kill the sweep
+                continue
+            if self.lost is not None:
+                if self.on_lost is not None:
+                    self.on_lost(self.lost)
+                return
 
     def release(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.heartbeat_s + 1)
-        if self.lost is None and self._mine(records.read_lock(self.study)):
-            records.write_lock(self.study, None)
+        with contextlib.suppress(LockLost):
+            if self.lost is None and self._mine(records.read_lock(self.study)):
+                records.write_lock(self.study, None)
+        if self._fence is not None:
+            self._fence.disarm()
 
 
 def _essence(spec: SweepSpec) -> dict[str, Any]:

@@ -70,7 +70,9 @@ def open_storage(url: str, write: bool = True) -> Any:
         elif not path.is_file():  # a read creates nothing
             raise ConfigError(f"no study journal at {path}", hint="check --storage/--results")
         _repair_journal(path, write)
-        return JournalStorage(JournalFileBackend(str(path)))
+        from tuner.study.fence import Fence  # the writer lock, checking the sweep's lock
+
+        return JournalStorage(JournalFileBackend(str(path), lock_obj=Fence(str(path))))
     if "://" not in url:
         raise ConfigError(
             f"--storage '{mask_url(url)}'",

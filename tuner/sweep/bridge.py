@@ -10,15 +10,18 @@ the Ray classes around this stay thin.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import errno
 import math
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from tuner.errors import LockLost
 from tuner.space.model import SweepSpec
 from tuner.study import records, storage
 from tuner.study.records import TrialRecord
@@ -212,6 +215,15 @@ class Bridge:
             self.full = self.full or exc
         self.stop(Stop.DISK_FULL, "no space left on the disk")
 
+    @contextlib.contextmanager
+    def _fenced(self) -> Iterator[None]:
+        """Around each step that writes to the study: a write the journal's fence refused
+        (the lock was taken between the check and the write) stops the sweep as lost."""
+        try:
+            yield
+        except LockLost as exc:
+            self.lose(str(exc))
+
     def _holds(self, within: float = 0.0) -> bool:
         if self.lost is None and self.lock is not None and not self.lock.holds(within):
             self.lose(self.lock.lost or "the sweep's lock was lost")
@@ -241,7 +253,7 @@ class Bridge:
 
         from tuner.search.distributions import reseed, suggest
 
-        with self._lock:
+        with self._lock, self._fenced():
             if self.stopping or not (self.retry or self.stale or self.budget_left() > 0):
                 return None  # (Ray polls while trials run: no storage read for that)
             if not self._holds():
@@ -296,11 +308,12 @@ class Bridge:
                 CPU: self.cpu,
                 GPU: self.gpu,
             }
+        return None  # the fence refused a write: the lock is lost
 
     # --- results ------------------------------------------------------------
     def record(self, ray_trial_id: str, result: dict[str, Any]) -> bool:
         """Record one reported epoch; returns True when the trial should be pruned."""
-        with self._lock:
+        with self._lock, self._fenced():
             entry = self.running.get(ray_trial_id)
             if not self._holds(within=self.lock.heartbeat_s if self.lock else 0.0):
                 return False
@@ -339,6 +352,7 @@ class Bridge:
                 entry.pruned = True
                 return True
             return False
+        return False
 
     def _names(self, result: dict[str, Any]) -> set[str]:
         """The objective's own metrics in a Ray result (not Ray's bookkeeping)."""
@@ -389,7 +403,7 @@ class Bridge:
         import optuna
 
         State = optuna.trial.TrialState
-        with self._lock:
+        with self._lock, self._fenced():
             entry = self.running.pop(ray_trial_id, None)
             if entry is None or not self._holds():
                 return
@@ -458,7 +472,7 @@ class Bridge:
     def close(self) -> None:
         """Settle the trials Ray stopped without reporting their end (the sweep stopped):
         left RUNNING for resume if the user interrupted, else failed as interrupted."""
-        with self._lock:
+        with self._lock, self._fenced():
             if self.running or self.retry:
                 self.stop(Stop.ENDED, "the sweep ended while they ran")
             for entry in self.retry:  # re-runs never started: failed, or left resumable
