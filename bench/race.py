@@ -336,9 +336,11 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 STARTUP = (
     ("cli_start", "python and the CLI's imports"),
     ("sweep_start", "space file loaded and checked"),
-    ("study_ready", "study opened and locked, tracker ready"),
+    ("study_ready", "study opened and locked"),
     ("ray_ready", "Ray started"),
+    ("tracker_ready", "MLflow store open (in the background since sweep_start)"),
     ("fit_start", "MLflow parent run, Ray Tune set up"),
+    ("warm_start", "first worker process warming up"),
     ("trial_start", "first trial in a worker"),
     ("tabular_imported", "TensorFlow and the model code imported"),
     ("data_loaded", "data set read"),
@@ -506,6 +508,19 @@ def table(contestants: dict[str, dict[str, Any]], budget: float) -> str:
     return "\n".join(lines)
 
 
+def startup_table(contestants: dict[str, dict[str, Any]]) -> str:
+    """Where a tuner contestant's start-up went: seconds from process start at which
+    each step was first reached."""
+    runs = {k: v["startup_s"] for k, v in contestants.items() if v.get("startup_s")}
+    if not runs:
+        return ""
+    lines = [f"| step | {' | '.join(runs)} |", "|---|" + "---|" * len(runs)]
+    for event, label in STARTUP:
+        cells = [f"{r[event]:.1f} s" if event in r else "—" for r in runs.values()]
+        lines.append(f"| {label} (`{event}`) | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
 def available(name: str) -> str | None:
     """Why a contestant cannot run here, or None."""
     import importlib.util
@@ -562,6 +577,8 @@ def main() -> None:
     result["ratios_best_peer_over_tuner"] = ratios(ran)
     result["load_average"]["after"] = load()
     print(table(result["contestants"], args.budget), file=sys.stderr)
+    if pieces := startup_table(result["contestants"]):
+        print(f"\n{pieces}", file=sys.stderr)
     print(json.dumps(result, indent=2))
 
 

@@ -631,6 +631,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(mask_text(traceback.format_exc()))
             _error("unexpected failure (the traceback above is a bug in tuner; please report it)")
             code = 1
+    mark("cli_end")
     if argv is None:
         sys.exit(code)
     return code

@@ -50,6 +50,11 @@ _RAY_ENV = {
     # A failing trial's last report carries its reason, not the metric: Ray's strict
     # check would raise on it and end the whole sweep (the bridge checks metrics itself).
     "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",
+    # Ray starts a worker per CPU when the driver connects, but Ray Tune runs each trial
+    # in its own runtime env, so none of them ever serves a trial: they only take the
+    # CPUs while the driver and the trials' workers start (bench/startup.py --repeat 4:
+    # the first epoch at 0.86x and the whole process at 0.91x of the time with them).
+    "RAY_prestart_worker_first_driver": "0",
 }
 
 
@@ -373,12 +378,12 @@ def _open_tracker(options: RunOptions, results: Path) -> Callable[[], Tracker | 
     """→ a function giving the sweep's tracker. A tracking server is asked now (it must
     answer before the sweep writes anything); a database store opens in a background
     thread, and the function waits for it (re-raising what it raised)."""
-    from tuner.tracking.uri import SERVER_SCHEMES, resolve_tracking_uri, scheme
+    from tuner.tracking.uri import is_server, resolve_tracking_uri
 
     if not options.track:
         return lambda: None
     uri = resolve_tracking_uri(results, options.tracking_uri)
-    if scheme(uri) in SERVER_SCHEMES or uri in SERVER_SCHEMES:
+    if is_server(uri):
         tracker = _tracker(options, results)
         return lambda: tracker
     done: dict[str, Any] = {}
@@ -488,6 +493,7 @@ def _run_locked(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 tuner.fit()
+            mark("fit_end")
             if bridge.interrupted:
                 status = "KILLED"
             if bridge.full is not None:  # a full disk, caught where Ray would swallow it
@@ -502,6 +508,7 @@ def _run_locked(
             if bridge.lost is None:
                 outcome = _finish(spec, study, bridge, tracker, parent, results, options, status)
                 outcome.elapsed = time.monotonic() - started
+                mark("written_up")
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -55,6 +55,12 @@ def scheme(uri: str) -> str:
     return uri.split("://", 1)[0].split("+", 1)[0].lower() if "://" in uri else ""
 
 
+def is_server(tracking_uri: str) -> bool:
+    """A tracking server (or Databricks): it decides where artifacts go, answers over
+    the network (asked before a sweep writes anything) and has its own UI."""
+    return scheme(tracking_uri) in SERVER_SCHEMES or tracking_uri in SERVER_SCHEMES
+
+
 def manages_artifacts(tracking_uri: str) -> bool:
     """Whether runs logged to this store write artifacts where *we* say (not a server)."""
-    return scheme(tracking_uri) not in SERVER_SCHEMES and tracking_uri not in SERVER_SCHEMES
+    return not is_server(tracking_uri)

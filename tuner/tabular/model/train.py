@@ -36,7 +36,7 @@ from tuner.sweep import faults
 from tuner.tabular.data import reader
 from tuner.tabular.data.schema import SCHEMA_FILE, Schema, save_schema
 from tuner.tabular.model.build import Built, build_model, label_scale
-from tuner.tabular.model.config import dataset_schema, prepare
+from tuner.tabular.model.config import dataset_schema, defaults, prepare
 from tuner.tabular.model.layers import StandardizedMeanSquaredError, keras, tf
 from tuner.tabular.model.optimizers import combined, current_learning_rate, optimizers_for
 from tuner.timeline import mark
@@ -374,12 +374,9 @@ def warm_up(config: dict[str, Any]) -> None:
     of the sweep reads, parsed into the reader's cache while Ray schedules the first
     trial (the reader's lock makes a trial that starts meanwhile wait for this parse, not
     parse again)."""
-    data_dir, schema = dataset_schema(config["dataset"])
-    splits = {
-        "train_split": config.get("train_split", "train"),
-        "validation_split": config.get("validation_split", "validation"),
-    }
-    _check_records(data_dir, schema, {**config, **splits, "batch_size": 1024})
+    cfg = {**defaults(), **config, "batch_size": 1024}  # (only a streamed split batches)
+    data_dir, schema = dataset_schema(cfg["dataset"])
+    _check_records(data_dir, schema, cfg)
 
 
 def _check_records(data_dir: Path, schema: Schema, cfg: dict[str, Any]) -> None:
