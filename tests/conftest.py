@@ -39,9 +39,17 @@ def adult(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]):
-    """Run `tune ARGS...` in-process; returns (exit code, stdout, stderr)."""
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """Run `tune ARGS...` in-process; returns (exit code, stdout, stderr).
+
+    In-process sweeps write MLflow in the driver (`TUNER_MLFLOW_WRITER=inline`): the
+    writer process a sweep starts by default imports MLflow afresh each time (~2.5 s a
+    sweep, where this process has it imported already). The default is what the real
+    `tune` subprocesses of tests/sweep/test_resume.py, test_journal_faults.py and the
+    cluster tests run, and tests/tracking/test_writer.py tests it on its own."""
     from tuner.cli.app import main
+
+    monkeypatch.setenv("TUNER_MLFLOW_WRITER", "inline")
 
     def run(*args: str | Path) -> tuple[int, str, str]:
         code = main([str(a) for a in args])

@@ -99,6 +99,7 @@ class Sweeper:
 @pytest.fixture
 def sweeper(ray_session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sweeper:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # the default results/mlflow.db
+    monkeypatch.setenv("TUNER_MLFLOW_WRITER", "inline")  # (see tests/conftest.py's `cli`)
     sweeper = Sweeper(tmp_path, ray_session)
     sweeper.cwd.mkdir()
     monkeypatch.chdir(sweeper.cwd)

@@ -112,6 +112,11 @@ class FakeTracker:
     def log_best(self, parent_run_id: str | None, value: float, finished: int) -> None:
         self.calls.append(("log_best", (parent_run_id, value, finished)))
 
+    def run_id(self, handle: str) -> str:
+        """The handle's MLflow id (the writer process's tracker resolves them late)."""
+        self.calls.append(("run_id", (handle,)))
+        return f"mlflow-{handle}"
+
     def named(self, name: str) -> list[tuple[Any, ...]]:
         return [args for called, args in self.calls if called == name]
 
@@ -196,7 +201,8 @@ def test_ask_returns_the_ray_config_of_a_new_trial_and_records_it(tmp_path: Path
     assert frozen.state == State.RUNNING
     assert frozen.user_attrs[records.TRIAL_CONFIG] == config["config"]
     assert frozen.user_attrs[records.TRIAL_RAY_ID] == "ray-1"
-    assert frozen.user_attrs[records.TRIAL_RUN_ID] == "run-0-1"
+    # (the run's MLflow id is recorded when the trial ends: the tracker may create it late)
+    assert records.TRIAL_RUN_ID not in frozen.user_attrs
     assert tracker.named("start_trial") == [
         ("parent", 0, config["config"], {"ray_trial_id": "ray-1"})
     ]
@@ -454,6 +460,8 @@ def test_finish_tells_complete_with_the_last_reported_value(tmp_path: Path) -> N
     assert frozen.state == State.COMPLETE and frozen.value == 0.6  # the last, not the best
     assert records.TRIAL_REASON not in frozen.user_attrs
     assert tracker.named("end_trial") == [("run-0-1", "COMPLETE", 0.6, None)]
+    # the run's MLflow id, known to the tracker by now, is in the study before the tell
+    assert frozen.user_attrs[records.TRIAL_RUN_ID] == "mlflow-run-0-1"
     assert progress.named("trial_finished") == [(0, "COMPLETE", 0.6, None)]
     assert bridge.counts.by_state == {"COMPLETE": 1} and bridge.counts.finished == 1
     assert bridge.running == {}

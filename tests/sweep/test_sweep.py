@@ -71,8 +71,13 @@ def artifact_paths(client, run_id: str, path: str | None = None) -> set[str]:
 
 
 @pytest.mark.timeout(240)
-def test_tiny_sweep_end_to_end_matches_study_and_mlflow(sweeper: Sweeper) -> None:
+def test_tiny_sweep_end_to_end_matches_study_and_mlflow(
+    sweeper: Sweeper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(With the MLflow writer process, as `tune run` writes by default.)"""
     from optuna.trial import TrialState
+
+    monkeypatch.setenv("TUNER_MLFLOW_WRITER", "process")
 
     from tuner.tracking.runs import TAG_PARENT, TAG_STATE
 
@@ -100,6 +105,7 @@ def test_tiny_sweep_end_to_end_matches_study_and_mlflow(sweeper: Sweeper) -> Non
         assert len(children[t.number]) == 1, f"trial {t.number}: {len(children[t.number])} runs"
         run = children[t.number][0]
         assert run.info.run_name == f"trial-{t.number}"
+        assert t.user_attrs["mlflow_run_id"] == run.info.run_id  # the writer reported it
         assert run.data.tags[TAG_PARENT] == parent.info.run_id
         assert run.info.status == "FINISHED"
         assert run.data.tags[TAG_STATE] == "COMPLETE"

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from tuner.study.lock import SweepLock
     from tuner.sweep.progress import Progress
-    from tuner.tracking.runs import Tracker
+    from tuner.tracking.protocol import SweepTracker
 
 
 @dataclass
@@ -129,7 +129,7 @@ class Bridge:
         spec: SweepSpec,
         study: optuna.Study,
         results: Path,
-        tracker: Tracker | None = None,
+        tracker: SweepTracker | None = None,
         parent_run_id: str | None = None,
         progress: Progress | None = None,
         lock: SweepLock | None = None,
@@ -287,12 +287,11 @@ class Bridge:
             number = trial.number
             mark("trial_asked", number=number)
             records.write_trial(trial, ray_trial_id=ray_trial_id)
-            run_id = None
+            run_id = None  # (the tracker's handle: its MLflow id is recorded at the end)
             if self.tracker is not None:
                 run_id = self.tracker.start_trial(
                     self._parent(), number, config, {"ray_trial_id": ray_trial_id}
                 )
-                records.write_trial(trial, run_id=run_id)
             self.running[ray_trial_id] = Running(
                 number, trial, run_id, config, known=known, retries=retries
             )
@@ -422,6 +421,7 @@ class Bridge:
                     reason += f" (after {entry.retries} re-run{'s' * (entry.retries > 1)})"
             elif self.stopping and self.interrupted:
                 # left RUNNING in the study: the next `tune run` continues it
+                self._record_run(entry)
                 if self.tracker is not None and entry.run_id:
                     self.tracker.end_trial(
                         entry.run_id, "INTERRUPTED", None, f"interrupted: {self.stopping}"
@@ -439,6 +439,7 @@ class Bridge:
                 state = State.COMPLETE
             if reason:
                 records.write_trial(entry.trial, reason=reason)
+            self._record_run(entry)
             value = entry.last_value if state == State.COMPLETE else None
             self.study.tell(entry.number, value, state=state)
             self._count(state.name)
@@ -453,6 +454,12 @@ class Bridge:
             if self.progress is not None:
                 self.progress.trial_finished(entry.number, state.name, value, reason, best=best)
             faults.point("trial_end")
+
+    def _record_run(self, entry: Running) -> None:
+        """The trial's MLflow run id in the study, while the trial can still take it (the
+        tracker may create the run after the trial started: see tuner/tracking/writer.py)."""
+        if self.tracker is not None and entry.run_id:
+            records.write_trial(entry.trial, run_id=self.tracker.run_id(entry.run_id))
 
     def _retry(self, entry: Running) -> bool:
         """Queue a trial whose worker died for a re-run under the same number and config

@@ -34,7 +34,7 @@ from tuner.timeline import mark
 if TYPE_CHECKING:
     import optuna
 
-    from tuner.tracking.runs import Tracker
+    from tuner.tracking.protocol import SweepTracker
 
 # Set before Ray is imported: no per-trial result.json/progress.csv/event files, no
 # chdir into trial folders, experiment snapshots rarely (the study is the record).
@@ -130,7 +130,27 @@ def ensure_ray(
                 logging_level=logging.ERROR,  # what Ray makes of "ERROR"
                 runtime_env=runtime_env,
             )
+    _quiet_full_disk_snapshots()
     return ray
+
+
+class _FullDiskSnapshot(logging.Filter):
+    """Drops Ray's traceback for an experiment snapshot a full disk refused: Ray logs it
+    and goes on, and the sweep's next write of its own stops it with the one line that
+    says so (MLflow's writes run in their own process now, so Ray's snapshot may be the
+    first write to meet the full disk)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from tuner.study.storage import disk_full
+
+        error = record.exc_info[1] if record.exc_info else None
+        return error is None or disk_full(error) is None
+
+
+def _quiet_full_disk_snapshots() -> None:
+    logger = logging.getLogger("ray.tune.execution.experiment_state")
+    if not any(isinstance(f, _FullDiskSnapshot) for f in logger.filters):
+        logger.addFilter(_FullDiskSnapshot())
 
 
 @contextlib.contextmanager
@@ -323,7 +343,22 @@ def run_sweep(
     url = storage.storage_url(results, spec.name, options.storage)
     # Inputs first: a bad tracking server (or storage URL) fails before the study or the
     # sweep's folder exist (a left-behind study.journal would list as a sweep).
-    tracker_ready = _open_tracker(options, results)
+    tracker_ready, close_tracker = _open_tracker(options, results, spec.name)
+    try:
+        return _open_and_run(spec, options, results, directory, url, tracker_ready, fresh)
+    finally:
+        close_tracker(False)  # (after a lock lost, _run_locked closed it, discarding)
+
+
+def _open_and_run(
+    spec: SweepSpec,
+    options: RunOptions,
+    results: Path,
+    directory: Path,
+    url: str,
+    tracker_ready: Callable[[], SweepTracker | None],
+    fresh: bool,
+) -> Outcome:
     opened = None if url.startswith("journal:") else storage.open_storage(url)
     if fresh:
         archived = archive(spec, results, url)
@@ -374,19 +409,49 @@ def _discard(study: optuna.Study, url: str, folder: Path | None) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _open_tracker(options: RunOptions, results: Path) -> Callable[[], Tracker | None]:
-    """→ a function giving the sweep's tracker. A tracking server is asked now (it must
-    answer before the sweep writes anything); a database store opens in a background
-    thread, and the function waits for it (re-raising what it raised)."""
+def _open_tracker(
+    options: RunOptions, results: Path, name: str
+) -> tuple[Callable[[], SweepTracker | None], Callable[[bool], None]]:
+    """→ (a function giving the sweep's tracker, one closing it: everything written).
+
+    The tracker is the MLflow writer process (tuner/tracking/writer.py), started now: it
+    imports MLflow and opens the store while the driver opens the study and starts Ray.
+    A tracking server is asked at once (it must answer before the sweep writes anything);
+    a database store that fails raises when the tracker is first asked for.
+    `TUNER_MLFLOW_WRITER=inline` keeps the writes in the driver (bench/overhead.py
+    compares the two), the store then opening in a background thread."""
     from tuner.tracking.uri import is_server, resolve_tracking_uri
 
     if not options.track:
-        return lambda: None
+        return (lambda: None), (lambda discard: None)
     uri = resolve_tracking_uri(results, options.tracking_uri)
+    if os.environ.get("TUNER_MLFLOW_WRITER", "process") == "inline":
+        return _inline_tracker(options, results, is_server(uri))
+    from tuner.tracking.writer import RemoteTracker
+
+    lock = storage.sweep_dir(results, name) / ".mlflow-writer.lock"
+    remote = RemoteTracker(uri, results / "mlartifacts", lock)
     if is_server(uri):
-        tracker = _tracker(options, results)
-        return lambda: tracker
+        try:
+            remote.ready()
+        except BaseException:
+            remote.close()
+            raise
+    return remote.ready, lambda discard: remote.close(discard=discard)
+
+
+def _inline_tracker(
+    options: RunOptions, results: Path, server: bool
+) -> tuple[Callable[[], SweepTracker | None], Callable[[bool], None]]:
     done: dict[str, Any] = {}
+
+    def close(discard: bool) -> None:
+        if done.get("tracker") is not None:
+            done["tracker"].close(discard=discard)
+
+    if server:
+        done["tracker"] = _tracker(options, results)
+        return (lambda: done["tracker"]), close
 
     def open_store() -> None:
         try:
@@ -397,24 +462,21 @@ def _open_tracker(options: RunOptions, results: Path) -> Callable[[], Tracker | 
     thread = threading.Thread(target=open_store, name="tuner-tracker", daemon=True)
     thread.start()
 
-    def ready() -> Tracker | None:
+    def ready() -> SweepTracker | None:
         thread.join()
         if "error" in done:
             raise done["error"]
-        return cast("Tracker | None", done["tracker"])
+        return cast("SweepTracker | None", done["tracker"])
 
-    return ready
+    return ready, close
 
 
-def _tracker(options: RunOptions, results: Path) -> Tracker | None:
+def _tracker(options: RunOptions, results: Path) -> SweepTracker | None:
     if not options.track:
         return None
-    from tuner.tracking.runs import Tracker, resolve_tracking_uri
+    from tuner.tracking.runs import Tracker, quiet_logs, resolve_tracking_uri
 
-    for noisy in ("mlflow", "alembic"):  # schema-migration chatter on a new store
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    # logs each failed commit (a full disk) with a traceback; the exception says it too
-    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+    quiet_logs()
     return Tracker(resolve_tracking_uri(results, options.tracking_uri), results / "mlartifacts")
 
 
@@ -424,7 +486,7 @@ def _run_locked(
     study: optuna.Study,
     results: Path,
     url: str,
-    tracker: Tracker | None,
+    tracker: SweepTracker | None,
     ray: Any,
     tune: Any,
     lock: SweepLock | None = None,
@@ -515,6 +577,8 @@ def _run_locked(
     if bridge.lost is not None:  # another driver owns the sweep now: nothing written
         from tuner.errors import ConfigError
 
+        if tracker is not None:
+            tracker.close(discard=True)
         raise ConfigError(bridge.lost, hint="follow it with `tune status`")
     return outcome
 
@@ -600,7 +664,7 @@ def _finish(
     spec: SweepSpec,
     study: optuna.Study,
     bridge: Bridge,
-    tracker: Tracker | None,
+    tracker: SweepTracker | None,
     parent: str | None,
     results: Path,
     options: RunOptions,

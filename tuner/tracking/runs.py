@@ -57,6 +57,7 @@ from tuner.tracking.uri import (  # re-exported: the store's location, without M
     default_tracking_uri,
     manages_artifacts,
     resolve_tracking_uri,
+    runs_url,
     scheme,
 )
 
@@ -425,6 +426,18 @@ class Tracker:
         self._pending.pop(run_id, None)
         self._logged.pop(run_id, None)
 
+    def run_id(self, handle: str) -> str:
+        """The MLflow id of a run `start_trial` returned (here, the id itself; the
+        writer process's tracker hands out handles first)."""
+        return handle
+
+    def close(self, discard: bool = False) -> None:
+        """Everything queued written (unless `discard`: another driver owns the sweep)."""
+        if discard:
+            self._pending.clear()
+        else:
+            self.flush()
+
     # batching -----------------------------------------------------------------------------
 
     def _queue(
@@ -509,6 +522,16 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def quiet_logs() -> None:
+    """MLflow's and Alembic's chatter off: schema migrations on a new store, and each
+    failed commit (a full disk) logged with a traceback (the exception says it too)."""
+    import logging
+
+    for noisy in ("mlflow", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+
+
 def _fast_sqlite(client: Any) -> None:
     """WAL journal (persistent in the file: the UI server can read while a sweep writes)
     and `synchronous=NORMAL` on our connections (no fsync per commit; safe against a
@@ -530,15 +553,6 @@ def _fast_sqlite(client: Any) -> None:
             connection.execute(text("PRAGMA journal_mode=WAL"))
     except Exception:  # pragma: no cover - an MLflow/SQLAlchemy change or a locked file
         return
-
-
-def runs_url(ui_base: str, experiment_id: str | None) -> str:
-    """`<ui_base>/#/experiments/<id>/runs`: the training runs (the UI's own default for an
-    experiment is its GenAI overview); the UI's root when there is no experiment."""
-    base = ui_base.rstrip("/")
-    if experiment_id is None:
-        return f"{base}/"
-    return f"{base}/#/experiments/{experiment_id}/runs"
 
 
 def latest_sweep_experiment(tracking_uri: str) -> str | None:

@@ -64,3 +64,12 @@ def is_server(tracking_uri: str) -> bool:
 def manages_artifacts(tracking_uri: str) -> bool:
     """Whether runs logged to this store write artifacts where *we* say (not a server)."""
     return not is_server(tracking_uri)
+
+
+def runs_url(ui_base: str, experiment_id: str | None) -> str:
+    """`<ui_base>/#/experiments/<id>/runs`: the training runs (the UI's own default for an
+    experiment is its GenAI overview); the UI's root when there is no experiment."""
+    base = ui_base.rstrip("/")
+    if experiment_id is None:
+        return f"{base}/"
+    return f"{base}/#/experiments/{experiment_id}/runs"
