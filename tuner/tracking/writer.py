@@ -45,8 +45,6 @@ from tuner.redact import mask_text
 from tuner.tracking.uri import runs_url
 
 HANDLE = "pending-run:"  # + the trial number: a child run the writer creates
-# the calls that return at once; the others wait for the writer's answer
-ASYNC = frozenset({"start_trial", "log_epoch", "log_metrics", "set_tags", "end_trial", "log_best"})
 LOCK_WAIT_S = 120.0  # how long a writer waits for the one before it to finish draining
 
 
@@ -130,9 +128,6 @@ class RemoteTracker:
     def log_epoch(self, run_id: str, epoch: int, metrics: Mapping[str, Any]) -> None:
         self._send("log_epoch", run_id, epoch, dict(metrics))
 
-    def log_metrics(self, run_id: str, metrics: Mapping[str, Any], step: int) -> None:
-        self._send("log_metrics", run_id, dict(metrics), step)
-
     def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
         self._send("set_tags", run_id, dict(tags))
 
@@ -160,7 +155,7 @@ class RemoteTracker:
         """Everything sent written (unless `discard`: another driver owns the sweep now,
         and what is still batched is dropped), the writer gone. Idempotent; a writer that
         does not end in `timeout` is left to finish on its own (it holds the writer lock)."""
-        if self._process.returncode is not None:
+        if self._conn.closed:
             return
         with contextlib.suppress(OSError):
             self._conn.send(("abandon" if discard else "close", (), {}, None))
