@@ -1,9 +1,11 @@
 """`tune ui`: the MLflow UI on the sweeps' tracking store, bound to 127.0.0.1.
 
-The server runs as `python -m mlflow ui` in its own process group (a terminal's Ctrl-C
-reaches us, not it; we stop it ourselves, group and all, so no uvicorn worker outlives
-`tune ui`; on Linux it also gets SIGTERM if `tune ui` is killed outright). MLflow is
-imported here only to find the most recent sweep's experiment.
+The server runs as `python -m mlflow ui` under a keeper (`tuner.tracking.ui_guard`) in a
+session of its own: a terminal's Ctrl-C reaches us, not it, and we stop it by closing the
+keeper's pipe, which ends the server's whole process group (SIGTERM, then SIGKILL when
+uvicorn's graceful shutdown hangs). A `tune ui` killed outright closes that pipe too, so
+no server or uvicorn worker outlives it. MLflow is imported here only to find the most
+recent sweep's experiment.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from tuner.errors import ConfigError, ServiceError
 HOST = "127.0.0.1"
 PORT = 5000
 LOG_FILE = "mlflow-ui.log"
+GRACE = 5.0  # seconds uvicorn gets to shut down gracefully before SIGKILL
 
 
 def free_port(host: str = HOST) -> int:
@@ -85,33 +88,22 @@ def serve_ui(
         out = open(log, "wb")  # noqa: SIM115 - the child holds it; closed below
     try:
         return subprocess.Popen(
-            ui_command(tracking_uri, host, port, artifact_root),
-            stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "tuner.tracking.ui_guard",
+                str(GRACE),
+                *ui_command(tracking_uri, host, port, artifact_root),
+            ],
+            stdin=subprocess.PIPE,  # the keeper's pipe: closing it stops the server
             stdout=out,
             stderr=subprocess.STDOUT if out is not None else None,
             env=env,
             start_new_session=True,
-            preexec_fn=_die_with(os.getpid()) if sys.platform == "linux" else None,
         )
     finally:
         if out is not None:
             out.close()
-
-
-def _die_with(parent: int) -> Callable[[], None]:
-    """In the server's process, before exec: ask Linux for SIGTERM when `tune ui` dies, so
-    that a SIGKILLed `tune ui` (which cannot stop it) leaves no server behind. MLflow
-    forwards that SIGTERM to its uvicorn worker. (It fires when the thread that started
-    the server exits: `tune ui` starts it from its main thread.)"""
-
-    def arm() -> None:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # it died before the request was made
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return arm
 
 
 def wait_ready(
@@ -143,16 +135,14 @@ def _tail(log: Path | None, lines: int = 5) -> str:
 
 
 def stop_ui(proc: subprocess.Popen, timeout: float = 10.0) -> int | None:
-    """Stop the server and its workers: SIGTERM to its process group, SIGKILL after
-    `timeout` seconds. Returns its exit code."""
-    if proc.poll() is not None:
-        return proc.returncode
+    """Stop the server and its workers: close the keeper's pipe (it SIGTERMs the server's
+    group, SIGKILLs it after `GRACE` seconds), and SIGKILL the keeper's session if it has
+    not exited `timeout` seconds after that. Returns the server's exit code."""
+    if proc.stdin is not None and not proc.stdin.closed:
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
     try:
-        os.killpg(proc.pid, signal.SIGTERM)  # the group we created: the server and its workers
-    except ProcessLookupError:
-        return proc.wait()
-    try:
-        return proc.wait(timeout)
+        return proc.wait(GRACE + timeout)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
