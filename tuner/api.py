@@ -158,6 +158,7 @@ def best_trial(
     """The best COMPLETE trial of sweep `name` (or COMPLETE trial `number`); a
     ConfigError if it has none."""
     from tuner.study import best
+    from tuner.study.ranking import objective_value
     from tuner.study.records import SweepRecord
     from tuner.study.storage import results_dir, trial_root
 
@@ -166,13 +167,14 @@ def best_trial(
     trial = best.pick_trial(study, number)
     row = best.trial_row(trial, trial_root(study, folder), name)
     metric = SweepRecord.of(study).metric
-    assert trial.value is not None  # pick_trial returns a COMPLETE trial with a finite value
+    value = objective_value(trial)
+    assert value is not None  # pick_trial returns a COMPLETE trial with a finite value
     return BestTrial(
         sweep=name,
         number=trial.number,
         metric=metric.name,
         goal=metric.goal,
-        value=float(trial.value),
+        value=float(value),
         params=row["params"],
         config=best.trial_config(study, trial),
         epochs=row["epochs"],

@@ -27,7 +27,14 @@ from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from tuner.space.model import PRUNERS, Param, PrunerSpec, SweepSpec, float_top
+from tuner.space.model import (
+    CONSTRAINED_SAMPLERS,
+    PRUNERS,
+    Param,
+    PrunerSpec,
+    SweepSpec,
+    float_top,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -160,7 +167,11 @@ def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
       the last grid point, which raises under ask-and-tell);
     - cmaes → CmaEsSampler (needs the `cmaes` package: extra [cmaes]);
       gp → GPSampler (needs `torch`: extra [gp]);
+    - nsga2 → NSGAIISampler, nsga3 → NSGAIIISampler (several objectives);
     - an optuna.samplers class name (e.g. NSGAIISampler) → that class(**options).
+
+    With constraints, a sampler that takes Optuna's `constraints_func` gets one reading
+    the violations the bridge records on each trial before telling it.
     """
     import optuna
 
@@ -175,6 +186,10 @@ def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if s.type == "grid":
             return _grid_sampler_class()(grid(spec), **kwargs)
+        if spec.constraints and s.class_name in CONSTRAINED_SAMPLERS:
+            from tuner.study.records import trial_violations
+
+            kwargs.setdefault("constraints_func", trial_violations)
         return getattr(optuna.samplers, s.class_name)(**kwargs)
 
 
@@ -222,7 +237,8 @@ def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
       guesses it from the first finished trial);
     - patient: wrapped (a nested pruner spec) → wrapped_pruner (default: none, i.e.
       patience alone decides);
-    - none → NopPruner.
+    - none → NopPruner; pareto (several objectives) → NopPruner too: Optuna's pruners
+      refuse multi-objective studies, so the bridge asks `tuner.search.pareto` itself.
 
     median → MedianPruner, percentile → PercentilePruner, successive_halving →
     SuccessiveHalvingPruner, hyperband → HyperbandPruner, threshold → ThresholdPruner,
@@ -261,6 +277,6 @@ def _pruner(p: PrunerSpec, max_epochs: int) -> optuna.pruners.BasePruner:
         kwargs.setdefault("max_resource", max_epochs)
     if p.type == "patient":
         kwargs.setdefault("wrapped_pruner", None)
-    if p.type == "none":
+    if p.type in ("none", "pareto"):  # pareto: the bridge asks tuner.search.pareto
         return pruners.NopPruner()
     return getattr(pruners, p.class_name)(**kwargs)

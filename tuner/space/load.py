@@ -38,7 +38,9 @@ from tuner.space.model import (
     PRUNERS,
     RESERVED,
     SAMPLERS,
+    SINGLE_OBJECTIVE_SAMPLERS,
     Budget,
+    Constraint,
     InvalidParam,
     Metric,
     Param,
@@ -418,11 +420,25 @@ def _build(located: Located, text: str, raw: dict[str, Param]) -> SweepSpec:
             "an asha option, but the scheduler is optuna",
             hint="the optuna scheduler takes its options from pruner:",
         )
-    metric = data["metric"]
+    objectives = _objectives(located)
+    if len(objectives) > 1:
+        pruner = _multi_objective_search(located, sampler, pruner, scheduler, data)
+    elif pruner.type == "pareto":
+        raise key_error(
+            located,
+            ("pruner", "type"),
+            "pareto compares trials on several objectives, and metric: names one",
+            hint="use median (the default) with one metric, or list several under metrics:",
+        )
     return SweepSpec(
         name=name,
         objective=data.get("objective", "tabular"),
-        metric=Metric(metric["name"], metric["goal"]),
+        metric=objectives[0],
+        objectives=objectives if "metrics" in data else (),
+        constraints=tuple(
+            Constraint(c["metric"], max=c.get("max"), min=c.get("min"))
+            for c in data.get("constraints") or ()
+        ),
         budget=budget,
         params=params,
         dataset=dataset,
@@ -435,6 +451,82 @@ def _build(located: Located, text: str, raw: dict[str, Param]) -> SweepSpec:
         path=path.absolute() if path else None,
         source=text,
     )
+
+
+def _objectives(located: Located) -> tuple[Metric, ...]:
+    """`metric:` (one objective) or `metrics:` (one or more), never both; each metric
+    named once; a constraint's bounds in order."""
+    data = located.data
+    if "metric" in data and "metrics" in data:
+        raise key_error(
+            located, ("metrics",), "also given as metric:", hint="keep one: metric: or metrics:"
+        )
+    if "metric" not in data and "metrics" not in data:
+        raise ConfigError(
+            "'metric' is required",
+            where=located.where(()),
+            hint="add metric: {name: ..., goal: maximize|minimize} (or metrics: [...])",
+        )
+    entries = [data["metric"]] if "metric" in data else data["metrics"]
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        first = seen.setdefault(entry["name"], i)
+        if first != i:
+            raise key_error(
+                located,
+                ("metrics", i, "name"),
+                f"'{entry['name']}' is listed twice (also as metrics entry {first + 1})",
+                hint="each objective once",
+            )
+    for i, c in enumerate(data.get("constraints") or ()):
+        low, high = c.get("min"), c.get("max")
+        if low is not None and high is not None and low > high:
+            raise key_error(
+                located,
+                ("constraints", i, "min"),
+                f"min {low} > max {high}: no trial could be feasible",
+                hint="expected min ≤ max",
+            )
+    return tuple(Metric(e["name"], e["goal"]) for e in entries)
+
+
+def _multi_objective_search(
+    located: Located,
+    sampler: SamplerSpec,
+    pruner: PrunerSpec,
+    scheduler: SchedulerSpec,
+    data: dict[str, Any],
+) -> PrunerSpec:
+    """What searches several objectives at once: a sampler that can, the pareto pruner
+    (the default) or none, not Ray's ASHA (it ranks by one metric). Returns the pruner."""
+    why = SINGLE_OBJECTIVE_SAMPLERS.get(sampler.class_name)
+    if why is not None:
+        raise key_error(
+            located,
+            ("sampler", "type"),
+            f"sampler '{sampler.type}' optimizes one objective ({why}), and metrics: names"
+            f" {len(data['metrics'])}",
+            hint="use tpe, nsga2, nsga3, gp, random or qmc with several metrics",
+        )
+    if scheduler.type == "asha":
+        raise key_error(
+            located,
+            ("scheduler",),
+            "Ray's ASHA stops trials by one metric, and metrics: names several",
+            hint="leave out scheduler: (the pareto pruner stops dominated trials)",
+        )
+    given = data.get("pruner") or {}
+    if "type" not in given:  # median is the default of one metric; pareto of several
+        return PrunerSpec("pareto", dict(pruner.options))
+    if pruner.type not in ("pareto", "none"):
+        raise key_error(
+            located,
+            ("pruner", "type"),
+            f"pruner '{pruner.type}' compares one metric (Optuna's pruners refuse"
+            " multi-objective studies), and metrics: names several",
+            hint="use pareto (the default with several metrics) or none",
+        )
+    return pruner
 
 
 def _params(located: Located, raw: dict[str, Param]) -> tuple[Param, ...]:
@@ -553,8 +645,8 @@ def _sampler(located: Located, params: tuple[Param, ...]) -> SamplerSpec:
             "group needs the multivariate TPE",
             hint="drop multivariate: false (or group: true)",
         )
-    elif kind not in SAMPLERS:
-        _check_class_options(located, ("sampler",), "sampler", kind, options, seed)
+    elif kind not in SAMPLERS or kind in ("nsga2", "nsga3"):  # their options: Optuna's
+        _check_class_options(located, ("sampler",), "sampler", class_name, options, seed)
     return SamplerSpec(kind, seed, options)
 
 

@@ -25,7 +25,14 @@ SAMPLERS = {
     "qmc": "QMCSampler",
     "cmaes": "CmaEsSampler",
     "gp": "GPSampler",
+    "nsga2": "NSGAIISampler",
+    "nsga3": "NSGAIIISampler",
 }
+# samplers that cannot optimize several objectives at once (Optuna raises mid-sweep)
+SINGLE_OBJECTIVE_SAMPLERS = {"CmaEsSampler": "CMA-ES adapts one distribution to one value"}
+# samplers that take Optuna's constraints_func (the others ignore constraints while
+# sampling; infeasible trials still stay out of the front)
+CONSTRAINED_SAMPLERS = ("TPESampler", "NSGAIISampler", "NSGAIIISampler", "GPSampler")
 PRUNERS = {
     "median": "MedianPruner",
     "percentile": "PercentilePruner",
@@ -34,6 +41,7 @@ PRUNERS = {
     "threshold": "ThresholdPruner",
     "patient": "PatientPruner",
     "none": "NopPruner",
+    "pareto": "ParetoPruner",  # tuner's own (tuner.search.pareto): several objectives
 }
 # optuna class → (module it needs, the extra of pyproject.toml that installs it)
 EXTRAS = {"CmaEsSampler": ("cmaes", "cmaes"), "GPSampler": ("torch", "gp")}
@@ -73,6 +81,42 @@ class Metric:
     def key(self, value: float) -> float:
         """A sort key, best first in ascending order."""
         return -value if self.maximize else value
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A bound on a metric the objective reports, read at the trial's last epoch: a trial
+    outside it is infeasible (kept in the study, never on the front nor the best).
+    `violation` is Optuna's constraint value: ≤ 0 when the bound holds."""
+
+    metric: str
+    max: float | None = None
+    min: float | None = None
+
+    def violation(self, value: float | None) -> float:
+        """How far `value` lies outside the bounds (≤ 0 inside; a missing or non-finite
+        value is infinitely far: a trial that never reported it is infeasible)."""
+        import math
+
+        if value is None or not math.isfinite(value):
+            return math.inf
+        over = value - self.max if self.max is not None else -math.inf
+        under = self.min - value if self.min is not None else -math.inf
+        return max(over, under)
+
+    def describe(self) -> str:
+        if self.min is not None and self.max is not None:
+            return f"{self.min:g} ≤ {self.metric} ≤ {self.max:g}"
+        if self.max is not None:
+            return f"{self.metric} ≤ {self.max:g}"
+        return f"{self.metric} ≥ {self.min:g}"
+
+
+def dominates(a: tuple[float, ...], b: tuple[float, ...], goals: tuple[Metric, ...]) -> bool:
+    """Pareto dominance: `a` is no worse than `b` in every objective and better in one."""
+    keys_a = [g.key(v) for g, v in zip(goals, a, strict=True)]
+    keys_b = [g.key(v) for g, v in zip(goals, b, strict=True)]
+    return all(x <= y for x, y in zip(keys_a, keys_b, strict=True)) and keys_a != keys_b
 
 
 @dataclass(frozen=True)
@@ -369,7 +413,7 @@ class SweepSpec:
 
     name: str
     objective: str
-    metric: Metric
+    metric: Metric  # the first objective: what a single-objective reader ranks by
     budget: Budget
     params: tuple[Param, ...]
     dataset: str | None = None
@@ -382,6 +426,18 @@ class SweepSpec:
     epochs_in_config: bool = True  # False: the objective's schema has no `epochs` key
     path: Path | None = None
     source: str = ""  # the space file's text, as written
+    objectives: tuple[Metric, ...] = ()  # `metrics:` of the file; () means (metric,)
+    constraints: tuple[Constraint, ...] = ()
+
+    @property
+    def metrics(self) -> tuple[Metric, ...]:
+        """Every objective, the first one `metric`."""
+        return self.objectives or (self.metric,)
+
+    @property
+    def multi(self) -> bool:
+        """Several objectives: a multi-objective Optuna study, a Pareto front."""
+        return len(self.metrics) > 1
 
     def param(self, name: str) -> Param:
         for p in self.params:

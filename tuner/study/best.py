@@ -44,7 +44,7 @@ from tuner.atomic import staged_dir
 from tuner.errors import ConfigError
 from tuner.space.yaml_file import dump_yaml
 from tuner.study import storage
-from tuner.study.ranking import finite, top_trials
+from tuner.study.ranking import finite, objective_value, top_trials
 from tuner.study.records import SweepRecord, TrialRecord
 from tuner.sweep import faults
 from tuner.trial import CHECKPOINTS, CONFIG, METRICS, MODEL  # the trial folder's names
@@ -129,7 +129,7 @@ def trial_row(trial: optuna.trial.FrozenTrial, results: Path, name: str) -> dict
 
     return {
         "number": trial.number,
-        "value": trial.value if finite(trial.value) else None,
+        "value": objective_value(trial) if finite(objective_value(trial)) else None,
         "params": _params(trial),
         "epochs": _epochs(trial),
         "state": trial.state.name,
@@ -182,7 +182,8 @@ def narrow_space(
     if "concurrency" in data:
         data["concurrency"] = 1
     head = (
-        f"# sweep {sweep}, trial {trial.number} ({metric}={trial.value!r}): its space file\n"
+        f"# sweep {sweep}, trial {trial.number} ({metric}={objective_value(trial)!r}):"
+        " its space file\n"
         "# narrowed to that trial's point by `tune best --export`\n"
     )
     return head + yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
@@ -284,7 +285,7 @@ def export_best(
             number=trial.number,
             metric=record.metric.name,
             goal=record.goal,
-            value=trial.value,
+            value=objective_value(trial),
             params=_params(trial),
             mlflow_run_id=TrialRecord.of(trial).run_id,
         )

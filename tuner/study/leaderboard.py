@@ -11,6 +11,7 @@ from tuner.study.ranking import (
     best_epoch,
     duration_s,
     finite,
+    objective_value,
     ordered_trials,
     param_names,
 )
@@ -50,7 +51,7 @@ def leaderboard(study: optuna.Study) -> pandas.DataFrame:
         row: dict[str, Any] = {
             "number": t.number,
             "state": t.state.name,
-            "value": t.value if finite(t.value) else None,
+            "value": objective_value(t) if finite(objective_value(t)) else None,
             "best_epoch": epoch,
             "best_value": value,
             "epochs": len(t.intermediate_values),

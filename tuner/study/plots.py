@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuner.atomic import staged_file
-from tuner.study.ranking import finite, param_names
+from tuner.study.ranking import finite, objective_value, param_names
 from tuner.study.records import SweepRecord
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def write_plots(study: optuna.Study, directory: str | Path) -> list[Path]:
 
     directory = Path(directory)
     trials = study.get_trials(deepcopy=False)
-    complete = [t for t in trials if t.state == TrialState.COMPLETE and finite(t.value)]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and finite(objective_value(t))]
     metric = SweepRecord.of(study).metric.name
 
     def need_complete(n: int) -> None:

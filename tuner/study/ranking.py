@@ -2,10 +2,12 @@
 line, `tune status`, the leaderboard, `tune best`), by the sweep's `Metric`.
 
 COMPLETE trials rank by their value in the metric's direction, the lowest number first
-on a tie; the leaderboard then puts RUNNING/WAITING and PRUNED trials by their last
-intermediate value, FAIL last. Everything reads the Optuna study (the single source of
-truth), so it works on a running sweep, a finished one, and one reached through
-`--storage URL` from elsewhere. Optuna is imported inside the functions.
+on a tie (with several objectives: by the first, the documented rule for "the best" of a
+front; a trial outside a constraint is never the best); the leaderboard then puts
+RUNNING/WAITING and PRUNED trials by their last intermediate value, FAIL last.
+Everything reads the Optuna study (the single source of truth), so it works on a
+running sweep, a finished one, and one reached through `--storage URL` from elsewhere.
+Optuna is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from tuner.study.records import SweepRecord
+from tuner.study.records import SweepRecord, feasible
 
 if TYPE_CHECKING:
     import optuna
@@ -30,11 +32,20 @@ def finite(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def objective_value(trial: optuna.trial.FrozenTrial) -> float | None:
+    """The trial's value of the first objective: `value` of a single-objective trial,
+    which Optuna refuses to give for a multi-objective one (`values[0]` there)."""
+    return trial.values[0] if trial.values else None
+
+
 def last_value(trial: optuna.trial.FrozenTrial) -> float | None:
-    """The intermediate value of the trial's last reported epoch (None if none)."""
-    if not trial.intermediate_values:
-        return None
-    return trial.intermediate_values[max(trial.intermediate_values)]
+    """The first objective's value at the trial's last reported epoch (None if none)."""
+    if trial.intermediate_values:
+        return trial.intermediate_values[max(trial.intermediate_values)]
+    from tuner.study.records import epoch_values
+
+    vectors = epoch_values(trial)  # a multi-objective trial keeps its own
+    return vectors[max(vectors)][0] if vectors else None
 
 
 def best_epoch(trial: optuna.trial.FrozenTrial, metric: Metric) -> tuple[int | None, float | None]:
@@ -58,12 +69,13 @@ def top_trials(
     complete = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if finite(t.value)
+        if finite(objective_value(t)) and feasible(t)
     ]
 
     def rank(t: optuna.trial.FrozenTrial) -> tuple[float, int]:
-        assert t.value is not None  # only trials with a finite value were kept
-        return metric.key(t.value), t.number
+        value = objective_value(t)
+        assert value is not None  # only trials with a finite value were kept
+        return metric.key(value), t.number
 
     complete.sort(key=rank)
     return complete[: max(k, 0)]
@@ -81,7 +93,7 @@ def sort_key(trial: optuna.trial.FrozenTrial, metric: Metric) -> tuple[int, int,
     """Leaderboard order: state rank, then the value (COMPLETE) or the last intermediate
     value (others) in the metric's direction with missing values last, then number."""
     state = trial.state.name
-    score = trial.value if state == "COMPLETE" else last_value(trial)
+    score = objective_value(trial) if state == "COMPLETE" else last_value(trial)
     missing = not finite(score)
     ordered = metric.key(score) if finite(score) else 0.0
     return (_STATE_RANK.get(state, 5), int(missing), ordered, trial.number)
@@ -107,3 +119,27 @@ def duration_s(trial: optuna.trial.FrozenTrial) -> float | None:
     if trial.datetime_start is None or trial.datetime_complete is None:
         return None
     return (trial.datetime_complete - trial.datetime_start).total_seconds()
+
+
+def pareto_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The feasible COMPLETE trials no other one dominates, best first objective first
+    (lowest number on a tie). A single-objective study's front is its best trial."""
+    from optuna.trial import TrialState
+
+    from tuner.search.pareto import front
+
+    record = SweepRecord.of(study)
+    goals = record.metrics
+    complete = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.values
+        and len(t.values) == len(goals)
+        and all(finite(v) for v in t.values)
+        and feasible(t)
+    ]
+    by_number = {t.number: t for t in complete}
+    kept = front([(t.number, t.values) for t in complete], goals)
+    trials = [by_number[n] for n in kept]
+    trials.sort(key=lambda t: (goals[0].key(t.values[0]), t.number))
+    return trials

@@ -30,6 +30,8 @@ SPACE_PATH = "space_path"
 OBJECTIVE = "objective"
 METRIC = "metric"
 GOAL = "goal"
+METRICS = "metrics"  # every objective, [[name, goal], ...] (several: a Pareto front)
+CONSTRAINTS = "constraints"  # [{"metric", "max", "min"}, ...]
 MAX_EPOCHS = "max_epochs"
 UID = "uid"  # this sweep's identity (a --fresh sweep of the same name gets a new one)
 TRIALS = "trials"  # the trial budget (after --trials)
@@ -45,6 +47,11 @@ TRIAL_NODE_ID = "node_id"
 TRIAL_PID = "pid"
 TRIAL_REASON = "reason"  # why a trial failed or was pruned
 TRIAL_RETRIES = "retries"  # re-runs after its worker process died
+TRIAL_VIOLATIONS = "violations"  # each constraint's violation (≤ 0: it holds), at the end
+TRIAL_EPOCH_VALUES = "values@"  # + epoch: the objectives' vector that epoch (several)
+
+
+_GOALS = ("maximize", "minimize")
 
 
 def _whole(value: Any) -> int | None:
@@ -78,6 +85,8 @@ class SweepRecord:
     trials: int | None = None  # the budget, when the driver recorded it
     concurrency: int | None = None
     trial_storage: str | None = None
+    objectives: tuple[tuple[str, str], ...] = ()  # (name, goal) of each, when several
+    constraint_specs: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def of(cls, study: optuna.Study) -> SweepRecord:
@@ -99,6 +108,8 @@ class SweepRecord:
             trials=_whole(attrs.get(TRIALS)),
             concurrency=_whole(attrs.get(CONCURRENCY)),
             trial_storage=attrs.get(TRIAL_STORAGE) or None,
+            objectives=tuple((str(n), str(g)) for n, g in attrs.get(METRICS) or () if g in _GOALS),
+            constraint_specs=tuple(c for c in attrs.get(CONSTRAINTS) or () if isinstance(c, dict)),
         )
 
     @property
@@ -106,6 +117,26 @@ class SweepRecord:
         from tuner.space.model import Metric
 
         return Metric(self.metric_name, self.goal)
+
+    @property
+    def metrics(self) -> tuple[Metric, ...]:
+        """Every objective of the sweep, the first one `metric`."""
+        from tuner.space.model import Metric
+
+        return tuple(Metric(n, g) for n, g in self.objectives) or (self.metric,)
+
+    @property
+    def multi(self) -> bool:
+        return len(self.metrics) > 1
+
+    @property
+    def constraints(self) -> tuple[Any, ...]:
+        from tuner.space.model import Constraint
+
+        return tuple(
+            Constraint(str(c.get("metric")), max=c.get("max"), min=c.get("min"))
+            for c in self.constraint_specs
+        )
 
     @property
     def where(self) -> str:
@@ -147,6 +178,16 @@ def describe(study: optuna.Study, spec: SweepSpec) -> None:
         OBJECTIVE: spec.objective,
         METRIC: spec.metric.name,
         GOAL: spec.metric.goal,
+        METRICS: [[m.name, m.goal] for m in spec.metrics] if spec.multi else None,
+        CONSTRAINTS: [
+            {
+                k: v
+                for k, v in (("metric", c.metric), ("max", c.max), ("min", c.min))
+                if v is not None
+            }
+            for c in spec.constraints
+        ]
+        or None,
         MAX_EPOCHS: spec.budget.max_epochs,
         TRIALS: spec.budget.trials,
         CONCURRENCY: spec.concurrency,
@@ -154,6 +195,8 @@ def describe(study: optuna.Study, spec: SweepSpec) -> None:
     if UID not in study.user_attrs:
         attrs[UID] = uuid.uuid4().hex
     for key, value in attrs.items():
+        if value is None and key in (METRICS, CONSTRAINTS) and key not in study.user_attrs:
+            continue  # a single-objective sweep's study holds what it always did
         if study.user_attrs.get(key) != value:
             study.set_user_attr(key, value)
 
@@ -232,3 +275,44 @@ def write_trial(
     ):
         if value is not None:
             trial.set_user_attr(key, value)
+
+
+def write_epoch_values(trial: optuna.Trial, epoch: int, values: list[float]) -> None:
+    """One epoch's vector of objectives on a multi-objective trial: Optuna keeps no
+    intermediate values for those (`Trial.report` raises), and the pareto pruner and a
+    resume need them."""
+    trial.set_user_attr(f"{TRIAL_EPOCH_VALUES}{epoch}", [float(v) for v in values])
+
+
+def epoch_values(trial: optuna.trial.FrozenTrial) -> dict[int, list[float]]:
+    """The vectors `write_epoch_values` kept, by epoch."""
+    found: dict[int, list[float]] = {}
+    for key, value in trial.user_attrs.items():
+        if key.startswith(TRIAL_EPOCH_VALUES) and isinstance(value, list):
+            with_epoch = key[len(TRIAL_EPOCH_VALUES) :]
+            if with_epoch.isdigit():
+                found[int(with_epoch)] = [float(v) for v in value]
+    return dict(sorted(found.items()))
+
+
+def write_violations(trial: optuna.Trial, violations: list[float]) -> None:
+    trial.set_user_attr(TRIAL_VIOLATIONS, [float(v) for v in violations])
+
+
+def trial_violations(trial: optuna.trial.FrozenTrial) -> list[float]:
+    """Optuna's `constraints_func`: the violations the bridge recorded before telling the
+    trial (≤ 0 for a bound that holds); a trial told without them is infeasible."""
+    import math
+
+    found = trial.user_attrs.get(TRIAL_VIOLATIONS)
+    if isinstance(found, list) and found:
+        return [float(v) for v in found]
+    return [math.inf]
+
+
+def feasible(trial: optuna.trial.FrozenTrial) -> bool:
+    """Within every constraint (a sweep without constraints: always)."""
+    found = trial.user_attrs.get(TRIAL_VIOLATIONS)
+    if not isinstance(found, list):
+        return True
+    return all(float(v) <= 0 for v in found)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuner.errors import ConfigError
 from tuner.study import storage
-from tuner.study.ranking import finite
+from tuner.study.ranking import finite, objective_value
 from tuner.study.records import SweepRecord, TrialRecord
 
 if TYPE_CHECKING:
@@ -81,7 +81,8 @@ def _row(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
     from tuner.study.ranking import last_value
 
     # a running trial shows its latest epoch's value; a failed one none
-    value = t.value if finite(t.value) or t.state.name == "FAIL" else last_value(t)
+    value = objective_value(t)
+    value = value if finite(value) or t.state.name == "FAIL" else last_value(t)
     row = {
         "number": t.number,
         "state": t.state.name,
@@ -138,7 +139,7 @@ def sweep_status(
         if best is None
         else {
             "number": best.number,
-            "value": best.value,
+            "value": objective_value(best),
             "params": dict(best.params),
             "epochs": len(best.intermediate_values),
         },
@@ -231,7 +232,7 @@ def sweep_summary(study: optuna.Study) -> dict[str, Any]:
         "pruned": counts["pruned"],
         "failed": counts["failed"],
         "running": counts["running"],
-        "best": None if best is None else best.value,
+        "best": None if best is None else objective_value(best),
         "best_number": None if best is None else best.number,
         "metric": record.metric_name,
         "goal": record.goal,

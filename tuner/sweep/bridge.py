@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from tuner.errors import LockLost
+from tuner.search.pareto import ParetoRule, should_prune
 from tuner.space.model import SweepSpec
 from tuner.study import records, storage
 from tuner.study.records import TrialRecord
@@ -56,7 +57,9 @@ class Running:
     run_id: str | None
     config: dict[str, Any]
     last_epoch: int = 0
-    last_value: float | None = None
+    last_value: float | None = None  # the first objective's
+    last_vector: list[float] | None = None  # every objective's (several objectives)
+    last_metrics: dict[str, float] = field(default_factory=dict)  # for the constraints
     pruned: bool = False
     identified: bool = False
     reason: str | None = None  # a failure the trial reported
@@ -142,7 +145,13 @@ class Bridge:
         self.parent_run_id = parent_run_id
         self.progress = progress
         self.metric = spec.metric.name
-        self.goal = spec.metric  # the one rule for a better value
+        self.goal = spec.metric  # the one rule for a better value (the first objective)
+        self.goals = spec.metrics  # every objective (several: a multi-objective study)
+        self.pareto = (
+            ParetoRule.of(spec.pruner.options)
+            if spec.multi and spec.pruner.type == "pareto"
+            else None
+        )
         self.running: dict[str, Running] = {}
         self.counts = Counts()
         self.stop_kind: Stop | None = None  # why the sweep is ending early, if it is
@@ -160,13 +169,13 @@ class Bridge:
         self._lock = threading.RLock()
         import optuna
 
-        from tuner.study.ranking import best_trial
+        from tuner.study.ranking import best_trial, objective_value
 
         trials = study.get_trials(deepcopy=False)
         self.counts.asked = len(trials)
         self.counts.before = sum(t.state.is_finished() for t in trials)
         best = best_trial(study)  # the best so far, earlier runs' included
-        self._best: float | None = best.value if best is not None else None
+        self._best: float | None = objective_value(best) if best is not None else None
         # Trials a dead process left RUNNING run again first, under the same number with
         # the same config (the objective resumes from its checkpoint); they were counted
         # toward the budget when first asked.
@@ -266,7 +275,7 @@ class Bridge:
                 retries = again.retries
             elif self.stale:
                 frozen = self.stale.pop(0)
-                known = set(frozen.intermediate_values)
+                known = set(frozen.intermediate_values) | set(records.epoch_values(frozen))
                 trial = optuna.trial.Trial(self.study, frozen._trial_id)
                 recorded = TrialRecord.of(frozen).config
                 if recorded is None:  # its record was torn: the recorded params are kept
@@ -333,11 +342,21 @@ class Bridge:
             }
             value = metrics.get(self.metric)
             replayed = epoch in entry.known  # a resumed trial re-reporting its checkpoint
-            if value is not None and math.isfinite(value):
+            vector = [metrics.get(m.name) for m in self.goals]
+            complete = all(v is not None and math.isfinite(v) for v in vector)
+            if self.spec.multi:
+                if complete:
+                    entry.last_vector = cast(list[float], vector)
+                    if not replayed:
+                        records.write_epoch_values(entry.trial, epoch, entry.last_vector)
+                        entry.known.add(epoch)
+                    entry.last_value = value
+            elif value is not None and math.isfinite(value):
                 if not replayed:
                     entry.trial.report(value, epoch)
                     entry.known.add(epoch)
                 entry.last_value = value
+            entry.last_metrics.update(metrics)
             entry.last_epoch = epoch
             self.counts.epochs += 0 if replayed else 1
             if self.tracker is not None and entry.run_id:
@@ -347,11 +366,27 @@ class Bridge:
             if replayed:
                 return False
             faults.point("epoch")
-            if value is not None and entry.trial.should_prune():
+            if self.spec.multi:
+                prune = complete and self._dominated(entry, epoch, cast(list[float], vector))
+            else:
+                prune = value is not None and entry.trial.should_prune()
+            if prune:
                 entry.pruned = True
                 return True
             return False
         return False
+
+    def _dominated(self, entry: Running, epoch: int, vector: list[float]) -> bool:
+        """The pareto pruner's answer: the other trials' vectors at this epoch, from the
+        study (finished and running trials, earlier runs' included)."""
+        if self.pareto is None:
+            return False
+        others = [
+            found[epoch]
+            for t in self.study.get_trials(deepcopy=False)
+            if t.number != entry.number and epoch in (found := records.epoch_values(t))
+        ]
+        return should_prune(vector, epoch, others, self.goals, self.pareto)
 
     def _names(self, result: dict[str, Any]) -> set[str]:
         """The objective's own metrics in a Ray result (not Ray's bookkeeping)."""
@@ -432,16 +467,23 @@ class Bridge:
             elif self.stopping and entry.last_epoch < self.spec.budget.max_epochs:
                 state = State.FAIL
                 reason = f"interrupted after epoch {entry.last_epoch}: {self.stopping}"
-            elif entry.last_value is None:
+            elif entry.last_value is None or (self.spec.multi and entry.last_vector is None):
                 state = State.FAIL
-                reason = f"it never reported {self.metric}"
+                names = ", ".join(m.name for m in self.goals)
+                reason = f"it never reported {names}"
             else:
                 state = State.COMPLETE
             if reason:
                 records.write_trial(entry.trial, reason=reason)
             self._record_run(entry)
+            feasible = self._check_constraints(entry, state)
             value = entry.last_value if state == State.COMPLETE else None
-            self.study.tell(entry.number, value, state=state)
+            told: float | list[float] | None = value
+            if self.spec.multi and state == State.COMPLETE:
+                told = entry.last_vector
+            self.study.tell(entry.number, told, state=state)
+            if not feasible:
+                value = None  # kept in the study, never the best
             self._count(state.name)
             if self.tracker is not None and entry.run_id:
                 self.tracker.end_trial(entry.run_id, state.name, value, reason)
@@ -454,6 +496,18 @@ class Bridge:
             if self.progress is not None:
                 self.progress.trial_finished(entry.number, state.name, value, reason, best=best)
             faults.point("trial_end")
+
+    def _check_constraints(self, entry: Running, state: Any) -> bool:
+        """Each constraint's violation on the trial, at its last epoch (before it is told:
+        the sampler's constraints_func reads them); its feasibility in MLflow too."""
+        if not self.spec.constraints or state.name not in ("COMPLETE", "PRUNED"):
+            return True
+        violations = [c.violation(entry.last_metrics.get(c.metric)) for c in self.spec.constraints]
+        records.write_violations(entry.trial, violations)
+        feasible = all(v <= 0 for v in violations)
+        if self.tracker is not None and entry.run_id:
+            self.tracker.set_tags(entry.run_id, {"feasible": str(feasible).lower()})
+        return feasible
 
     def _record_run(self, entry: Running) -> None:
         """The trial's MLflow run id in the study, while the trial can still take it (the

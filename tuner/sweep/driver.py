@@ -672,7 +672,7 @@ def _finish(
 ) -> Outcome:
     from tuner.study.leaderboard import write_leaderboard
     from tuner.study.plots import write_plots
-    from tuner.study.ranking import best_trial
+    from tuner.study.ranking import best_trial, objective_value
 
     directory = storage.sweep_dir(results, spec.name)
     board = write_leaderboard(study, directory / "leaderboard.csv")
@@ -691,7 +691,7 @@ def _finish(
         counts=dict(bridge.counts.by_state),
         epochs=bridge.counts.epochs,
         elapsed=0.0,
-        best_value=best.value if best else None,
+        best_value=objective_value(best) if best else None,
         best_number=best.number if best else None,
         leaderboard=board,
         plots=plots,

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 from tuner.cli.render import _cut, fmt_duration, fmt_params, fmt_value
-from tuner.study.ranking import finite
+from tuner.study.ranking import finite, objective_value
 from tuner.study.status import remaining_estimate
 
 if TYPE_CHECKING:
@@ -75,8 +75,9 @@ class Progress:
 
         best = best_trial(study)
         with self._lock:
-            if best is not None and best.value is not None:
-                self.best = (best.value, best.number, dict(best.params))
+            value = objective_value(best) if best is not None else None
+            if best is not None and value is not None:
+                self.best = (value, best.number, dict(best.params))
             for t in study.get_trials(deepcopy=False):
                 state = t.state.name
                 if state not in _STATES:

@@ -95,6 +95,8 @@ def register_best(
             f"trial {trial.number}'s MLflow run {run_id} is not in {mask_url(uri)}",
             hint=f"pass the sweep's --tracking-uri ({mask_text(str(exc).splitlines()[0][:120])})",
         ) from None
+    from tuner.study.ranking import objective_value
+
     metric = record.metric.name
     with tempfile.TemporaryDirectory(prefix="tuner-register-") as tmp:
         if model_dir is not None and has_model(Path(model_dir)):
@@ -130,7 +132,7 @@ def register_best(
     for key, value in {
         "tuner.sweep": study.study_name,
         "tuner.trial_number": trial.number,
-        metric: trial.value,
+        metric: objective_value(trial),
     }.items():
         client.set_model_version_tag(model_name, str(version), key, str(value))
     return Registered(
