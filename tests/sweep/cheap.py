@@ -72,3 +72,21 @@ def _warm(config: dict[str, Any]) -> None:
 def warmed(config: dict[str, Any], report, trial_dir: Path) -> None:
     """Records its process hooks in config["warm_log"] (and $CHEAP_WARM_LOG)."""
     report(1, {"score": float(config.get("x", 0.5))})
+
+
+@objective(metrics=["score", "cost", "size"])
+def tradeoff(config: dict[str, Any], report, trial_dir: Path) -> None:
+    """Two objectives at odds: score (maximize) and cost (minimize) both grow with x, so
+    every x is on the front — unless `waste` is set, which costs more and scores less at
+    every epoch (dominated from the first epoch on: what the pareto pruner must stop).
+    `size` (100·x) is there to be constrained."""
+    x = float(config.get("x", 0.5))
+    waste = bool(config.get("waste", False))
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    for epoch in range(1, int(config.get("epochs", 3)) + 1):
+        time.sleep(float(config.get("sleep", 0.0)))
+        score = x * (1 - 0.5**epoch) * (0.5 if waste else 1.0)
+        cost = x + (1.0 if waste else 0.0)
+        report(epoch, {"score": score, "cost": cost, "size": 100 * x})
+    (trial_dir / "model").mkdir(exist_ok=True)  # its "export": what `tune best --export` copies
+    (trial_dir / "model" / "weights.json").write_text(json.dumps({"x": x, "waste": waste}))

@@ -494,6 +494,12 @@ def ui_cmd(results, tracking_uri, port: int) -> None:
 @click.option("--top", type=int, default=1, show_default=True, help="Show the best K trials.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.option(
+    "--trial",
+    "number",
+    type=int,
+    help="Export or register COMPLETE trial N (e.g. one of the Pareto front) instead of the best.",
+)
+@click.option(
     "--export",
     "export",
     is_flag=True,
@@ -525,7 +531,9 @@ def ui_cmd(results, tracking_uri, port: int) -> None:
     "--tracking-uri",
     help="An MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else results/mlflow.db).",
 )
-def best_cmd(name, top, as_json, export, out, model_name, results, storage_url, tracking_uri):
+def best_cmd(
+    name, top, as_json, number, export, out, model_name, results, storage_url, tracking_uri
+):
     """Show the best trial of sweep NAME (or the top K) by its metric: value, params,
     epochs, state, MLflow run and trial folder. On a running sweep: the best so far.
 
@@ -542,8 +550,10 @@ def best_cmd(name, top, as_json, export, out, model_name, results, storage_url, 
         raise ConfigError(f"--top {top}: expected 1 or more")
     folder = _existing_results(results, storage_url)
     study = best.load_sweep(folder, name, storage_url)
+    if number is not None and not (export or out or model_name):
+        raise ConfigError("--trial N picks the trial to export", hint="add --export or --register")
     if export or out or model_name:
-        best.pick_trial(study)  # no complete trial: fail before printing anything
+        best.pick_trial(study, number)  # none: fail before printing anything
     data = best.best_table(study, folder, top)
     if not data["trials"]:
         raise ConfigError(
@@ -551,15 +561,18 @@ def best_cmd(name, top, as_json, export, out, model_name, results, storage_url, 
         )
     messages = []
     if export or out:
-        path = best.export_best(study, folder, name, out)
+        path = best.export_best(study, folder, name, out, number)
         data["export"] = str(path)
-        messages.append(f"exported trial {data['trials'][0]['number']} to {path}")
+        chosen = number if number is not None else data["trials"][0]["number"]
+        messages.append(f"exported trial {chosen} to {path}")
         messages.append(f"retrain it: tune train {path / 'config.yaml'}")
     if model_name:
         model_dir = Path(data["export"]) / "model" if "export" in data else None
         from tuner.tracking.registry import register_best
 
-        registered = register_best(study, folder, model_name, tracking_uri, model_dir=model_dir)
+        registered = register_best(
+            study, folder, model_name, tracking_uri, number=number, model_dir=model_dir
+        )
         data["registered"] = {
             "name": registered.name,
             "version": registered.version,

@@ -131,6 +131,8 @@ def render_status(status: Mapping[str, Any], top: int | None = None) -> str:
         lines.append(time_line)
     best = status.get("best")
     lines.append(_best_line(metric, best) if best is not None else _NO_BEST)
+    if status.get("front") is not None:
+        lines.append(f"pareto   {fmt_front(status['front'])}")
     rows = list(status.get("top") or [])[:top] if top is not None else list(status["top"] or [])
     if rows:
         columns: list[_Column] = [
@@ -216,4 +218,44 @@ def render_best(table_data: dict[str, Any]) -> str:
         ]
         lines.append("")
         lines.extend(_trials_table(rows, columns, right=(0, 1, 2)))
+    if table_data.get("constraints"):
+        lines.append(
+            f"within  {', '.join(table_data['constraints'])}  ·  "
+            f"{table_data.get('infeasible', 0)} complete trial(s) outside"
+        )
+    if "front" in table_data:
+        lines.extend(["", *_front_lines(table_data)])
     return "\n".join(lines)
+
+
+def fmt_front(front: Mapping[str, Any]) -> str:
+    """`front 4 trials · best val_auc 0.9912 #3 · best predict_ms 0.41 #7`: the Pareto
+    front's size and each objective's extreme on it."""
+    parts = [f"front {front['size']} trial{'s' if front['size'] != 1 else ''}"]
+    for e in front["extremes"]:
+        if e["number"] is not None:
+            parts.append(f"best {e['metric']} {fmt_value(e['value'])} #{e['number']}")
+    return " · ".join(parts)
+
+
+def _value_of(name: str) -> Callable[[Mapping[str, Any]], str]:
+    return lambda r: fmt_value(r["values"].get(name))
+
+
+def _front_lines(table_data: dict[str, Any]) -> list[str]:
+    """The Pareto front of a sweep over several metrics, best first metric first."""
+    front = table_data["front"]
+    goals = ", ".join(f"{m['name']} ({m['goal']})" for m in table_data["metrics"])
+    lines = [f"Pareto front: {len(front)} trial(s) no other beats on every one of {goals}"]
+    if not front:
+        return lines
+    columns: list[_Column] = [("#", lambda r: str(r["number"]))]
+    for m in table_data["metrics"]:
+        columns.append((m["name"], _value_of(m["name"])))
+    columns += [
+        ("epochs", lambda r: str(r["epochs"])),
+        ("params", lambda r: fmt_params(r["params"])),
+    ]
+    lines.extend(_trials_table(front, columns, right=tuple(range(len(columns) - 1))))
+    lines.append(f"the best above is {table_data['rule']}; export one: --export --trial N")
+    return lines

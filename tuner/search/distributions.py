@@ -28,7 +28,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from tuner.space.model import (
-    CONSTRAINED_SAMPLERS,
     PRUNERS,
     Param,
     PrunerSpec,
@@ -170,8 +169,8 @@ def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
     - nsga2 → NSGAIISampler, nsga3 → NSGAIIISampler (several objectives);
     - an optuna.samplers class name (e.g. NSGAIISampler) → that class(**options).
 
-    With constraints, a sampler that takes Optuna's `constraints_func` gets one reading
-    the violations the bridge records on each trial before telling it.
+    With constraints, the bridge sets each trial's violations through Optuna's
+    `Trial.set_constraint` before telling it; TPE, NSGA-II/III and GP read them there.
     """
     import optuna
 
@@ -186,10 +185,6 @@ def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if s.type == "grid":
             return _grid_sampler_class()(grid(spec), **kwargs)
-        if spec.constraints and s.class_name in CONSTRAINED_SAMPLERS:
-            from tuner.study.records import trial_violations
-
-            kwargs.setdefault("constraints_func", trial_violations)
         return getattr(optuna.samplers, s.class_name)(**kwargs)
 
 

@@ -422,7 +422,7 @@ def _build(located: Located, text: str, raw: dict[str, Param]) -> SweepSpec:
         )
     objectives = _objectives(located)
     if len(objectives) > 1:
-        pruner = _multi_objective_search(located, sampler, pruner, scheduler, data)
+        pruner = _multi_objective_search(located, pruner, scheduler, data)
     elif pruner.type == "pareto":
         raise key_error(
             located,
@@ -492,22 +492,13 @@ def _objectives(located: Located) -> tuple[Metric, ...]:
 
 def _multi_objective_search(
     located: Located,
-    sampler: SamplerSpec,
     pruner: PrunerSpec,
     scheduler: SchedulerSpec,
     data: dict[str, Any],
 ) -> PrunerSpec:
-    """What searches several objectives at once: a sampler that can, the pareto pruner
-    (the default) or none, not Ray's ASHA (it ranks by one metric). Returns the pruner."""
-    why = SINGLE_OBJECTIVE_SAMPLERS.get(sampler.class_name)
-    if why is not None:
-        raise key_error(
-            located,
-            ("sampler", "type"),
-            f"sampler '{sampler.type}' optimizes one objective ({why}), and metrics: names"
-            f" {len(data['metrics'])}",
-            hint="use tpe, nsga2, nsga3, gp, random or qmc with several metrics",
-        )
+    """What searches several objectives at once: the pareto pruner (the default) or none,
+    not Ray's ASHA (it ranks by one metric); `_sampler` refused a sampler that cannot.
+    Returns the pruner."""
     if scheduler.type == "asha":
         raise key_error(
             located,
@@ -613,6 +604,15 @@ def _sampler(located: Located, params: tuple[Param, ...]) -> SamplerSpec:
     seed = section.get("seed")
     options = {k: v for k, v in section.items() if k not in ("type", "seed")}
     class_name = SAMPLERS.get(kind, kind)
+    several = located.data.get("metrics")
+    why = SINGLE_OBJECTIVE_SAMPLERS.get(class_name)
+    if why is not None and isinstance(several, list) and len(several) > 1:
+        raise key_error(  # (before asking for its package: installing it would not help)
+            located,
+            ("sampler", "type"),
+            f"sampler '{kind}' optimizes one objective ({why}), and metrics: names {len(several)}",
+            hint="use tpe, nsga2, nsga3, gp, random or qmc with several metrics",
+        )
     if class_name in EXTRAS:
         module, extra = EXTRAS[class_name]
         if importlib.util.find_spec(module) is None:

@@ -30,9 +30,6 @@ SAMPLERS = {
 }
 # samplers that cannot optimize several objectives at once (Optuna raises mid-sweep)
 SINGLE_OBJECTIVE_SAMPLERS = {"CmaEsSampler": "CMA-ES adapts one distribution to one value"}
-# samplers that take Optuna's constraints_func (the others ignore constraints while
-# sampling; infeasible trials still stay out of the front)
-CONSTRAINED_SAMPLERS = ("TPESampler", "NSGAIISampler", "NSGAIIISampler", "GPSampler")
 PRUNERS = {
     "median": "MedianPruner",
     "percentile": "PercentilePruner",

@@ -145,17 +145,29 @@ def check_objective(spec: SweepSpec, located: Located) -> SweepSpec:
     )
     base = samples[0][2]
     _prepare(objective, base, " (with the first value of each param)", data_where, data_where)
-    metric_where = located.where(("metric", "name"))
-    for label, _key, config in samples:
-        try:
-            objective.check_metric(spec.metric.name, config, where=metric_where)
-        except ConfigError as exc:
-            raise ConfigError(
-                f"key 'metric.name': {exc.message}{label}", where=exc.where, hint=exc.hint
-            ) from None
+    for key, name in _named_metrics(spec, located):
+        dotted = ".".join(map(str, key))
+        for label, _key, config in samples:
+            try:
+                objective.check_metric(name, config, where=located.where(key))
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"key '{dotted}': {exc.message}{label}", where=exc.where, hint=exc.hint
+                ) from None
     for label, key, config in samples[1:]:
         _prepare(objective, config, label, located.where(key), data_where)
     return spec
+
+
+def _named_metrics(spec: SweepSpec, located: Located) -> list[tuple[KeyPath, str]]:
+    """Every metric the file names, with its key: the objectives, then the constraints'."""
+    named: list[tuple[KeyPath, str]]
+    if "metrics" in located.data:
+        named = [(("metrics", i, "name"), m.name) for i, m in enumerate(spec.metrics)]
+    else:
+        named = [(("metric", "name"), spec.metric.name)]
+    named += [(("constraints", i, "metric"), c.metric) for i, c in enumerate(spec.constraints)]
+    return named
 
 
 def _check_enum(located: Located, p: Param, subschema: Any) -> None:

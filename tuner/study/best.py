@@ -45,7 +45,7 @@ from tuner.errors import ConfigError
 from tuner.space.yaml_file import dump_yaml
 from tuner.study import storage
 from tuner.study.ranking import finite, objective_value, top_trials
-from tuner.study.records import SweepRecord, TrialRecord
+from tuner.study.records import SweepRecord, TrialRecord, feasible
 from tuner.sweep import faults
 from tuner.trial import CHECKPOINTS, CONFIG, METRICS, MODEL  # the trial folder's names
 
@@ -85,7 +85,7 @@ def pick_trial(study: optuna.Study, number: int | None = None) -> optuna.trial.F
     found = [t for t in study.get_trials(deepcopy=False) if t.number == number]
     if not found:
         raise ConfigError(f"sweep '{study.study_name}' has no trial {number}")
-    if found[0].state.name != "COMPLETE" or not finite(found[0].value):
+    if found[0].state.name != "COMPLETE" or not finite(objective_value(found[0])):
         raise ConfigError(
             f"trial {number} of sweep '{study.study_name}' is {found[0].state.name}, not COMPLETE"
         )
@@ -121,7 +121,10 @@ def _params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
 
 
 def _epochs(trial: optuna.trial.FrozenTrial) -> int:
-    return max(trial.intermediate_values) if trial.intermediate_values else 0
+    from tuner.study.records import epoch_values
+
+    steps = trial.intermediate_values or epoch_values(trial)  # several objectives: its own
+    return max(steps) if steps else 0
 
 
 def trial_row(trial: optuna.trial.FrozenTrial, results: Path, name: str) -> dict[str, Any]:
@@ -139,24 +142,41 @@ def trial_row(trial: optuna.trial.FrozenTrial, results: Path, name: str) -> dict
     }
 
 
+def front_row(
+    trial: optuna.trial.FrozenTrial, results: Path, name: str, record: SweepRecord
+) -> dict[str, Any]:
+    """A trial of the Pareto front: `trial_row` and every objective's value."""
+    row = trial_row(trial, results, name)
+    row["values"] = {m.name: v for m, v in zip(record.metrics, trial.values or (), strict=False)}
+    return row
+
+
 def best_table(study: optuna.Study, results: Path, k: int = 1) -> dict[str, Any]:
     """`tune best --json`: the sweep, its metric and goal, and the top k complete trials."""
     record = SweepRecord.of(study)
     trials = study.get_trials(deepcopy=False)
     complete = sum(t.state.name == "COMPLETE" for t in trials)
     name = study.study_name
-    return {
+    root = storage.trial_root(study, Path(results))
+    table: dict[str, Any] = {
         "name": name,
         "metric": record.metric.name,
         "goal": record.goal,
         "complete": complete,
         "total": len(trials),
         "running": sum(t.state.name == "RUNNING" for t in trials),
-        "trials": [
-            trial_row(t, storage.trial_root(study, Path(results)), name)
-            for t in top_trials(study, k, record.metric)
-        ],
+        "trials": [trial_row(t, root, name) for t in top_trials(study, k, record.metric)],
     }
+    if record.multi:
+        from tuner.study.ranking import pareto_trials
+
+        table["metrics"] = [{"name": m.name, "goal": m.goal} for m in record.metrics]
+        table["front"] = [front_row(t, root, name, record) for t in pareto_trials(study)]
+        table["rule"] = f"the best {record.metric.name} within the constraints (or pass --trial N)"
+    if record.constraints:
+        table["constraints"] = [c.describe() for c in record.constraints]
+        table["infeasible"] = sum(t.state.name == "COMPLETE" and not feasible(t) for t in trials)
+    return table
 
 
 # ---------------------------------------------------------------- the narrowed space
@@ -289,6 +309,10 @@ def export_best(
             params=_params(trial),
             mlflow_run_id=TrialRecord.of(trial).run_id,
         )
+        if record.multi:  # every objective, as the front shows it
+            metrics["values"] = dict(
+                zip([m.name for m in record.metrics], trial.values, strict=True)
+            )
         (tmp / METRICS).write_text(json.dumps(metrics, indent=2, default=str) + "\n")
         if record.space:
             (tmp / SPACE).write_text(

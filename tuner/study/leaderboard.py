@@ -15,7 +15,7 @@ from tuner.study.ranking import (
     ordered_trials,
     param_names,
 )
-from tuner.study.records import SweepRecord, TrialRecord
+from tuner.study.records import SweepRecord, TrialRecord, epoch_values, feasible
 
 if TYPE_CHECKING:
     import optuna
@@ -39,10 +39,16 @@ def leaderboard(study: optuna.Study) -> pandas.DataFrame:
     Columns: number, state, value (the trial's value; a pruned trial's is its last
     intermediate value), best_epoch and best_value (of its intermediate values, epochs
     counted from 1), epochs (how many epochs reported), duration_s, `param_<name>` for
-    every param (empty where a conditional param was not sampled), reason."""
+    every param (empty where a conditional param was not sampled), reason. A sweep over
+    several metrics adds each objective's final value (`value_<name>`) and, with
+    constraints, `feasible`; `value` is then the first objective's."""
     import pandas as pd
 
-    metric = SweepRecord.of(study).metric
+    record = SweepRecord.of(study)
+    metric = record.metric
+    extra = [f"value_{m.name}" for m in record.metrics] if record.multi else []
+    if record.constraints:
+        extra.append("feasible")
     trials = ordered_trials(study, metric)
     names = param_names(trials)
     rows = []
@@ -54,14 +60,20 @@ def leaderboard(study: optuna.Study) -> pandas.DataFrame:
             "value": objective_value(t) if finite(objective_value(t)) else None,
             "best_epoch": epoch,
             "best_value": value,
-            "epochs": len(t.intermediate_values),
+            "epochs": len(t.intermediate_values or epoch_values(t)),
             "duration_s": duration_s(t),
         }
+        if record.multi:
+            values = t.values if t.values and len(t.values) == len(record.metrics) else None
+            for i, m in enumerate(record.metrics):
+                row[f"value_{m.name}"] = values[i] if values else None
+        if record.constraints:
+            row["feasible"] = feasible(t) if t.constraints else None
         for name in names:
             row[f"param_{name}"] = t.params.get(name)
         row["reason"] = TrialRecord.of(t).reason
         rows.append(row)
-    columns = [*COLUMNS, *(f"param_{n}" for n in names), "reason"]
+    columns = [*COLUMNS, *extra, *(f"param_{n}" for n in names), "reason"]
     frame = pd.DataFrame(rows, columns=columns)
     frame = frame.astype(
         {
@@ -80,6 +92,34 @@ def write_leaderboard(study: optuna.Study, path: str | Path) -> Path:
     """The leaderboard as CSV at `path` (temporary file + rename: never half written)."""
     path = Path(path)
     frame = leaderboard(study)
+    with staged_file(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return path
+
+
+def write_front(study: optuna.Study, path: str | Path) -> Path | None:
+    """A sweep over several metrics: its Pareto front (feasible trials only, best first
+    objective first) as CSV at `path` — number, each objective, epochs, params — for the
+    parent MLflow run; None (and nothing written) for a single-objective sweep."""
+    import pandas as pd
+
+    from tuner.study.ranking import pareto_trials
+
+    record = SweepRecord.of(study)
+    if not record.multi:
+        return None
+    front = pareto_trials(study)
+    names = param_names(front)
+    rows = []
+    for t in front:
+        row: dict[str, Any] = {"number": t.number}
+        row.update({m.name: v for m, v in zip(record.metrics, t.values, strict=True)})
+        row["epochs"] = len(epoch_values(t))
+        row.update({f"param_{n}": t.params.get(n) for n in names})
+        rows.append(row)
+    columns = ["number", *(m.name for m in record.metrics), "epochs"]
+    frame = pd.DataFrame(rows, columns=[*columns, *(f"param_{n}" for n in names)])
+    path = Path(path)
     with staged_file(path) as tmp:
         frame.to_csv(tmp, index=False)
     return path

@@ -186,7 +186,8 @@ def _essence(spec: SweepSpec) -> dict[str, Any]:
     return {
         "objective": spec.objective,
         "dataset": spec.dataset,
-        "metric": (spec.metric.name, spec.metric.goal),
+        "metric": tuple((m.name, m.goal) for m in spec.metrics),
+        "constraints": spec.constraints,
         "search space": tuple(spec.params),
         "fixed keys": spec.fixed,
     }

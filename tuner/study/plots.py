@@ -26,6 +26,7 @@ PLOTS = (
     "parallel_coordinate",
     "param_importances",
     "intermediate_values",
+    "pareto_front",  # several objectives only
 )
 
 
@@ -46,7 +47,10 @@ def write_plots(study: optuna.Study, directory: str | Path) -> list[Path]:
     directory = Path(directory)
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE and finite(objective_value(t))]
-    metric = SweepRecord.of(study).metric.name
+    record = SweepRecord.of(study)
+    metric = record.metric.name
+    # several objectives: the single-objective plots show the first (Optuna needs `target`)
+    first: dict[str, Any] = {"target": objective_value} if record.multi else {}
 
     def need_complete(n: int) -> None:
         if len(complete) < n:
@@ -64,30 +68,43 @@ def write_plots(study: optuna.Study, directory: str | Path) -> list[Path]:
         need_complete(1)
         from optuna.visualization.matplotlib import plot_optimization_history
 
-        return plot_optimization_history(study, target_name=metric)
+        return plot_optimization_history(study, target_name=metric, **first)
 
     def parallel() -> Any:
         need_complete(2)
         names = varying()
         from optuna.visualization.matplotlib import plot_parallel_coordinate
 
-        return plot_parallel_coordinate(study, params=names, target_name=metric)
+        return plot_parallel_coordinate(study, params=names, target_name=metric, **first)
 
     def importances() -> Any:
         need_complete(2)
         varying()
         from optuna.visualization.matplotlib import plot_param_importances
 
-        return plot_param_importances(study, target_name=metric)
+        return plot_param_importances(study, target_name=metric, **first)
 
     def curves() -> Any:
         return _learning_curves(trials, metric)
+
+    def front() -> Any:
+        if not record.multi:
+            raise _Skip("one objective: no front")
+        need_complete(1)
+        from optuna.visualization.matplotlib import plot_pareto_front
+
+        names = [m.name for m in record.metrics]
+        if len(names) > 3:  # Optuna draws 2 or 3 axes: the first two objectives then
+            return plot_pareto_front(study, targets=lambda t: t.values[:2], target_names=names[:2])
+        # (infeasible trials are drawn apart where the sampler recorded the constraints)
+        return plot_pareto_front(study, target_names=names)
 
     makers: dict[str, Callable[[], Any]] = {
         "optimization_history": history,
         "parallel_coordinate": parallel,
         "param_importances": importances,
         "intermediate_values": curves,
+        "pareto_front": front,
     }
     written: list[Path] = []
     for name in PLOTS:
@@ -139,7 +156,15 @@ def _learning_curves(trials: list[optuna.trial.FrozenTrial], metric: str) -> Any
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    curves = [t for t in trials if t.intermediate_values]
+    from tuner.study.records import epoch_values
+
+    def points(t: optuna.trial.FrozenTrial) -> dict[int, float]:
+        if t.intermediate_values:
+            return dict(t.intermediate_values)
+        return {e: v[0] for e, v in epoch_values(t).items()}  # several objectives: the first
+
+    curves = [(t, points(t)) for t in trials]
+    curves = [(t, found) for t, found in curves if found]
     if not curves:
         raise _Skip("no trial reported an intermediate value")
     styles: dict[str, dict[str, Any]] = {
@@ -152,9 +177,9 @@ def _learning_curves(trials: list[optuna.trial.FrozenTrial], metric: str) -> Any
     figure = Figure(figsize=(8, 5))
     ax = figure.add_subplot()
     states: dict[str, None] = {}
-    for t in curves:
-        steps = sorted(t.intermediate_values)
-        values = [t.intermediate_values[s] for s in steps]
+    for t, found in curves:
+        steps = sorted(found)
+        values = [found[s] for s in steps]
         style = styles.get(t.state.name, other)
         ax.plot(steps, values, marker="." if len(steps) < 30 else None, linewidth=1, **style)
         states.setdefault(t.state.name, None)

@@ -143,3 +143,29 @@ def pareto_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     trials = [by_number[n] for n in kept]
     trials.sort(key=lambda t: (goals[0].key(t.values[0]), t.number))
     return trials
+
+
+def front_summary(study: optuna.Study) -> dict[str, Any] | None:
+    """The Pareto front in a line's worth, for `tune status` and the live display: its
+    size and, for each objective, the front trial best at it (its number and value).
+    None for a single-objective sweep."""
+    record = SweepRecord.of(study)
+    if not record.multi:
+        return None
+    front = pareto_trials(study)
+    extremes = []
+    for i, m in enumerate(record.metrics):
+
+        def rank(t: optuna.trial.FrozenTrial, i: int = i, m: Metric = m) -> tuple[float, int]:
+            return m.key(t.values[i]), t.number
+
+        top = min(front, key=rank, default=None)
+        extremes.append(
+            {
+                "metric": m.name,
+                "goal": m.goal,
+                "number": None if top is None else top.number,
+                "value": None if top is None else top.values[i],
+            }
+        )
+    return {"size": len(front), "extremes": extremes}

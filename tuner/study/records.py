@@ -47,7 +47,6 @@ TRIAL_NODE_ID = "node_id"
 TRIAL_PID = "pid"
 TRIAL_REASON = "reason"  # why a trial failed or was pruned
 TRIAL_RETRIES = "retries"  # re-runs after its worker process died
-TRIAL_VIOLATIONS = "violations"  # each constraint's violation (≤ 0: it holds), at the end
 TRIAL_EPOCH_VALUES = "values@"  # + epoch: the objectives' vector that epoch (several)
 
 
@@ -95,7 +94,7 @@ class SweepRecord:
         attrs = study.user_attrs
         goal = attrs.get(GOAL)
         if goal not in ("maximize", "minimize"):
-            goal = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
+            goal = "maximize" if study.directions[0] == StudyDirection.MAXIMIZE else "minimize"
         return cls(
             name=study.study_name,
             space=attrs.get(SPACE) or None,
@@ -295,24 +294,15 @@ def epoch_values(trial: optuna.trial.FrozenTrial) -> dict[int, list[float]]:
     return dict(sorted(found.items()))
 
 
-def write_violations(trial: optuna.Trial, violations: list[float]) -> None:
-    trial.set_user_attr(TRIAL_VIOLATIONS, [float(v) for v in violations])
-
-
-def trial_violations(trial: optuna.trial.FrozenTrial) -> list[float]:
-    """Optuna's `constraints_func`: the violations the bridge recorded before telling the
-    trial (≤ 0 for a bound that holds); a trial told without them is infeasible."""
-    import math
-
-    found = trial.user_attrs.get(TRIAL_VIOLATIONS)
-    if isinstance(found, list) and found:
-        return [float(v) for v in found]
-    return [math.inf]
+def write_violations(trial: optuna.Trial, violations: dict[str, float]) -> None:
+    """Each constraint's violation (≤ 0: it holds) through Optuna's own constraint API,
+    before the trial is told: the samplers that handle constraints (TPE, NSGA-II/III,
+    GP) read them from the trial, and Optuna's Pareto-front plot draws infeasible trials
+    apart."""
+    for key, value in violations.items():
+        trial.set_constraint(key, float(value))
 
 
 def feasible(trial: optuna.trial.FrozenTrial) -> bool:
     """Within every constraint (a sweep without constraints: always)."""
-    found = trial.user_attrs.get(TRIAL_VIOLATIONS)
-    if not isinstance(found, list):
-        return True
-    return all(float(v) <= 0 for v in found)
+    return all(float(v) <= 0 for v in trial.constraints.values())

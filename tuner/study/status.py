@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from tuner.errors import ConfigError
 from tuner.study import storage
 from tuner.study.ranking import finite, objective_value
-from tuner.study.records import SweepRecord, TrialRecord
+from tuner.study.records import SweepRecord, TrialRecord, epoch_values
 
 if TYPE_CHECKING:
     import optuna
@@ -87,7 +87,7 @@ def _row(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "number": t.number,
         "state": t.state.name,
         "value": value if finite(value) else None,
-        "epochs": len(t.intermediate_values),
+        "epochs": len(t.intermediate_values or epoch_values(t)),
         "params": dict(t.params),
     }
     reason = TrialRecord.of(t).reason
@@ -107,7 +107,7 @@ def sweep_status(
     """A sweep's state, read from its study (see the module text for the counts and the
     estimate). `top` leaderboard rows are included (value: the trial's value, or its
     last intermediate value while running). Timestamps are local ISO texts."""
-    from tuner.study.ranking import best_trial, duration_s, ordered_trials
+    from tuner.study.ranking import best_trial, duration_s, front_summary, ordered_trials
 
     record = SweepRecord.of(study)
     now = now or datetime.now()
@@ -126,7 +126,7 @@ def sweep_status(
         if t.state.name in ("COMPLETE", "PRUNED") and (d := duration_s(t)) is not None
     ]
     left = None if budget_trials is None else budget_trials - finished
-    return {
+    status = {
         "name": study.study_name,
         "metric": record.metric_name,
         "goal": record.goal,
@@ -134,14 +134,14 @@ def sweep_status(
         "max_epochs": record.max_epochs,
         "concurrency": concurrency,
         "counts": counts,
-        "epochs": sum(len(t.intermediate_values) for t in trials),
+        "epochs": sum(len(t.intermediate_values or epoch_values(t)) for t in trials),
         "best": None
         if best is None
         else {
             "number": best.number,
             "value": objective_value(best),
             "params": dict(best.params),
-            "epochs": len(best.intermediate_values),
+            "epochs": len(best.intermediate_values or epoch_values(best)),
         },
         "started": started.isoformat() if started else None,
         "last_activity": last.isoformat() if last else None,
@@ -149,6 +149,9 @@ def sweep_status(
         "remaining_s": remaining_estimate(durations, left, concurrency or counts["running"]),
         "top": [_row(t) for t in trials[: max(top, 0)]],
     }
+    if record.multi:  # the Pareto front's size and each objective's extreme on it
+        status["front"] = front_summary(study)
+    return status
 
 
 def resolve_name(results: Path, name: str | None, url: str | None = None) -> str:

@@ -494,17 +494,27 @@ class Bridge:
                 self._best = value
                 best = (value, entry.number, dict(entry.trial.params))
             if self.progress is not None:
-                self.progress.trial_finished(entry.number, state.name, value, reason, best=best)
+                front = None
+                if self.spec.multi:
+                    from tuner.study.ranking import front_summary
+
+                    front = front_summary(self.study)
+                self.progress.trial_finished(
+                    entry.number, state.name, value, reason, best=best, front=front
+                )
             faults.point("trial_end")
 
     def _check_constraints(self, entry: Running, state: Any) -> bool:
         """Each constraint's violation on the trial, at its last epoch (before it is told:
-        the sampler's constraints_func reads them); its feasibility in MLflow too."""
+        the sampler reads them from the trial); its feasibility in MLflow too."""
         if not self.spec.constraints or state.name not in ("COMPLETE", "PRUNED"):
             return True
-        violations = [c.violation(entry.last_metrics.get(c.metric)) for c in self.spec.constraints]
+        violations = {
+            c.describe(): c.violation(entry.last_metrics.get(c.metric))
+            for c in self.spec.constraints
+        }
         records.write_violations(entry.trial, violations)
-        feasible = all(v <= 0 for v in violations)
+        feasible = all(v <= 0 for v in violations.values())
         if self.tracker is not None and entry.run_id:
             self.tracker.set_tags(entry.run_id, {"feasible": str(feasible).lower()})
         return feasible

@@ -248,7 +248,7 @@ def _study(spec: SweepSpec, url: str, opened: Any = None) -> optuna.Study:
         storage=backend,
         sampler=sampler,
         pruner=pruner,
-        direction=spec.metric.direction,
+        directions=[m.direction for m in spec.metrics],
         load_if_exists=True,
     )
 
@@ -670,17 +670,18 @@ def _finish(
     options: RunOptions,
     status: str,
 ) -> Outcome:
-    from tuner.study.leaderboard import write_leaderboard
+    from tuner.study.leaderboard import write_front, write_leaderboard
     from tuner.study.plots import write_plots
     from tuner.study.ranking import best_trial, objective_value
 
     directory = storage.sweep_dir(results, spec.name)
     board = write_leaderboard(study, directory / "leaderboard.csv")
+    front = write_front(study, directory / "pareto_front.csv")  # several metrics only
     quick = status == "KILLED" and bridge.hurry
     plots = write_plots(study, directory / "plots") if options.plots and not quick else []
     url = None
     if tracker is not None and parent is not None:
-        tracker.end_sweep(parent, status, [board, *plots])
+        tracker.end_sweep(parent, status, [board, *([front] if front else []), *plots])
         server = tracker.tracking_uri.startswith(("http://", "https://"))
         url = tracker.runs_url(strip_credentials(tracker.tracking_uri) if server else UI_BASE)
     best = best_trial(study)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
-from tuner.cli.render import _cut, fmt_duration, fmt_params, fmt_value
+from tuner.cli.render import _cut, fmt_duration, fmt_front, fmt_params, fmt_value
 from tuner.study.ranking import finite, objective_value
 from tuner.study.status import remaining_estimate
 
@@ -61,6 +61,8 @@ class Progress:
         self._durations: list[float] = []
         # value, number, params: the sweep's best as the bridge (which owns it) last said
         self.best: tuple[float, int, dict[str, Any]] | None = None
+        # several metrics: the Pareto front's size and extremes (ranking.front_summary)
+        self.front: dict[str, Any] | None = None
         self._drawn_at: float | None = None
         self._dirty = False
         self._closed = False
@@ -71,10 +73,12 @@ class Progress:
 
     def load(self, study: optuna.Study) -> None:
         """Count the trials an earlier run already finished, and its best (resume)."""
-        from tuner.study.ranking import best_trial, duration_s
+        from tuner.study.ranking import best_trial, duration_s, front_summary
 
         best = best_trial(study)
+        front = front_summary(study)
         with self._lock:
+            self.front = front
             value = objective_value(best) if best is not None else None
             if best is not None and value is not None:
                 self.best = (value, best.number, dict(best.params))
@@ -112,9 +116,11 @@ class Progress:
         reason: str | None = None,
         *,
         best: tuple[float, int, dict[str, Any]] | None = None,
+        front: dict[str, Any] | None = None,
     ) -> None:
         """A trial ended; `best`: the sweep's new best (value, number, params) when this
-        trial is it (the bridge decides, by the study's metric), else None."""
+        trial is it (the bridge decides, by the study's metric), else None; `front`: the
+        Pareto front now (several metrics)."""
         name = str(getattr(state, "name", state)).upper()
         state = _STATES.get(name, name)
         with self._lock:
@@ -128,6 +134,8 @@ class Progress:
             self._count(state)
             if best is not None:
                 self.best = best
+            if front is not None:
+                self.front = front
             if self.quiet:
                 return
             if self.interactive:
@@ -207,6 +215,8 @@ class Progress:
             line += f": {' '.join(str(reason).split())}"
         if self.best is not None:
             line += f" (best {fmt_value(self.best[0])} #{self.best[1]})"
+        if self.front is not None:
+            line += f" ({fmt_front(self.front)})"
         return line
 
     def _status_line(self) -> str:
@@ -214,8 +224,10 @@ class Progress:
         if self.best is not None:
             value, number, params = self.best
             line += f"  │  best {self.metric}={fmt_value(value)} #{number}"
-            if params:
+            if params and self.front is None:
                 line += f" ({fmt_params(params)})"
+        if self.front is not None:
+            line += f"  │  {fmt_front(self.front)}"
         return line
 
     def _changed(self) -> None:
