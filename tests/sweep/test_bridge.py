@@ -142,9 +142,11 @@ class FakeProgress:
         reason: str | None,
         *,
         best: tuple[float, int, dict[str, Any]] | None = None,
+        front: dict[str, Any] | None = None,
     ) -> None:
         self.calls.append(("trial_finished", (number, state, value, reason)))
         self.bests.append(best)
+        assert front is None  # (one metric: no front)
 
     def named(self, name: str) -> list[tuple[Any, ...]]:
         return [args for called, args in self.calls if called == name]

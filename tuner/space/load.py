@@ -49,6 +49,7 @@ from tuner.space.model import (
     SamplerSpec,
     SchedulerSpec,
     SweepSpec,
+    WarmStart,
     is_number,
 )
 from tuner.space.yaml_file import (
@@ -450,7 +451,36 @@ def _build(located: Located, text: str, raw: dict[str, Param]) -> SweepSpec:
         fixed=fixed,
         path=path.absolute() if path else None,
         source=text,
+        warm_start=_warm_start(located, sampler),
     )
+
+
+def _warm_start(located: Located, sampler: SamplerSpec) -> WarmStart | None:
+    """`warm_start:` as a name, a list of names or {from, storage, top} (the schema
+    checked the shapes). Not with the grid sampler: it tries every point anyway and
+    reads no history."""
+    given = located.data.get("warm_start")
+    if given is None:
+        return None
+    if sampler.type == "grid":
+        raise key_error(
+            located,
+            ("warm_start",),
+            "the grid sampler tries every point of the grid and learns from no history",
+            hint="leave out warm_start, or use a sampler that learns (tpe, gp, ...)",
+        )
+    section = given if isinstance(given, dict) else {"from": given}
+    sources = section["from"]
+    return WarmStart(
+        sources=(sources,) if isinstance(sources, str) else tuple(sources),
+        storage=section.get("storage"),
+        top=int(section.get("top", 3)),
+    )
+
+
+def is_sweep_name(text: str) -> bool:
+    """Whether `text` is a valid sweep name (the schema's pattern of `name`)."""
+    return bool(_safe_name().match(text))
 
 
 def _objectives(located: Located) -> tuple[Metric, ...]:

@@ -126,6 +126,19 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class WarmStart:
+    """Earlier sweeps a new sweep starts from (`tuner.study.warm_start`): their COMPLETE
+    trials that still fit this space become its history — the sampler and the pruner
+    see them, nothing counts them as this sweep's — and the best `top` of them run first,
+    as this sweep's own trials (within its budget). `storage`: where the sources' studies
+    are (None: where this sweep's is). Not model weights: that is `tune train --init-from`."""
+
+    sources: tuple[str, ...]
+    storage: str | None = None
+    top: int = 3
+
+
+@dataclass(frozen=True)
 class Resources:
     cpu: float = 1
     gpu: float = 0
@@ -425,6 +438,7 @@ class SweepSpec:
     source: str = ""  # the space file's text, as written
     objectives: tuple[Metric, ...] = ()  # `metrics:` of the file; () means (metric,)
     constraints: tuple[Constraint, ...] = ()
+    warm_start: WarmStart | None = None  # earlier sweeps a new sweep starts from
 
     @property
     def metrics(self) -> tuple[Metric, ...]:
@@ -474,6 +488,23 @@ class SweepSpec:
         if concurrency is not None:
             changes["concurrency"] = concurrency
         return replace(self, **changes) if changes else self
+
+    def with_warm_start(
+        self, sources: tuple[str, ...] = (), storage: str | None = None
+    ) -> SweepSpec:
+        """The command line's --warm-start-from (replacing the file's list; the file's
+        `top` stays) and --warm-start-storage (the sources' storage)."""
+        if not sources and storage is None:
+            return self
+        current = self.warm_start or WarmStart(())
+        found = tuple(dict.fromkeys(sources)) or current.sources
+        if not found:
+            raise ConfigError(
+                "--warm-start-storage names where the sources are, but there are none",
+                hint="add --warm-start-from NAME (or warm_start: in the space file)",
+            )
+        chosen = WarmStart(found, storage if storage is not None else current.storage, current.top)
+        return replace(self, warm_start=chosen)
 
 
 def assign(spec: SweepSpec, forced: Mapping[str, Any]) -> dict[str, Any]:

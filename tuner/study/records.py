@@ -15,6 +15,7 @@ stays cheap for the CLI.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ TRIALS = "trials"  # the trial budget (after --trials)
 CONCURRENCY = "concurrency"
 TRIAL_STORAGE = "trial_storage"  # the folder holding <name>/trials/<n> (every node's)
 LOCK = "run_lock"  # the driver holding the sweep (tuner.study.lock)
+WARM_START = "warm_start"  # what the warm start added (once: a resume never repeats it)
 
 # trial attributes
 TRIAL_CONFIG = "config"  # the complete trial config the objective received
@@ -48,6 +50,8 @@ TRIAL_PID = "pid"
 TRIAL_REASON = "reason"  # why a trial failed or was pruned
 TRIAL_RETRIES = "retries"  # re-runs after its worker process died
 TRIAL_EPOCH_VALUES = "values@"  # + epoch: the objectives' vector that epoch (several)
+TRIAL_HISTORY = "history_of"  # {"sweep", "number"}: an earlier sweep's trial (warm start)
+TRIAL_REPLAY = "replay_of"  # {"sweep", "number"}: an own trial re-running a history trial
 
 
 _GOALS = ("maximize", "minimize")
@@ -306,3 +310,78 @@ def write_violations(trial: optuna.Trial, violations: dict[str, float]) -> None:
 def feasible(trial: optuna.trial.FrozenTrial) -> bool:
     """Within every constraint (a sweep without constraints: always)."""
     return all(float(v) <= 0 for v in trial.constraints.values())
+
+
+# ---------------------------------------------------------------- warm-start history
+
+
+def is_history(trial: optuna.trial.FrozenTrial) -> bool:
+    """An earlier sweep's trial that a warm start copied into this study: the sampler and
+    the pruner learn from it (they read the study), but it is not this sweep's trial —
+    not in its budget, counts, leaderboard, best, plots, nor exportable. The one test
+    every reader of the sweep's own trials applies."""
+    return TRIAL_HISTORY in trial.user_attrs
+
+
+def own_trials(trials: Iterable[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """The sweep's own trials among `trials` (history left out), in the given order."""
+    return [t for t in trials if not is_history(t)]
+
+
+def history_source(trial: optuna.trial.FrozenTrial) -> tuple[str, int] | None:
+    """(source sweep, its trial number) of a history trial; None for the sweep's own."""
+    found = trial.user_attrs.get(TRIAL_HISTORY)
+    if not isinstance(found, dict):
+        return None
+    return str(found.get("sweep")), int(found.get("number", -1))
+
+
+def history_attr(sweep: str, number: int) -> dict[str, Any]:
+    """The trial attributes marking a history trial (`is_history`) and where it is from."""
+    return {TRIAL_HISTORY: {"sweep": sweep, "number": number}}
+
+
+def replay_attr(sweep: str, number: int) -> dict[str, Any]:
+    """The attributes of an own trial enqueued to re-run an earlier sweep's trial."""
+    return {TRIAL_REPLAY: {"sweep": sweep, "number": number}}
+
+
+def read_warm_start(study: optuna.Study) -> dict[str, Any] | None:
+    """What the sweep's warm start added (sources, history, the trials run first,
+    skipped), or None when it had none."""
+    found = study.user_attrs.get(WARM_START)
+    return found if isinstance(found, dict) else None
+
+
+def write_warm_start(study: optuna.Study, done: dict[str, Any]) -> None:
+    study.set_user_attr(WARM_START, done)
+
+
+def own_study(study: optuna.Study) -> optuna.Study:
+    """`study` as Optuna's readers (its plots, parameter importances) should see it: the
+    sweep's own trials only, under their own numbers. The study itself when it holds no
+    history; else a view of it whose trial lists leave the history out (the same
+    storage, read-only use)."""
+    import copy
+
+    if not any(map(is_history, study.get_trials(deepcopy=False))):
+        return study
+    view = copy.copy(study)
+    view.__class__ = _own_trials_class()
+    return view
+
+
+@lru_cache(maxsize=1)
+def _own_trials_class() -> type[optuna.Study]:
+    import optuna
+
+    class OwnTrials(optuna.Study):
+        """A study whose trial lists (`get_trials`, `trials`, the cached ones) leave the
+        warm start's history out."""
+
+        def _get_trials(
+            self, deepcopy: bool = True, states: Any = None, use_cache: bool = False
+        ) -> list[optuna.trial.FrozenTrial]:
+            return own_trials(super()._get_trials(deepcopy, states, use_cache))
+
+    return OwnTrials

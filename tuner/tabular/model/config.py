@@ -175,6 +175,7 @@ def metric_names(config: dict[str, Any]) -> frozenset[str]:
     }[schema.label.kind]
     names = {*quality, *(f"val_{q}" for q in quality)}
     names |= {"examples_per_sec", "epoch_time", "learning_rate"}
+    names |= {"params", "model_bytes", "predict_ms"}  # the model's cost (train.py)
     if config.get("model") == "wide_deep":
         names.add("wide_learning_rate")
     return frozenset(names)

@@ -21,6 +21,7 @@ import hashlib
 import math
 import os
 import shutil
+import statistics
 import sys
 import time
 import warnings
@@ -55,6 +56,8 @@ SCHEMA_COPY = SCHEMA_FILE  # the data set schema the model's preprocessing was b
 TENSORBOARD = "tensorboard"
 DEFAULT_STEPS_PER_EXECUTION = 128
 KEPT_BEST = Metric("val_loss", "minimize")  # the epoch whose checkpoint is kept as best
+PREDICT_ROWS = 1024  # the validation rows of the batch whose prediction `predict_ms` times
+PREDICT_REPEATS = 9
 
 
 def _loss_and_metrics(task: str, cfg: dict[str, Any], label_std: float) -> tuple[Any, list[Any]]:
@@ -98,6 +101,59 @@ def _same_features(model_schema: Schema, data_schema: Schema, where: Path) -> No
             where=where,
             hint=f"model features {shape(model_schema)}",
         )
+
+
+def model_size(model: Any) -> dict[str, float]:
+    """`params`: the model's parameter count (trainable or not: batch normalization's
+    moving statistics too); `model_bytes`: the bytes of its weights (every weight
+    variable's numpy nbytes, 4 a parameter in float32). That is what the exported
+    SavedModel's variables hold, not the size of the whole SavedModel folder (which adds
+    the graph, the lookup vocabularies and assets)."""
+    return {
+        "params": float(model.count_params()),
+        "model_bytes": float(sum(w.numpy().nbytes for w in model.weights)),
+    }
+
+
+def predict_latency_ms(
+    model: Any,
+    features: Any,
+    *,
+    repeats: int = PREDICT_REPEATS,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
+    """Milliseconds the model takes to predict one batch `features` in inference mode.
+
+    The model is called through a `tf.function`, traced once and run once untimed
+    (tracing and the first run's graph optimization and allocations are one-off costs,
+    not the latency), then timed `repeats` times, each run until its result is on the
+    host. The median of the repeats is reported, not the mean or one run: on a shared
+    machine (trials running side by side, other processes) a run is now and then
+    slowed by the scheduler; the median ignores those outliers, so two trials of the
+    same model get nearly the same figure, which a sweep can compare and minimize.
+    Inference mode touches no state (dropout is off, batch normalization reads its
+    moving statistics), so measuring does not change the training that follows."""
+    if repeats < 1:
+        raise ValueError(f"repeats {repeats}: expected 1 or more")
+    predict = tf.function(lambda x: model(x, training=False))
+    predict.get_concrete_function(features)  # traced once
+    tf.nest.map_structure(lambda t: t.numpy(), predict(features))  # warmed once, untimed
+    times = []
+    for _ in range(repeats):
+        t0 = clock()
+        tf.nest.map_structure(lambda t: t.numpy(), predict(features))
+        times.append(clock() - t0)
+    return 1000.0 * statistics.median(times)
+
+
+def _predict_batch(data_dir: Path, cfg: dict[str, Any], built: Built) -> Any:
+    """The features of the validation split's first PREDICT_ROWS rows (all of them when
+    it has fewer), keyed as the model's inputs."""
+    split = cfg["validation_split"]
+    with reader.reading(data_dir, split):
+        ds = reader.dataset(data_dir, split, batch_size=PREDICT_ROWS, shuffle=False)
+        features, _ = next(iter(_for_model(ds, built)))
+    return features
 
 
 class _FirstStep(keras.callbacks.Callback):
@@ -147,7 +203,13 @@ def run_trial(
 ) -> dict[str, Any]:
     """Train one config. Returns the summary also written to metrics.json.
     `on_resume(epoch)` is told the checkpoint's epoch before a resumed trial re-reports
-    the epochs it holds."""
+    the epochs it holds.
+
+    Every epoch reports, besides the loss and quality metrics, the model's cost:
+    `params` and `model_bytes` (`model_size`: the weights, not the SavedModel folder)
+    and `predict_ms` (`predict_latency_ms` on the first PREDICT_ROWS validation rows),
+    measured once per call after its first trained epoch (the weights change from epoch
+    to epoch, the computation does not) and reported unchanged every epoch after it."""
     started = time.perf_counter()
     cfg = prepare(config)
     trial_dir = Path(trial_dir).absolute()
@@ -261,6 +323,7 @@ def run_trial(
     status = "running"
     timings: dict[str, float] = {}
     payload: dict[str, Any] = {}
+    cost: dict[str, float] = {}  # params, model_bytes, predict_ms: measured once, below
 
     def save_payload() -> None:
         payload.update(
@@ -324,12 +387,17 @@ def run_trial(
             with reader.reading(data_dir, cfg["validation_split"]):
                 evaluated = model.evaluate(validation, verbose=0, return_dict=True)
             epoch_time = time.perf_counter() - t0
+            if not cost:  # after the first trained epoch of this call (not in epoch_time)
+                cost = model_size(model)
+                batch = _predict_batch(data_dir, cfg, built)
+                cost["predict_ms"] = predict_latency_ms(model, batch)
             metrics = {
                 **train_metrics,
                 **{f"val_{k}": float(v) for k, v in evaluated.items()},
                 "examples_per_sec": rows / train_time,
                 "epoch_time": epoch_time,
                 "learning_rate": current_learning_rate(optimizers["main"]),
+                **cost,
             }
             if "wide" in optimizers:
                 metrics["wide_learning_rate"] = current_learning_rate(optimizers["wide"])
