@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tuner.trial import objective
+from tuner.trial import MlflowModel, objective
 
 
 @objective(metrics=["score", "loss"])
@@ -74,7 +74,20 @@ def warmed(config: dict[str, Any], report, trial_dir: Path) -> None:
     report(1, {"score": float(config.get("x", 0.5))})
 
 
-@objective(metrics=["score", "cost", "size"])
+def _weights_model(model_dir: Path) -> MlflowModel:
+    """tradeoff's model as an MLflow pyfunc model (`tune best --register`)."""
+    from mlflow.pyfunc import PythonModel
+
+    class Weights(PythonModel):
+        def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+            return model_input
+
+    return MlflowModel(
+        python_model=Weights(), artifacts={"weights": str(model_dir / "weights.json")}
+    )
+
+
+@objective(metrics=["score", "cost", "size"], mlflow_model=_weights_model)
 def tradeoff(config: dict[str, Any], report, trial_dir: Path) -> None:
     """Two objectives at odds: score (maximize) and cost (minimize) both grow with x, so
     every x is on the front — unless `waste` is set, which costs more and scores less at

@@ -122,6 +122,15 @@ def test_a_two_objective_sweep_prunes_the_dominated_and_finds_the_front(
     assert metrics["values"] == dict(zip(["score", "cost"], other.values, strict=True))
     assert (sweeper.results / "mo" / "plots" / "pareto_front.png").is_file()
 
+    # --trial N registers that trial's model, not the best's
+    code, out, err = cli(
+        "best", "mo", "--register", "mo-pick", "--trial", str(other.number),
+        "--results", sweeper.results,
+    )  # fmt: skip
+    assert code == 0, err
+    version = client.get_model_version("mo-pick", "1")
+    assert version.tags["tuner.trial_number"] == str(other.number)
+
     # the front as a table beside the sweep and on the parent run, with its plot
     import pandas as pd
 
@@ -164,3 +173,41 @@ def test_trial_without_export_is_refused(cli, tmp_path) -> None:
     code, _, err = cli("best", "nope", "--trial", "3", "--results", tmp_path / "results")
     assert code == 2
     assert "--trial N picks the trial to export" in err or "no sweep" in err, err
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_killed_two_objective_sweep_resumes_with_every_epochs_vector(tmp_path) -> None:
+    """SIGKILL mid-epoch, then `tune resume`: the trial left RUNNING continues from its
+    last epoch; every COMPLETE trial has one vector per epoch, each epoch's vector once,
+    and one MLflow child run."""
+    import signal
+
+    from mlflow.tracking import MlflowClient
+
+    from tests.conftest import write
+    from tests.sweep.test_resume import _tune
+    from tuner.study.records import epoch_values
+    from tuner.study.storage import find_study
+
+    text = tradeoff("mo-kill", trials=5, epochs=3, pruner="{type: none}")
+    space = write(tmp_path / "mo.yaml", text.replace("sleep: 0.0", "sleep: 0.2"))
+    results = tmp_path / "results"
+    done = _tune("run", space, "--results", results, "-q", fault="epoch:5")
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    assert "RUNNING" in [t.state.name for t in find_study(results, "mo-kill").get_trials()]
+    done = _tune("resume", "mo-kill", "--results", results, "-q")
+    assert done.returncode == 0, done.stderr[-2000:]
+    study = find_study(results, "mo-kill")
+    trials = study.get_trials(deepcopy=False)
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 5
+    assert all(sorted(epoch_values(t)) == [1, 2, 3] for t in trials)
+    client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("mo-kill")
+    runs = client.search_runs([experiment.experiment_id])
+    numbers = sorted(
+        int(r.data.tags["tuner.trial_number"]) for r in runs if "mlflow.parentRunId" in r.data.tags
+    )
+    assert numbers == [0, 1, 2, 3, 4]
+    code = _tune("best", "mo-kill", "--results", results)
+    assert code.returncode == 0 and "Pareto front:" in code.stdout, code.stderr
