@@ -106,9 +106,10 @@ def _same_features(model_schema: Schema, data_schema: Schema, where: Path) -> No
 def model_size(model: Any) -> dict[str, float]:
     """`params`: the model's parameter count (trainable or not: batch normalization's
     moving statistics too); `model_bytes`: the bytes of its weights (every weight
-    variable's numpy nbytes, 4 a parameter in float32). That is what the exported
-    SavedModel's variables hold, not the size of the whole SavedModel folder (which adds
-    the graph, the lookup vocabularies and assets)."""
+    variable's numpy nbytes: 4 a parameter in float32), the values the exported
+    SavedModel's `variables` hold. It is the weights only, not the size of the SavedModel
+    folder, which adds the graph, the vocabularies and, in variables/, Keras's export
+    writes each weight under two names. Both depend on the config alone."""
     return {
         "params": float(model.count_params()),
         "model_bytes": float(sum(w.numpy().nbytes for w in model.weights)),
@@ -127,10 +128,12 @@ def predict_latency_ms(
     The model is called through a `tf.function`, traced once and run once untimed
     (tracing and the first run's graph optimization and allocations are one-off costs,
     not the latency), then timed `repeats` times, each run until its result is on the
-    host. The median of the repeats is reported, not the mean or one run: on a shared
-    machine (trials running side by side, other processes) a run is now and then
-    slowed by the scheduler; the median ignores those outliers, so two trials of the
-    same model get nearly the same figure, which a sweep can compare and minimize.
+    host. The median of the repeats is reported, not the mean or one run: a run of a
+    millisecond is now and then delayed many times over (the scheduler preempts it, a
+    thread pool wakes late); the median ignores those outliers, where a mean or a single
+    run would carry them into the figure a sweep minimizes. It cannot remove sustained
+    load: a trial measured while another trains on the same cores reads higher (up to
+    about 2x with 2 trials on 2 CPUs), so rank fine differences from one trial per core.
     Inference mode touches no state (dropout is off, batch normalization reads its
     moving statistics), so measuring does not change the training that follows."""
     if repeats < 1:
