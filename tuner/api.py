@@ -15,6 +15,7 @@ prints except the sweep's own progress (off with `quiet=True`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,18 +58,30 @@ def run(
     address: str | None = None,
     trial_storage: PathLike | None = None,
     quiet: bool = False,
+    warm_start_from: Sequence[str] = (),
+    warm_start_storage: str | None = None,
 ) -> Outcome:
     """Run the sweep of `space` (a space file or a loaded spec) to its budget, or resume
     it if its study exists (same name, same space); `fresh` archives an existing one and
-    starts over. Returns the Outcome: counts, the best trial, the leaderboard's path, and
-    whether (and by which signal) it was interrupted."""
+    starts over. `warm_start_from` (replacing the file's `warm_start` list) names earlier
+    sweeps whose history a new sweep starts from, found in `warm_start_storage` (default:
+    where this sweep's study is). Returns the Outcome: counts, the best trial, the
+    leaderboard's path, and whether (and by which signal) it was interrupted."""
+    from tuner.space.load import is_sweep_name
     from tuner.space.model import SweepSpec
 
     _at_least_one(trials=trials, concurrency=concurrency)
+    for name in warm_start_from:
+        if not is_sweep_name(name):
+            raise ConfigError(
+                f"--warm-start-from {name!r}: not a sweep name",
+                hint="letters, digits, '.', '_' or '-', as `tune ls` lists them",
+            )
     if isinstance(space, SweepSpec):
         spec = space.with_overrides(trials=trials, concurrency=concurrency)
     else:
         spec = load_space(space, trials=trials, concurrency=concurrency)
+    spec = spec.with_warm_start(tuple(warm_start_from), warm_start_storage)
     return _run(spec, results, storage, tracking_uri, fresh, address, trial_storage, quiet)
 
 

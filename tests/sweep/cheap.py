@@ -83,7 +83,9 @@ def _weights_model(model_dir: Path) -> MlflowModel:
             return model_input
 
     return MlflowModel(
-        python_model=Weights(), artifacts={"weights": str(model_dir / "weights.json")}
+        python_model=Weights(),
+        artifacts={"weights": str(model_dir / "weights.json")},
+        pip_requirements=["pandas"],
     )
 
 

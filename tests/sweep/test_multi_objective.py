@@ -154,7 +154,11 @@ def test_a_two_objective_sweep_prunes_the_dominated_and_finds_the_front(
     assert code == 0, err
     assert f"pareto   front {len(front)} trials · best score" in out
     assert f"best cost {fmt_value(low_cost.values[1])} #{low_cost.number}" in out
-    assert f"(front {len(front)} trials" in sweeper.output.getvalue()
+    lines = sweeper.output.getvalue().splitlines()
+    assert any(f"(front {len(front)} trials" in line for line in lines)
+    outside = next(t for t in plain if not feasible(t))
+    (line,) = [x for x in lines if x.startswith(f"trial {outside.number} COMPLETE")]
+    assert f"score={fmt_value(outside.values[0])}: infeasible: outside size ≤ 60" in line
 
 
 @pytest.mark.timeout(120)

@@ -218,7 +218,8 @@ def _format_epoch(epoch: int, epochs: int, metrics: dict[str, float]) -> str:
 @click.option(
     "--init-from",
     type=click.Path(path_type=Path),
-    help="Warm-start from an earlier `tune train --out` folder (online learning on new data).",
+    help="Start from a model's weights: an earlier `tune train --out` folder (online "
+    "learning on new data). Not a sweep's history: that is `tune run --warm-start-from`.",
 )
 def train(config_file: Path, overrides: tuple[str, ...], out, from_scratch, init_from) -> None:
     """Train one trial from CONFIG.yaml (the trial config schema) and export its model.
@@ -302,6 +303,22 @@ def _cluster_options(fn):
     is_flag=True,
     help="Start the sweep over under the same name; the old one is archived, not deleted.",
 )
+@click.option(
+    "--warm-start-from",
+    "warm_start_from",
+    multiple=True,
+    metavar="NAME",
+    help="Start a new sweep from an earlier sweep's history (repeatable; replaces the space "
+    "file's warm_start list): its complete trials that fit this space teach the sampler, "
+    "and the best few run first. A sweep's history, not a model's weights (that is "
+    "`tune train --init-from`). A resumed sweep never repeats it.",
+)
+@click.option(
+    "--warm-start-storage",
+    metavar="URL",
+    help="The Optuna storage of the --warm-start-from sweeps (default: where this sweep's "
+    "study is: the same --results folder or --storage).",
+)
 @_cluster_options
 def run_cmd(
     space_file: Path,
@@ -312,6 +329,8 @@ def run_cmd(
     tracking_uri,
     quiet,
     fresh,
+    warm_start_from,
+    warm_start_storage,
     address,
     trial_storage,
 ):
@@ -334,6 +353,8 @@ def run_cmd(
         address=address,
         trial_storage=trial_storage,
         quiet=quiet,
+        warm_start_from=warm_start_from,
+        warm_start_storage=warm_start_storage,
     )
     return _report(outcome, results, storage_url, tracking_uri)
 

@@ -133,6 +133,13 @@ def render_status(status: Mapping[str, Any], top: int | None = None) -> str:
     lines.append(_best_line(metric, best) if best is not None else _NO_BEST)
     if status.get("front") is not None:
         lines.append(f"pareto   {fmt_front(status['front'])}")
+    warm = status.get("warm_start")
+    if warm:
+        first = ", ".join(f"#{n}" for n in warm.get("first") or []) or "none"
+        lines.append(
+            f"warm     from {', '.join(warm.get('from') or [])}: {warm.get('history', 0)}"
+            f" earlier trials as history (not counted above); run first: {first}"
+        )
     rows = list(status.get("top") or [])[:top] if top is not None else list(status["top"] or [])
     if rows:
         columns: list[_Column] = [
@@ -252,10 +259,7 @@ def _front_lines(table_data: dict[str, Any]) -> list[str]:
     columns: list[_Column] = [("#", lambda r: str(r["number"]))]
     for m in table_data["metrics"]:
         columns.append((m["name"], _value_of(m["name"])))
-    columns += [
-        ("epochs", lambda r: str(r["epochs"])),
-        ("params", lambda r: fmt_params(r["params"])),
-    ]
-    lines.extend(_trials_table(front, columns, right=tuple(range(len(columns) - 1))))
+    columns.append(("epochs", lambda r: str(r["epochs"])))
+    lines.extend(_trials_table(front, columns, right=tuple(range(len(columns)))))
     lines.append(f"the best above is {table_data['rule']}; export one: --export --trial N")
     return lines

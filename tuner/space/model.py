@@ -496,6 +496,12 @@ class SweepSpec:
         `top` stays) and --warm-start-storage (the sources' storage)."""
         if not sources and storage is None:
             return self
+        if self.sampler.type == "grid":
+            raise ConfigError(
+                "--warm-start-from: the grid sampler tries every point of the grid and "
+                "learns from no history",
+                hint="use a sampler that learns (tpe, gp, ...)",
+            )
         current = self.warm_start or WarmStart(())
         found = tuple(dict.fromkeys(sources)) or current.sources
         if not found:

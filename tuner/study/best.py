@@ -45,7 +45,7 @@ from tuner.errors import ConfigError
 from tuner.space.yaml_file import dump_yaml
 from tuner.study import storage
 from tuner.study.ranking import finite, objective_value, top_trials
-from tuner.study.records import SweepRecord, TrialRecord, feasible
+from tuner.study.records import SweepRecord, TrialRecord, feasible, history_source, own_trials
 from tuner.sweep import faults
 from tuner.trial import CHECKPOINTS, CONFIG, METRICS, MODEL  # the trial folder's names
 
@@ -85,6 +85,13 @@ def pick_trial(study: optuna.Study, number: int | None = None) -> optuna.trial.F
     found = [t for t in study.get_trials(deepcopy=False) if t.number == number]
     if not found:
         raise ConfigError(f"sweep '{study.study_name}' has no trial {number}")
+    source = history_source(found[0])
+    if source is not None:
+        raise ConfigError(
+            f"trial {number} of sweep '{study.study_name}' is warm-start history (trial "
+            f"{source[1]} of sweep '{source[0]}'), not one of this sweep's trials",
+            hint=f"export it from its sweep: tune best {source[0]} --export --trial {source[1]}",
+        )
     if found[0].state.name != "COMPLETE" or not finite(objective_value(found[0])):
         raise ConfigError(
             f"trial {number} of sweep '{study.study_name}' is {found[0].state.name}, not COMPLETE"
@@ -154,7 +161,7 @@ def front_row(
 def best_table(study: optuna.Study, results: Path, k: int = 1) -> dict[str, Any]:
     """`tune best --json`: the sweep, its metric and goal, and the top k complete trials."""
     record = SweepRecord.of(study)
-    trials = study.get_trials(deepcopy=False)
+    trials = own_trials(study.get_trials(deepcopy=False))
     complete = sum(t.state.name == "COMPLETE" for t in trials)
     name = study.study_name
     root = storage.trial_root(study, Path(results))

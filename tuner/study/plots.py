@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuner.atomic import staged_file
 from tuner.study.ranking import finite, objective_value, param_names
-from tuner.study.records import SweepRecord
+from tuner.study.records import SweepRecord, own_study
 
 if TYPE_CHECKING:
     import optuna
@@ -45,6 +45,7 @@ def write_plots(study: optuna.Study, directory: str | Path) -> list[Path]:
     from optuna.trial import TrialState
 
     directory = Path(directory)
+    study = own_study(study)  # a warm start's history is not the sweep's to plot
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE and finite(objective_value(t))]
     record = SweepRecord.of(study)

@@ -7,6 +7,7 @@ front; a trial outside a constraint is never the best); the leaderboard then put
 RUNNING/WAITING and PRUNED trials by their last intermediate value, FAIL last.
 Everything reads the Optuna study (the single source of truth), so it works on a
 running sweep, a finished one, and one reached through `--storage URL` from elsewhere.
+Only the sweep's own trials rank: a warm start's history (`records.is_history`) never does.
 Optuna is imported inside the functions.
 """
 
@@ -16,7 +17,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from tuner.study.records import SweepRecord, feasible
+from tuner.study.records import SweepRecord, feasible, own_trials
 
 if TYPE_CHECKING:
     import optuna
@@ -68,7 +69,7 @@ def top_trials(
     metric = metric or SweepRecord.of(study).metric
     complete = [
         t
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        for t in own_trials(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         if finite(objective_value(t)) and feasible(t)
     ]
 
@@ -102,8 +103,9 @@ def sort_key(trial: optuna.trial.FrozenTrial, metric: Metric) -> tuple[int, int,
 def ordered_trials(
     study: optuna.Study, metric: Metric | None = None
 ) -> list[optuna.trial.FrozenTrial]:
+    """The sweep's own trials (no warm-start history) in leaderboard order."""
     metric = metric or SweepRecord.of(study).metric
-    return sorted(study.get_trials(deepcopy=False), key=lambda t: sort_key(t, metric))
+    return sorted(own_trials(study.get_trials(deepcopy=False)), key=lambda t: sort_key(t, metric))
 
 
 def param_names(trials: Iterable[optuna.trial.FrozenTrial]) -> list[str]:
@@ -132,7 +134,7 @@ def pareto_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     goals = record.metrics
     complete = [
         t
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        for t in own_trials(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         if t.values
         and len(t.values) == len(goals)
         and all(finite(v) for v in t.values)

@@ -3,11 +3,15 @@
 Optuna keeps free-form `user_attrs` on a study and on each trial. tuner keeps there what
 every verb needs from any machine that reaches the storage: on the study the space file
 (its text and path), the objective, the metric and its goal, the budget, the trial
-storage and the one-driver lock; on each trial the exact config it ran with, its Ray id,
-MLflow run, node and process, why it failed or was pruned, and its re-runs. Each key is
-defined once, here; everything else reads them as `SweepRecord` / `TrialRecord` and
-writes them through the functions below, and the space file kept in a study is parsed
-in one place (`SweepRecord.spec`, cached).
+storage, the one-driver lock and what a warm start added; on each trial the exact config
+it ran with, its Ray id, MLflow run, node and process, why it failed or was pruned, and
+its re-runs. Each key is defined once, here; everything else reads them as `SweepRecord`
+/ `TrialRecord` and writes them through the functions below, and the space file kept in
+a study is parsed in one place (`SweepRecord.spec`, cached).
+
+A warm start (tuner.study.warm_start) copies earlier sweeps' trials into a new study as
+history, for the sampler and the pruner; `is_history` / `own_trials` is the one test
+every reader of the sweep's own trials (budget, ranking, status, best, plots) applies.
 
 Optuna and the space file's parser are imported inside the functions: reading a record
 stays cheap for the CLI.
@@ -334,6 +338,12 @@ def history_source(trial: optuna.trial.FrozenTrial) -> tuple[str, int] | None:
     if not isinstance(found, dict):
         return None
     return str(found.get("sweep")), int(found.get("number", -1))
+
+
+def carried_attrs(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The attributes a history trial keeps of its source trial: its per-epoch vectors
+    (several objectives: what the pareto pruner compares)."""
+    return {k: v for k, v in trial.user_attrs.items() if k.startswith(TRIAL_EPOCH_VALUES)}
 
 
 def history_attr(sweep: str, number: int) -> dict[str, Any]:

@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any
 from tuner.errors import ConfigError
 from tuner.study import storage
 from tuner.study.ranking import finite, objective_value
-from tuner.study.records import SweepRecord, TrialRecord, epoch_values
+from tuner.study.records import (
+    SweepRecord,
+    TrialRecord,
+    epoch_values,
+    own_trials,
+    read_warm_start,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -49,7 +55,7 @@ def _counts(trials: list[optuna.trial.FrozenTrial], budget: int | None) -> dict[
         "waiting": states.count("WAITING"),
     }
     if budget is not None:
-        counts["waiting"] += max(budget - (len(trials) - counts["waiting"]), 0)
+        counts["waiting"] = max(budget - (len(trials) - counts["waiting"]), counts["waiting"])
     counts["total"] = len(trials)
     return counts
 
@@ -151,6 +157,9 @@ def sweep_status(
     }
     if record.multi:  # the Pareto front's size and each objective's extreme on it
         status["front"] = front_summary(study)
+    warm = read_warm_start(study)
+    if warm is not None:  # what a warm start added (history: never counted above)
+        status["warm_start"] = warm
     return status
 
 
@@ -225,7 +234,7 @@ def sweep_summary(study: optuna.Study) -> dict[str, Any]:
     from tuner.study.ranking import best_trial
 
     record = SweepRecord.of(study)
-    trials = study.get_trials(deepcopy=False)
+    trials = own_trials(study.get_trials(deepcopy=False))  # no warm-start history
     counts = _counts(trials, None)
     best = best_trial(study)
     last = _last_activity(trials)

@@ -72,8 +72,9 @@ class Running:
 @dataclass
 class Counts:
     """What this run did: trials by the state it told, epochs it trained. `asked` is the
-    study's trial count (any run's: the budget's measure); `before` the trials earlier
-    runs finished. The rest is derived."""
+    count of the sweep's own trials asked for (any run's: the budget's measure; never a
+    warm start's history); `before` the trials earlier runs finished. The rest is
+    derived."""
 
     asked: int = 0
     before: int = 0
@@ -171,8 +172,12 @@ class Bridge:
 
         from tuner.study.ranking import best_trial, objective_value
 
-        trials = study.get_trials(deepcopy=False)
-        self.counts.asked = len(trials)
+        # The sweep's own trials: a warm start's history is the sampler's to learn from,
+        # never part of the budget. Trials it enqueued to run first (WAITING) count when
+        # asked, as every trial does.
+        trials = records.own_trials(study.get_trials(deepcopy=False))
+        waiting = optuna.trial.TrialState.WAITING
+        self.counts.asked = sum(t.state != waiting for t in trials)
         self.counts.before = sum(t.state.is_finished() for t in trials)
         best = best_trial(study)  # the best so far, earlier runs' included
         self._best: float | None = objective_value(best) if best is not None else None
@@ -285,7 +290,8 @@ class Bridge:
                 self.resumed.append(frozen.number)
             elif self.budget_left() > 0:
                 if self.spec.sampler.seed is not None:  # the draws a resume would repeat
-                    number = len(self.study.get_trials(deepcopy=False))
+                    # (by the sweep's own trials: the trial number, without a warm start)
+                    number = len(records.own_trials(self.study.get_trials(deepcopy=False)))
                     reseed(self.study.sampler, self.spec.sampler.seed, number)
                 trial = self.study.ask()
                 config = suggest(trial, self.spec)
@@ -476,13 +482,14 @@ class Bridge:
             if reason:
                 records.write_trial(entry.trial, reason=reason)
             self._record_run(entry)
-            feasible = self._check_constraints(entry, state)
+            outside = self._check_constraints(entry, state)
             value = entry.last_value if state == State.COMPLETE else None
             told: float | list[float] | None = value
             if self.spec.multi and state == State.COMPLETE:
                 told = entry.last_vector
             self.study.tell(entry.number, told, state=state)
-            if not feasible:
+            shown = value  # (the live line shows an infeasible trial's value, and why)
+            if outside:
                 value = None  # kept in the study, never the best
             self._count(state.name)
             if self.tracker is not None and entry.run_id:
@@ -499,25 +506,27 @@ class Bridge:
                     from tuner.study.ranking import front_summary
 
                     front = front_summary(self.study)
+                why = f"infeasible: outside {', '.join(outside)}" if outside else reason
                 self.progress.trial_finished(
-                    entry.number, state.name, value, reason, best=best, front=front
+                    entry.number, state.name, shown, why, best=best, front=front
                 )
             faults.point("trial_end")
 
-    def _check_constraints(self, entry: Running, state: Any) -> bool:
+    def _check_constraints(self, entry: Running, state: Any) -> list[str]:
         """Each constraint's violation on the trial, at its last epoch (before it is told:
-        the sampler reads them from the trial); its feasibility in MLflow too."""
+        the sampler reads them from the trial); its feasibility in MLflow too. Returns
+        the constraints it lies outside (none: feasible)."""
         if not self.spec.constraints or state.name not in ("COMPLETE", "PRUNED"):
-            return True
+            return []
         violations = {
             c.describe(): c.violation(entry.last_metrics.get(c.metric))
             for c in self.spec.constraints
         }
         records.write_violations(entry.trial, violations)
-        feasible = all(v <= 0 for v in violations.values())
+        outside = [name for name, v in violations.items() if v > 0]
         if self.tracker is not None and entry.run_id:
-            self.tracker.set_tags(entry.run_id, {"feasible": str(feasible).lower()})
-        return feasible
+            self.tracker.set_tags(entry.run_id, {"feasible": str(not outside).lower()})
+        return outside
 
     def _record_run(self, entry: Running) -> None:
         """The trial's MLflow run id in the study, while the trial can still take it (the

@@ -34,6 +34,7 @@ from tuner.timeline import mark
 if TYPE_CHECKING:
     import optuna
 
+    from tuner.study.warm_start import Source
     from tuner.tracking.protocol import SweepTracker
 
 # Set before Ray is imported: no per-trial result.json/progress.csv/event files, no
@@ -360,9 +361,11 @@ def _open_and_run(
     fresh: bool,
 ) -> Outcome:
     opened = None if url.startswith("journal:") else storage.open_storage(url)
+    sources = _warm_start_sources(spec, options, results, url, opened, fresh)
     if fresh:
         archived = archive(spec, results, url)
         print(f"tune: the earlier sweep '{spec.name}' is archived as '{archived}'", file=sys.stderr)
+        sources = None if sources is None else [s.renamed(spec.name, archived) for s in sources]
     new_folder = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     study = _study(spec, url, opened)
@@ -373,6 +376,12 @@ def _open_and_run(
     mark("study_ready")
     discard = False
     try:
+        if sources is not None:
+            try:
+                _warm_start(study, spec, sources)
+            except Exception:
+                discard = new_study
+                raise
         ray = ensure_ray(address=options.address, warm_up=_warm_up_plan(spec))
         from ray import tune
 
@@ -388,6 +397,59 @@ def _open_and_run(
         lock.release()
         if discard:
             _discard(study, url, directory if new_folder else None)
+
+
+def _warm_start_sources(
+    spec: SweepSpec,
+    options: RunOptions,
+    results: Path,
+    url: str,
+    opened: Any,
+    fresh: bool,
+) -> list[Source] | None:
+    """The sources of the sweep's warm start, read before anything is written (a missing
+    one is a ConfigError that leaves nothing behind), when the sweep starts new: with
+    --fresh, or when its study has no trials yet. None when there is nothing to do — a
+    resumed or extended sweep never repeats its warm start."""
+    if spec.warm_start is None:
+        return None
+    if not fresh:
+        existing = _existing_study(spec.name, url, opened)
+        if existing is not None and existing.get_trials(deepcopy=False):
+            if records.read_warm_start(existing) is None:
+                print(
+                    f"tune: warning: no warm start: sweep '{spec.name}' has trials already "
+                    "(a warm start seeds a new sweep; --fresh starts it over)",
+                    file=sys.stderr,
+                )
+            return None
+    from tuner.study.warm_start import load_sources
+
+    return load_sources(spec, results, options.storage, fresh=fresh)
+
+
+def _existing_study(name: str, url: str, opened: Any) -> optuna.Study | None:
+    """The sweep's study if it exists, read-only (nothing is created)."""
+    import optuna
+
+    from tuner.errors import ConfigError
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        backend = opened or storage.open_storage(url, write=False)
+        return optuna.load_study(study_name=name, storage=backend)
+    except (KeyError, ConfigError):
+        return None
+
+
+def _warm_start(study: optuna.Study, spec: SweepSpec, sources: list[Source]) -> None:
+    """Give a new study (no trials: under the lock, another driver may have got there
+    first) the sources' history and its first trials, and say so in one line."""
+    if study.get_trials(deepcopy=False) or records.read_warm_start(study) is not None:
+        return
+    from tuner.study.warm_start import apply
+
+    print(f"tune: {apply(study, spec, sources).line()}", file=sys.stderr, flush=True)
 
 
 def _warm_up_plan(spec: SweepSpec) -> str:

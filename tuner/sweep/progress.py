@@ -74,6 +74,7 @@ class Progress:
     def load(self, study: optuna.Study) -> None:
         """Count the trials an earlier run already finished, and its best (resume)."""
         from tuner.study.ranking import best_trial, duration_s, front_summary
+        from tuner.study.records import own_trials
 
         best = best_trial(study)
         front = front_summary(study)
@@ -82,7 +83,7 @@ class Progress:
             value = objective_value(best) if best is not None else None
             if best is not None and value is not None:
                 self.best = (value, best.number, dict(best.params))
-            for t in study.get_trials(deepcopy=False):
+            for t in own_trials(study.get_trials(deepcopy=False)):  # no warm-start history
                 state = t.state.name
                 if state not in _STATES:
                     continue
@@ -211,7 +212,7 @@ class Progress:
             line += f" after {epochs} epoch{'s' if epochs != 1 else ''}"
         if finite(value) and state != "FAIL":
             line += f" {self.metric}={fmt_value(value)}"
-        if reason and state != "COMPLETE":
+        if reason:  # (a COMPLETE trial has one when it lies outside a constraint)
             line += f": {' '.join(str(reason).split())}"
         if self.best is not None:
             line += f" (best {fmt_value(self.best[0])} #{self.best[1]})"
