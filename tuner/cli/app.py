@@ -221,7 +221,15 @@ def _format_epoch(epoch: int, epochs: int, metrics: dict[str, float]) -> str:
     help="Start from a model's weights: an earlier `tune train --out` folder (online "
     "learning on new data). Not a sweep's history: that is `tune run --warm-start-from`.",
 )
-def train(config_file: Path, overrides: tuple[str, ...], out, from_scratch, init_from) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Train the one model on N worker processes, data-parallel (each step's global "
+    "batch split across them, the gradients summed): the config's `workers` key.",
+)
+def train(
+    config_file: Path, overrides: tuple[str, ...], out, from_scratch, init_from, workers
+) -> None:
     """Train one trial from CONFIG.yaml (the trial config schema) and export its model.
 
     \b
@@ -230,6 +238,8 @@ def train(config_file: Path, overrides: tuple[str, ...], out, from_scratch, init
     """
     from tuner.tabular.model.run import train_from_file
 
+    if workers is not None:
+        overrides = (*overrides, f"workers={workers}")
     train_from_file(
         config_file,
         overrides=list(overrides),

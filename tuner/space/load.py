@@ -386,7 +386,15 @@ def _build(located: Located, text: str, raw: dict[str, Param]) -> SweepSpec:
             f"{gpu} GPUs: above 1 a trial takes whole GPUs",
             hint="expected a fraction ≤ 1 or a whole number",
         )
-    resources = Resources(cpu=res.get("cpu", 1), gpu=gpu)
+    workers = int(res.get("workers", 1))
+    if workers > 1 and ("workers" in (data.get("fixed") or {}) or "workers" in raw):
+        raise key_error(
+            located,
+            ("resources", "workers"),
+            "workers is also a trial key in fixed or params",
+            hint="give it once, as resources.workers",
+        )
+    resources = Resources(cpu=res.get("cpu", 1), gpu=gpu, workers=workers)
 
     sampler = _sampler(located, params)
     pruner = _pruner(located, ("pruner",), data.get("pruner") or {}, budget)

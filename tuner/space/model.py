@@ -140,8 +140,12 @@ class WarmStart:
 
 @dataclass(frozen=True)
 class Resources:
+    """Per trial: `cpu` and `gpu` per worker process, `workers` processes training the
+    trial's one model data-parallel (each trial config then gets `workers`)."""
+
     cpu: float = 1
     gpu: float = 0
+    workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -467,6 +471,8 @@ class SweepSpec:
             config["dataset"] = self.dataset
         if self.epochs_in_config:
             config[RESERVED] = self.budget.max_epochs
+        if self.resources.workers > 1:
+            config["workers"] = self.resources.workers
         return config
 
     def config(self, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -203,17 +203,20 @@ def _resources(spec: SweepSpec, ray: Any, warn: TextIO) -> dict[str, float]:
     """What each trial asks Ray for, cut down to what the cluster can ever grant: a
     request no node can meet (more CPUs than the largest node, a GPU where there is none)
     would make Ray wait forever."""
-    cpu = spec.resources.cpu
+    cpu, workers = spec.resources.cpu, spec.resources.workers
     largest = max(
         (n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0
     )
-    if cpu > largest > 0:
+    if cpu * workers > largest > 0:
+        each = "each trial" if workers == 1 else f"each of a trial's {workers} workers"
         print(
-            f"tune: warning: resources.cpu={cpu:g} but the largest Ray node has {largest:g} "
-            f"CPUs; each trial gets {largest:g} (a larger request would wait forever)",
+            f"tune: warning: resources.cpu={cpu:g}"
+            + (f" × {workers} workers" if workers > 1 else "")
+            + f" but the largest Ray node has {largest:g} CPUs; {each} gets"
+            f" {largest / workers:g} (a larger request would wait forever)",
             file=warn,
         )
-        cpu = largest
+        cpu = largest / workers
     gpu = spec.resources.gpu
     if gpu and not ray.cluster_resources().get("GPU"):
         print(
@@ -223,6 +226,23 @@ def _resources(spec: SweepSpec, ray: Any, warn: TextIO) -> dict[str, float]:
         )
         gpu = 0
     return {"cpu": cpu, "gpu": gpu}
+
+
+def trials_at_once(spec: SweepSpec) -> int:
+    """`concurrency` counts worker processes: a trial of N workers takes N of them."""
+    return max(1, spec.concurrency // spec.resources.workers)
+
+
+def _placement(resources: dict[str, float], workers: int) -> Any:
+    """A trial's request: its resources, or for a trial of several workers a placement
+    group of one bundle per worker on one node (STRICT_PACK: the workers are processes
+    of the trial's host), so a trial gets all its workers at once or waits."""
+    if workers <= 1:
+        return resources
+    from ray.tune import PlacementGroupFactory
+
+    bundle = {"CPU": resources["cpu"], **({"GPU": resources["gpu"]} if resources["gpu"] else {})}
+    return PlacementGroupFactory([dict(bundle) for _ in range(workers)], strategy="STRICT_PACK")
 
 
 def _study(spec: SweepSpec, url: str, opened: Any = None) -> optuna.Study:
@@ -588,12 +608,12 @@ def _run_locked(
         return f"trial_{trial.config[NUMBER]}"
 
     tuner = tune.Tuner(
-        tune.with_resources(trainable, resources),
+        tune.with_resources(trainable, _placement(resources, spec.resources.workers)),
         tune_config=tune.TuneConfig(
             search_alg=StudySearcher(bridge),
             scheduler=PrunerScheduler(bridge, inner),
             num_samples=-1,
-            max_concurrent_trials=spec.concurrency,
+            max_concurrent_trials=trials_at_once(spec),
             reuse_actors=True,
             trial_name_creator=name,
             trial_dirname_creator=name,

@@ -215,6 +215,14 @@ def run_trial(
     to epoch, the computation does not) and reported unchanged every epoch after it."""
     started = time.perf_counter()
     cfg = prepare(config)
+    if cfg.get("workers", 1) > 1:  # one model on several processes: data-parallel
+        if init_from is not None:
+            raise ConfigError("--init-from trains one process", hint="drop workers (or --workers)")
+        from tuner.tabular.model.distributed import run_distributed
+
+        return run_distributed(
+            config, report, trial_dir, workers=cfg["workers"], resume=resume, on_resume=on_resume
+        )
     trial_dir = Path(trial_dir).absolute()
     data_dir, data_schema = dataset_schema(cfg["dataset"])
     # everything below up to the first write only reads: a bad input leaves no trace
@@ -539,7 +547,9 @@ def _check_same_config(trial_dir: Path, cfg: dict[str, Any]) -> None:
         return
     before = yaml.safe_load(path.read_text()) or {}
     changed = sorted(
-        k for k in set(before) | set(cfg) if k != "epochs" and before.get(k) != cfg.get(k)
+        k
+        for k in set(before) | set(cfg)
+        if k not in ("epochs", "workers") and before.get(k) != cfg.get(k)
     )
     if changed:
         raise ConfigError(

@@ -1,0 +1,145 @@
+"""One trial on several worker processes (tuner/tabular/model/distributed.py): the same
+trajectory as one process with the same global batch and seed, resume, the export, a
+killed launcher or worker, and `tune train --workers`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import write
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[3]
+
+CONFIG = {
+    "dataset": "builtin:breast_cancer",
+    "model": "dnn",
+    "batch_size": 64,
+    "seed": 3,
+    "optimizer": "adam",
+    "learning_rate": 0.01,
+    "hidden_units": [16, 8],
+    "l2": 1e-4,
+}
+
+
+def _train(config: dict[str, Any], out: Path, **kwargs: Any) -> list[tuple[int, dict]]:
+    from tuner.tabular.model.train import run_trial
+
+    seen: list[tuple[int, dict]] = []
+    run_trial(config, lambda e, m: seen.append((e, dict(m))), out, **kwargs)
+    return seen
+
+
+def _workers_alive() -> list[str]:
+    found = subprocess.run(
+        ["pgrep", "-af", "tuner.tabular.model.distributed"], capture_output=True, text=True
+    ).stdout
+    return [line for line in found.splitlines() if "pgrep" not in line]
+
+
+@pytest.mark.timeout(300)
+def test_two_workers_follow_one_process_with_the_same_global_batch(tmp_path: Path) -> None:
+    one = _train({**CONFIG, "epochs": 3}, tmp_path / "one")
+    two = _train({**CONFIG, "epochs": 3, "workers": 2}, tmp_path / "two")
+    assert [e for e, _ in two] == [1, 2, 3]
+    names = set(one[0][1])
+    assert set(two[0][1]) == names  # the metrics a sweep was told the objective reports
+    for (_, a), (_, b) in zip(one, two, strict=True):
+        for key in ("loss", "val_loss", "val_auc", "val_accuracy", "auc", "params"):
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-5), key
+    summary = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert (summary["status"], summary["workers"], summary["epoch"]) == ("complete", 2, 3)
+
+    # the export is a single-process trial's kind of model, and predicts as it validated
+    import tensorflow as tf
+
+    served = [tf.saved_model.load(str(tmp_path / d / "model")) for d in ("one", "two")]
+    signature = served[0].signatures["serve"]
+    inputs = {k: tf.constant([0.5], tf.float32) for k in signature.structured_input_signature[1]}
+    a, b = (s.signatures["serve"](**inputs)["probability"].numpy() for s in served)
+    assert b == pytest.approx(a, rel=1e-4)
+
+    # more epochs on the same folder resume from its last checkpoint (every worker
+    # restores the chief's) and continue the uninterrupted trajectory
+    more = _train({**CONFIG, "epochs": 5, "workers": 2}, tmp_path / "two")
+    assert [e for e, _ in more] == [1, 2, 3, 4, 5]  # the kept epochs re-reported first
+    straight = _train({**CONFIG, "epochs": 5}, tmp_path / "five")
+    assert more[-1][1]["val_loss"] == pytest.approx(straight[-1][1]["val_loss"], rel=1e-4)
+    assert not (tmp_path / "two" / ".worker-1").exists()  # scratch checkpoints removed
+    assert _workers_alive() == []
+
+
+@pytest.mark.timeout(300)
+def test_a_killed_launcher_takes_its_workers_and_tune_train_resumes(tmp_path: Path, cli) -> None:
+    """`tune train --workers 2` SIGKILLed after its first epoch: its workers exit (they
+    watch their launcher); the same command again resumes from the checkpoint."""
+    import yaml
+
+    config = write(tmp_path / "c.yaml", yaml.safe_dump({**CONFIG, "epochs": 40}))
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tuner", "train", str(config), "--workers", "2", "--out", str(out)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        metrics = out / "metrics.json"
+        if metrics.exists() and json.loads(metrics.read_text()).get("epoch", 0) >= 2:
+            break
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.2)
+    else:
+        pytest.fail("no epoch finished in time")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for _ in range(40):  # the workers notice within a second or so
+        if not _workers_alive():
+            break
+        time.sleep(0.25)
+    assert _workers_alive() == []
+    done = json.loads((out / "metrics.json").read_text())["epoch"]
+    code, _, err = cli("train", config, "--workers", "2", "--set", "epochs=4", "--out", out)
+    assert code == 0, err
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["status"] == "complete" and summary["workers"] == 2
+    assert [h["epoch"] for h in summary["history"]] == list(range(1, max(done, 4) + 1))
+
+
+@pytest.mark.timeout(200)
+def test_a_dead_worker_fails_the_trial_with_one_line(tmp_path: Path) -> None:
+    """SIGKILL to worker 1 mid-training: the trial fails naming the worker; no process
+    is left behind."""
+    import threading
+
+    from tuner.errors import TrialFailed
+
+    def kill_worker_1() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            found = [line for line in _workers_alive() if line.split()[-2] == "1"]
+            if found and (tmp_path / "out" / "metrics.json").exists():
+                os.kill(int(found[0].split()[0]), signal.SIGKILL)
+                return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_worker_1, daemon=True)
+    killer.start()
+    with pytest.raises(TrialFailed, match=r"distributed worker \d of 2 ended") as caught:
+        _train({**CONFIG, "epochs": 200, "workers": 2}, tmp_path / "out")
+    killer.join()
+    assert "\n" not in caught.value.message
+    assert _workers_alive() == []

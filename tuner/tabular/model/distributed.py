@@ -1,0 +1,548 @@
+"""One trial over several worker processes: synchronous data-parallel training of one
+model (`workers: N` in a trial config, `tune train --workers N`, `resources.workers` in
+a space file).
+
+Why this route. Keras 3's `fit` does not run under TensorFlow's
+MultiWorkerMirroredStrategy (keras-team/keras#20585), Ray Train's TensorFlow backend
+switches its workers to Keras 2 (TF_USE_LEGACY_KERAS), and Keras 3's own data
+parallelism (`keras.distribution`) is JAX's. What works, measured before building this:
+the same Keras 3 model, built by the same `build_model` inside a
+MultiWorkerMirroredStrategy scope, trained by a custom step under `strategy.run` —
+forward, loss, gradients, `optimizer.apply`, which all-reduces (sums) the gradients
+across the workers through TensorFlow's collective ops over gRPC before applying them.
+One model code base; no second copy of the models on Keras 2.
+
+Every step, each worker takes its contiguous share of the global batch a single-process
+trial takes at that step (the reader gives every worker the same epoch order), and its
+summed loss is divided by the global batch's rows: the summed gradients are the
+single-process batch's gradient, so N workers follow the one-worker trajectory up to
+float summation order (and batch normalization's batch statistics, which are each
+worker's own). Training metrics (accuracy, AUC, …) are each worker's, their
+accumulators summed across workers at the end of the epoch.
+
+Rank 0 (the chief) does what one process does alone: it evaluates the validation split
+on a plain copy of the model (weights copied each epoch; no strategy), writes
+metrics.json, TensorBoard and the export, and sends each epoch's metrics to the
+launcher, which reports them (so a sweep's pruner sees them as from any trial). Every
+worker saves the checkpoint (a collective save needs them all): the chief into the
+trial folder, the others into scratch folders; a resumed trial restores every worker
+from the chief's checkpoint (one host, or a trial folder on shared storage). The
+checkpoint and the exported SavedModel are those of a single-process trial.
+
+The launcher starts the workers as fresh processes (`python -m` this module): a
+process whose TensorFlow already ran anything cannot join a collective group, which
+rules out reusing a sweep's long-lived worker processes for the ranks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from tuner.errors import ConfigError, DataError, TrialFailed, TunerError
+from tuner.trial import Report
+
+WORKER_LOGS = "workers"  # <trial_dir>/workers/<rank>.log: each worker's output
+_ERRORS: dict[str, type[TunerError]] = {
+    "config": ConfigError,
+    "data": DataError,
+    "failed": TrialFailed,
+}
+
+
+# ---------------------------------------------------------------- the launcher
+
+
+def run_distributed(
+    config: dict[str, Any],
+    report: Report,
+    trial_dir: str | Path,
+    *,
+    workers: int,
+    resume: bool = True,
+    on_resume: Callable[[int], None] | None = None,
+    host: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """Train `config` on `workers` processes of this host; returns the summary rank 0
+    wrote to metrics.json. Reports each epoch as `run_trial` does; a `StopTrial` raised
+    by `report` (a pruned trial) ends every worker, its checkpoint kept."""
+    if workers < 2:
+        raise ValueError(f"workers {workers}: run_trial trains one process")
+    trial_dir = Path(trial_dir).absolute()
+    logs = trial_dir / WORKER_LOGS
+    ports = _free_ports(host, workers)
+    spec = {
+        "config": config,
+        "trial_dir": str(trial_dir),
+        "resume": resume,
+        "cluster": [f"{host}:{p}" for p in ports],
+    }
+    procs: list[subprocess.Popen[bytes]] = []
+    read_fd, write_fd = os.pipe()
+    try:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(spec, f)
+        spec_path = f.name
+        logs.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+        for rank in range(workers):
+            channel = write_fd if rank == 0 else -1
+            with (logs / f"{rank}.log").open("wb") as log:
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", __name__, spec_path, str(rank), str(channel)],
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        pass_fds=(write_fd,) if rank == 0 else (),
+                        env=env,
+                        start_new_session=True,  # a Ctrl-C reaches the launcher, which ends them
+                    )
+                )
+        os.close(write_fd)
+        write_fd = -1
+        with os.fdopen(read_fd, "r", encoding="utf-8") as messages:
+            read_fd = -1
+            return _follow(messages, procs, logs, report, on_resume)
+    finally:
+        for fd in (read_fd, write_fd):
+            if fd >= 0:
+                os.close(fd)
+        _end(procs)
+        with contextlib.suppress(OSError, UnboundLocalError):
+            os.unlink(spec_path)
+
+
+def _follow(
+    messages: IO[str],
+    procs: list[subprocess.Popen[bytes]],
+    logs: Path,
+    report: Report,
+    on_resume: Callable[[int], None] | None,
+) -> dict[str, Any]:
+    """Relay rank 0's messages until it says done or failed, or a worker dies (a worker
+    that dies leaves the others waiting in a collective: its exit is what is watched)."""
+    import queue
+    import threading
+
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in messages:
+            lines.put(line)
+        lines.put(None)  # rank 0 closed its end
+
+    threading.Thread(target=read, name="tuner-distributed-reader", daemon=True).start()
+    while True:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            if any(p.poll() not in (None, 0) for p in procs):
+                break
+            continue
+        if line is None:
+            break
+        message = json.loads(line)
+        if "epoch" in message:
+            report(int(message["epoch"]), message["metrics"])
+        elif "resumed" in message and on_resume is not None:
+            on_resume(int(message["resumed"]))
+        elif "done" in message:
+            for proc in procs:  # the others end after rank 0's last collective
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=60)
+            return dict(message["done"])
+        elif "error" in message:
+            error = message["error"]
+            kind = _ERRORS.get(error["kind"], TrialFailed)
+            if kind is TrialFailed:
+                raise TrialFailed(
+                    error["message"], status=error.get("status", "failed"), hint=error.get("hint")
+                )
+            raise kind(error["message"], where=error.get("where"), hint=error.get("hint"))
+    # a worker died (killed, out of memory, a bug: its log says) or rank 0 ended silently
+    _end(procs, grace=2.0)
+    dead = [(r, p.returncode) for r, p in enumerate(procs) if p.returncode not in (0, None)]
+    rank, code = dead[0] if dead else (0, procs[0].returncode)
+    last = _last_line(logs, rank)
+    raise TrialFailed(
+        f"distributed worker {rank} of {len(procs)} ended (exit code {code}): {last}",
+        hint=f"its output: {logs / f'{rank}.log'}",
+    )
+
+
+def _end(procs: list[subprocess.Popen[bytes]], grace: float = 5.0) -> None:
+    """Every worker still running: SIGTERM, then SIGKILL after `grace` seconds."""
+    for proc in procs:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _last_line(logs: Path, rank: int) -> str:
+    with contextlib.suppress(OSError):
+        lines = (logs / f"{rank}.log").read_text(errors="replace").strip().splitlines()
+        if lines:
+            return lines[-1][:300]
+    return "no output"
+
+
+def _free_ports(host: str, n: int) -> list[int]:
+    """N ports the OS says are free now (the workers bind them a moment later)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for s in socks:
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in socks]
+
+
+# ---------------------------------------------------------------- a worker
+
+
+def _worker_main(argv: list[str]) -> int:
+    spec_path, rank, channel_fd = argv[0], int(argv[1]), int(argv[2])
+    spec = json.loads(Path(spec_path).read_text())
+    cluster = spec["cluster"]
+    os.environ["TF_CONFIG"] = json.dumps(
+        {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": rank}}
+    )
+    channel = os.fdopen(channel_fd, "w", encoding="utf-8") if channel_fd >= 0 else None
+    _end_with_parent()
+
+    def send(message: dict[str, Any]) -> None:
+        if channel is not None:
+            channel.write(json.dumps(message, default=float) + "\n")
+            channel.flush()
+
+    try:
+        train_worker(
+            spec["config"], Path(spec["trial_dir"]), rank, len(cluster), spec["resume"], send
+        )
+    except TrialFailed as exc:
+        send(
+            {
+                "error": {
+                    "kind": "failed",
+                    "message": exc.message,
+                    "hint": exc.hint,
+                    "status": exc.status,
+                }
+            }
+        )
+        return 1
+    except (ConfigError, DataError) as exc:
+        kind = "data" if isinstance(exc, DataError) else "config"
+        send(
+            {"error": {"kind": kind, "message": exc.message, "where": exc.where, "hint": exc.hint}}
+        )
+        return 2
+    return 0
+
+
+def _end_with_parent() -> None:
+    """Exit when the launcher is gone (SIGKILLed with its sweep's driver, say): a worker
+    left behind would hold its CPUs and keep writing the trial folder that a resume
+    trains again. (The launcher ends its workers itself in every other case.)"""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="tuner-parent-watch", daemon=True).start()
+
+
+def train_worker(
+    config: dict[str, Any],
+    trial_dir: Path,
+    rank: int,
+    workers: int,
+    resume: bool,
+    send: Callable[[dict[str, Any]], None],
+) -> None:
+    """Rank `rank`'s part of the trial (see the module text)."""
+    import tensorflow as tf
+
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()  # first: before any other op
+
+    from tuner.tabular.data import reader
+    from tuner.tabular.model import train as single
+    from tuner.tabular.model.build import build_model, label_scale
+    from tuner.tabular.model.config import dataset_schema, prepare
+    from tuner.tabular.model.layers import keras
+    from tuner.tabular.model.optimizers import combined, current_learning_rate, optimizers_for
+    from tuner.trial import CHECKPOINTS, CONFIG, METRICS, MODEL, write_metrics
+
+    chief = rank == 0
+    cfg = prepare({**config, "workers": workers})
+    data_dir, data_schema = dataset_schema(cfg["dataset"])
+    last_dir = trial_dir / CHECKPOINTS / "last"
+    resuming = resume and tf.train.latest_checkpoint(str(last_dir)) is not None
+    if resuming and (trial_dir / single.SCHEMA_COPY).exists():
+        model_schema = single.load_schema_file(trial_dir / single.SCHEMA_COPY)
+        single._check_same_config(trial_dir, cfg)
+    else:
+        model_schema = data_schema
+    single._check_records(data_dir, data_schema, cfg)
+    if model_schema is data_schema:
+        model_schema = single._with_label_stats(data_schema, data_dir, cfg["train_split"])
+    model_schema = single.with_quantiles(model_schema, data_dir, cfg)
+
+    keras.utils.set_random_seed(cfg["seed"])
+    rows = data_schema.splits[cfg["train_split"]].rows
+    steps = max(1, -(-rows // cfg["batch_size"]))
+    with strategy.scope():
+        built = build_model(model_schema, cfg)
+        model = built.model
+        optimizers = optimizers_for(cfg, steps)
+        optimizer = combined(optimizers)
+        optimizer.build(model.trainable_variables)
+    epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)  # (each worker's own)
+    loss_fn, train_metrics = single._loss_and_metrics(built.task, cfg, label_scale(model_schema)[1])
+    loss_fn.reduction = "sum"  # divided by the global batch's rows below
+    loss_mean = keras.metrics.Mean(name="loss")
+    plain = build_model(model_schema, cfg) if chief else None  # validation and export
+    if plain is not None:
+        val_loss, val_metrics = single._loss_and_metrics(
+            built.task, cfg, label_scale(model_schema)[1]
+        )
+        plain.model.compile(loss=val_loss, metrics=val_metrics, jit_compile=False)
+
+    checkpoint = tf.train.Checkpoint(model=model, epoch=epoch_var, **optimizers)
+    own = last_dir if chief else trial_dir / f".worker-{rank}" / "last"
+    best_dir = trial_dir / CHECKPOINTS / "best" if chief else trial_dir / f".worker-{rank}" / "best"
+    last = tf.train.CheckpointManager(checkpoint, str(own), max_to_keep=1)
+    best = tf.train.CheckpointManager(checkpoint, str(best_dir), max_to_keep=1)
+    history: list[dict[str, Any]] = []
+    best_value: float | None = None
+    best_epoch: int | None = None
+    if resuming:
+        checkpoint.restore(
+            tf.train.latest_checkpoint(str(last_dir))
+        ).assert_existing_objects_matched()
+        previous = single._read_metrics(trial_dir)
+        history = [h for h in previous.get("history", []) if h["epoch"] <= int(epoch_var)]
+        scored = [h for h in history if isinstance(h.get(single.KEPT_BEST.name), float)]
+        if scored:
+            top = min(scored, key=lambda h: single.KEPT_BEST.key(h[single.KEPT_BEST.name]))
+            best_value, best_epoch = top[single.KEPT_BEST.name], top["epoch"]
+    summaries = None
+    if chief:
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        from tuner.space.yaml_file import dump_yaml
+        from tuner.tabular.data.schema import save_schema
+
+        dump_yaml(cfg, trial_dir / CONFIG)
+        save_schema(model_schema, trial_dir)
+        summaries = single._Summaries(trial_dir / single.TENSORBOARD)
+        if resuming:
+            send({"resumed": int(epoch_var)})
+        for entry in history:
+            send(
+                {
+                    "epoch": entry["epoch"],
+                    "metrics": {k: v for k, v in entry.items() if k != "epoch"},
+                }
+            )
+
+    def shard(features: Any, labels: Any) -> tuple[Any, Any, Any]:
+        size = tf.shape(labels, out_type=tf.int64)[0]
+        lo, hi = size * rank // workers, size * (rank + 1) // workers
+
+        def cut(t: Any) -> Any:
+            if isinstance(t, tf.SparseTensor):
+                return tf.sparse.slice(t, [lo, 0], [hi - lo, t.dense_shape[1]])
+            return t[lo:hi]
+
+        return tf.nest.map_structure(cut, features), labels[lo:hi], tf.cast(size, tf.float32)
+
+    @tf.function
+    def train_step(features: Any, labels: Any, size: Any) -> Any:
+        def replica(features: Any, labels: Any, size: Any) -> tuple[Any, Any]:
+            with tf.GradientTape() as tape:
+                predictions = model(features, training=True)
+                loss = loss_fn(*_per_example(labels, predictions)) / size
+                if model.losses:
+                    loss += tf.add_n(model.losses) / workers
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply(grads, model.trainable_variables)
+            return loss, predictions
+
+        loss, predictions = strategy.run(replica, args=(features, labels, size))
+        local = strategy.experimental_local_results(predictions)[0]
+        for metric in train_metrics:
+            metric.update_state(labels, local)
+        total = strategy.reduce("SUM", loss, axis=None)
+        loss_mean.update_state(total, sample_weight=size)
+        return total
+
+    @tf.function
+    def summed(flat: Any) -> Any:
+        return strategy.reduce("SUM", strategy.run(tf.identity, args=(flat,)), axis=None)
+
+    def epoch_train_metrics() -> dict[str, float]:
+        """Each worker's metric accumulators summed across the workers, then read."""
+        variables = [v for m in train_metrics for v in m.variables]
+        if variables:
+            flat = tf.concat([tf.reshape(tf.cast(v, tf.float32), [-1]) for v in variables], 0)
+            total = summed(flat)
+            offset = 0
+            for v in variables:
+                n = int(tf.size(v))
+                v.assign(tf.cast(tf.reshape(total[offset : offset + n], v.shape), v.dtype))
+                offset += n
+        found = {"loss": float(loss_mean.result())}
+        found.update({m.name: float(m.result()) for m in train_metrics})
+        for m in [loss_mean, *train_metrics]:
+            m.reset_state()
+        return found
+
+    sizes: dict[str, float] = {}
+    status = "running"
+    payload: dict[str, Any] = {}
+
+    def save_payload() -> None:
+        payload.update(
+            status=status,
+            epoch=int(epoch_var),
+            epochs=cfg["epochs"],
+            config=cfg,
+            history=history,
+            best={"metric": single.KEPT_BEST.name, "epoch": best_epoch, "value": best_value}
+            if best_epoch
+            else None,
+            final=history[-1] if history else None,
+            timings={},
+            workers=workers,
+        )
+        write_metrics(trial_dir / METRICS, payload)
+
+    try:
+        for epoch in range(int(epoch_var) + 1, cfg["epochs"] + 1):
+            single._seed_dropout(model, cfg["seed"], epoch)
+            train = reader.dataset(
+                data_dir,
+                cfg["train_split"],
+                batch_size=cfg["batch_size"],
+                shuffle=True,
+                seed=cfg["seed"],
+                epoch=epoch,
+            )
+            train = single._for_model(train, built).map(shard)
+            t0 = time.perf_counter()
+            with reader.reading(data_dir, cfg["train_split"]):
+                for features, labels, size in train:
+                    train_step(features, labels, size)
+            metrics = epoch_train_metrics()
+            train_time = time.perf_counter() - t0
+            if not all(map(_finite, metrics.values())):
+                status = "diverged"
+                history.append({"epoch": epoch, **metrics})
+                if chief:
+                    save_payload()
+                raise TrialFailed(
+                    f"diverged: the training loss is {metrics.get('loss')} in epoch {epoch}",
+                    status="diverged",
+                    hint="lower the learning rate, or clip gradients (clipnorm)",
+                )
+            epoch_var.assign(epoch)
+            if plain is not None and summaries is not None:
+                plain.model.set_weights(model.get_weights())
+                validation = reader.dataset(
+                    data_dir,
+                    cfg["validation_split"],
+                    batch_size=max(cfg["batch_size"], 1024),
+                    shuffle=False,
+                )
+                with reader.reading(data_dir, cfg["validation_split"]):
+                    evaluated = plain.model.evaluate(
+                        single._for_model(validation, plain), verbose=0, return_dict=True
+                    )
+                if not sizes:
+                    sizes = single.model_size(plain.model)
+                    batch = single._predict_batch(data_dir, cfg, plain)
+                    sizes["predict_ms"] = single.predict_latency_ms(plain.model, batch)
+                metrics.update({f"val_{k}": float(v) for k, v in evaluated.items()})
+                metrics.update(
+                    examples_per_sec=rows / train_time,
+                    epoch_time=time.perf_counter() - t0,
+                    learning_rate=current_learning_rate(optimizers["main"]),
+                    **sizes,
+                )
+                if "wide" in optimizers:
+                    metrics["wide_learning_rate"] = current_learning_rate(optimizers["wide"])
+                history.append({"epoch": epoch, **metrics})
+                summaries.write(epoch, metrics)
+                value = metrics.get(single.KEPT_BEST.name)
+                if (
+                    value is not None
+                    and _finite(value)
+                    and single.KEPT_BEST.better(value, best_value)
+                ):
+                    best_value, best_epoch = value, epoch
+                save_payload()
+            # every worker saves (the collective save needs them all): the best when
+            # the chief's validation says so, which the others learn through a sum
+            better = summed(tf.constant([1.0 if best_epoch == epoch and chief else 0.0]))
+            if float(better[0]) > 0:
+                best.save(checkpoint_number=epoch)
+            last.save(checkpoint_number=epoch)
+            if chief:
+                send({"epoch": epoch, "metrics": metrics})
+        if plain is not None:
+            from tuner.tabular.model.export import export_model
+
+            plain.model.set_weights(model.get_weights())
+            export_model(plain, model_schema, cfg, trial_dir / MODEL)
+        summed(tf.constant([0.0]))  # the others wait for the chief's export
+        status = "complete"
+    finally:
+        if summaries is not None:
+            summaries.close()
+        if chief and status not in ("diverged", "running"):
+            save_payload()
+        if not chief:
+            shutil.rmtree(trial_dir / f".worker-{rank}", ignore_errors=True)
+    if chief:
+        send({"done": payload})
+
+
+def _per_example(labels: Any, predictions: Any) -> tuple[Any, Any]:
+    """A binary or regression model's outputs are one number a row, shape [rows]: Keras's
+    losses average over the last axis, which would then be the batch (the "sum" below
+    would be a mean). As [rows, 1] the loss is one value a row, then summed."""
+    if len(predictions.shape) == 1:
+        return labels[:, None], predictions[:, None]
+    return labels, predictions
+
+
+def _finite(value: float) -> bool:
+    import math
+
+    return math.isfinite(value)
+
+
+if __name__ == "__main__":
+    sys.exit(_worker_main(sys.argv[1:]))
