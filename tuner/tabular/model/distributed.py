@@ -74,11 +74,13 @@ def run_distributed(
     on_resume: Callable[[int], None] | None = None,
     host: str = "127.0.0.1",
 ) -> dict[str, Any]:
-    """Train `config` on `workers` processes of this host; returns the summary rank 0
-    wrote to metrics.json. Reports each epoch as `run_trial` does; a `StopTrial` raised
+    """Train `config` on `workers` processes of this host (run_trial sends it the configs
+    with workers > 1; one worker here is the same loop without peers, which
+    bench/distributed.py compares against); returns the summary rank 0 wrote to
+    metrics.json. Reports each epoch as `run_trial` does; a `StopTrial` raised
     by `report` (a pruned trial) ends every worker, its checkpoint kept."""
-    if workers < 2:
-        raise ValueError(f"workers {workers}: run_trial trains one process")
+    if workers < 1:
+        raise ValueError(f"workers {workers}: expected 1 or more")
     trial_dir = Path(trial_dir).absolute()
     logs = trial_dir / WORKER_LOGS
     ports = _free_ports(host, workers)
@@ -322,7 +324,8 @@ def train_worker(
     epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)  # (each worker's own)
     loss_fn, train_metrics = single._loss_and_metrics(built.task, cfg, label_scale(model_schema)[1])
     loss_fn.reduction = "sum"  # divided by the global batch's rows below
-    loss_mean = keras.metrics.Mean(name="loss")
+    loss_sum = keras.metrics.Sum(name="loss")  # Σ rows × loss: / the epoch's rows
+    per_call = cfg.get("steps_per_execution", min(single.DEFAULT_STEPS_PER_EXECUTION, steps))
     plain = build_model(model_schema, cfg) if chief else None  # validation and export
     if plain is not None:
         val_loss, val_metrics = single._loss_and_metrics(
@@ -378,8 +381,7 @@ def train_worker(
 
         return tf.nest.map_structure(cut, features), labels[lo:hi], tf.cast(size, tf.float32)
 
-    @tf.function
-    def train_step(features: Any, labels: Any, size: Any) -> Any:
+    def train_step(features: Any, labels: Any, size: Any) -> None:
         def replica(features: Any, labels: Any, size: Any) -> tuple[Any, Any]:
             with tf.GradientTape() as tape:
                 predictions = model(features, training=True)
@@ -387,16 +389,29 @@ def train_worker(
                 if model.losses:
                     loss += tf.add_n(model.losses) / workers
             grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply(grads, model.trainable_variables)
+            # an embedding's sparse gradient would be all-gathered (its shape differs
+            # between workers), which inside the multi-step loop the workers may reach
+            # in different orders: dense, every gradient is one all-reduce of one shape
+            grads = [
+                tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads
+            ]
+            optimizer.apply(grads, model.trainable_variables)  # all-reduces the gradients
             return loss, predictions
 
         loss, predictions = strategy.run(replica, args=(features, labels, size))
         local = strategy.experimental_local_results(predictions)[0]
         for metric in train_metrics:
             metric.update_state(labels, local)
-        total = strategy.reduce("SUM", loss, axis=None)
-        loss_mean.update_state(total, sample_weight=size)
-        return total
+        # this worker's part of the step's loss, by rows: summed across workers at the
+        # end of the epoch with the metrics (no second collective every step)
+        loss_sum.update_state(strategy.experimental_local_results(loss)[0] * size)
+
+    @tf.function
+    def train_steps(iterator: Any, k: Any) -> None:
+        """k steps in one call (as Keras's steps_per_execution): no Python per step."""
+        for _ in tf.range(k):
+            features, labels, size = next(iterator)
+            train_step(features, labels, size)
 
     @tf.function
     def summed(flat: Any) -> Any:
@@ -404,7 +419,7 @@ def train_worker(
 
     def epoch_train_metrics() -> dict[str, float]:
         """Each worker's metric accumulators summed across the workers, then read."""
-        variables = [v for m in train_metrics for v in m.variables]
+        variables = [v for m in [loss_sum, *train_metrics] for v in m.variables]
         if variables:
             flat = tf.concat([tf.reshape(tf.cast(v, tf.float32), [-1]) for v in variables], 0)
             total = summed(flat)
@@ -413,9 +428,9 @@ def train_worker(
                 n = int(tf.size(v))
                 v.assign(tf.cast(tf.reshape(total[offset : offset + n], v.shape), v.dtype))
                 offset += n
-        found = {"loss": float(loss_mean.result())}
+        found = {"loss": float(loss_sum.result()) / rows}
         found.update({m.name: float(m.result()) for m in train_metrics})
-        for m in [loss_mean, *train_metrics]:
+        for m in [loss_sum, *train_metrics]:
             m.reset_state()
         return found
 
@@ -453,8 +468,11 @@ def train_worker(
             train = single._for_model(train, built).map(shard)
             t0 = time.perf_counter()
             with reader.reading(data_dir, cfg["train_split"]):
-                for features, labels, size in train:
-                    train_step(features, labels, size)
+                iterator, left = iter(train), steps
+                while left > 0:
+                    k = min(per_call, left)
+                    train_steps(iterator, tf.constant(k))
+                    left -= k
             metrics = epoch_train_metrics()
             train_time = time.perf_counter() - t0
             if not all(map(_finite, metrics.values())):
