@@ -40,6 +40,7 @@ def tradeoff(
     return TRADEOFF.format(name=name, trials=trials, epochs=epochs, pruner=pruner)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_a_two_objective_sweep_prunes_the_dominated_and_finds_the_front(
     sweeper: Sweeper, cli
@@ -161,6 +162,7 @@ def test_a_two_objective_sweep_prunes_the_dominated_and_finds_the_front(
     assert f"score={fmt_value(outside.values[0])}: infeasible: outside size ≤ 60" in line
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_without_the_pruner_every_trial_trains_every_epoch(sweeper: Sweeper) -> None:
     from tuner.study.records import epoch_values

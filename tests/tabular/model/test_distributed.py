@@ -80,6 +80,23 @@ def test_two_workers_follow_one_process_with_the_same_global_batch(tmp_path: Pat
 
 
 @pytest.mark.timeout(300)
+def test_embeddings_and_a_wide_part_train_on_two_workers(tmp_path: Path) -> None:
+    """Categorical features (embeddings, hashed crosses): with SGD the same trajectory;
+    an optimizer with state (Adam) applies the embeddings' gradients dense here, where
+    one process updates only the rows a batch touched, so it only comes close."""
+    census = {"dataset": "builtin:census_synthetic", "epochs": 2, "batch_size": 256, "seed": 3}
+    dnn = {**census, "model": "dnn", "hidden_units": [32], "optimizer": "sgd"}
+    one = _train(dnn, tmp_path / "one")
+    two = _train({**dnn, "workers": 2}, tmp_path / "two")
+    assert two[-1][1]["val_loss"] == pytest.approx(one[-1][1]["val_loss"], rel=1e-4)
+    wide = {**census, "model": "wide_deep", "hidden_units": [16]}  # adagrad + ftrl
+    one = _train(wide, tmp_path / "wide-one")
+    two = _train({**wide, "workers": 2}, tmp_path / "wide-two")
+    assert two[-1][1]["val_auc"] == pytest.approx(one[-1][1]["val_auc"], abs=0.02)
+    assert (tmp_path / "wide-two" / "model" / "saved_model.pb").is_file()
+
+
+@pytest.mark.timeout(300)
 def test_a_killed_launcher_takes_its_workers_and_tune_train_resumes(tmp_path: Path, cli) -> None:
     """`tune train --workers 2` SIGKILLed after its first epoch: its workers exit (they
     watch their launcher); the same command again resumes from the checkpoint."""
