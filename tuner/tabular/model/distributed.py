@@ -82,6 +82,7 @@ def run_distributed(
     if workers < 1:
         raise ValueError(f"workers {workers}: expected 1 or more")
     trial_dir = Path(trial_dir).absolute()
+    created = not trial_dir.exists()
     logs = trial_dir / WORKER_LOGS
     ports = _free_ports(host, workers)
     spec = {
@@ -117,6 +118,11 @@ def run_distributed(
         with os.fdopen(read_fd, "r", encoding="utf-8") as messages:
             read_fd = -1
             return _follow(messages, procs, logs, report, on_resume)
+    except (ConfigError, DataError):
+        _end(procs)
+        if created:  # bad input, found before anything trained: leave nothing behind
+            shutil.rmtree(trial_dir, ignore_errors=True)
+        raise
     finally:
         for fd in (read_fd, write_fd):
             if fd >= 0:
