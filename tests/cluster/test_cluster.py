@@ -495,3 +495,54 @@ def test_sweep_on_a_two_node_cluster_with_postgresql(
         ["grep", "-rl", PASSWORD, str(c.tmp / "ray")], capture_output=True, text=True
     )
     assert leaked.stdout == "", leaked.stdout
+
+
+DISTRIBUTED = """\
+name: {name}
+objective: tabular
+dataset: builtin:breast_cancer
+metric: {{name: val_auc, goal: maximize}}
+budget: {{trials: 1, max_epochs: 2}}
+resources: {{cpu: 1, workers: 2}}
+sampler: {{type: random, seed: 1}}
+pruner: {{type: none}}
+fixed: {{model: dnn, batch_size: 64, hidden_units: [16], optimizer: adam}}
+params:
+  learning_rate: {{float: [1.0e-3, 1.0e-2], log: true}}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_one_trial_on_two_workers_across_the_two_nodes(
+    cluster: Cluster, databases: Databases, tmp_path: Path
+) -> None:
+    """A trial of 2 workers × 1 CPU on two 1-CPU nodes: Ray spreads its placement group,
+    each rank starts on its bundle's node, and rank 0 reports, checkpoints and exports
+    into the shared trial storage."""
+    c, dbs = cluster, databases
+    shared = tmp_path / "shared"
+    space = write(tmp_path / "d.yaml", DISTRIBUTED.format(name="cl_d"))
+    done = _tune(
+        c,
+        "run",
+        space,
+        "--address",
+        c.address,
+        "--storage",
+        dbs.url(dbs.optuna),
+        "--tracking-uri",
+        c.mlflow,
+        "--trial-storage",
+        shared,
+        cwd=tmp_path / "driver",
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    (trial,) = _study(dbs, "cl_d").get_trials(deepcopy=False)
+    assert trial.state.name == "COMPLETE" and sorted(trial.intermediate_values) == [1, 2]
+    folder = shared / "cl_d" / "trials" / str(trial.number)
+    nodes = json.loads((folder / "workers" / "nodes.json").read_text())
+    assert len(set(nodes)) == 2, nodes  # one rank on each node
+    summary = json.loads((folder / "metrics.json").read_text())
+    assert (summary["status"], summary["workers"]) == ("complete", 2)
+    assert (folder / "model" / "saved_model.pb").is_file()

@@ -204,19 +204,24 @@ def _resources(spec: SweepSpec, ray: Any, warn: TextIO) -> dict[str, float]:
     request no node can meet (more CPUs than the largest node, a GPU where there is none)
     would make Ray wait forever."""
     cpu, workers = spec.resources.cpu, spec.resources.workers
-    largest = max(
-        (n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0
-    )
-    if cpu * workers > largest > 0:
+    nodes = [n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")]
+    largest, total = max(nodes, default=0), sum(nodes)
+    # a worker's bundle must fit on one node, and all of a trial's in the cluster
+    fits = min(largest, total / workers)
+    if cpu > fits > 0:
         each = "each trial" if workers == 1 else f"each of a trial's {workers} workers"
+        where = (
+            f"the largest Ray node has {largest:g} CPUs"
+            if fits == largest
+            else f"the Ray cluster has {total:g} CPUs"
+        )
         print(
             f"tune: warning: resources.cpu={cpu:g}"
             + (f" × {workers} workers" if workers > 1 else "")
-            + f" but the largest Ray node has {largest:g} CPUs; {each} gets"
-            f" {largest / workers:g} (a larger request would wait forever)",
+            + f" but {where}; {each} gets {fits:g} (a larger request would wait forever)",
             file=warn,
         )
-        cpu = largest / workers
+        cpu = fits
     gpu = spec.resources.gpu
     if gpu and not ray.cluster_resources().get("GPU"):
         print(
@@ -235,14 +240,15 @@ def trials_at_once(spec: SweepSpec) -> int:
 
 def _placement(resources: dict[str, float], workers: int) -> Any:
     """A trial's request: its resources, or for a trial of several workers a placement
-    group of one bundle per worker on one node (STRICT_PACK: the workers are processes
-    of the trial's host), so a trial gets all its workers at once or waits."""
+    group of one bundle per worker, so a trial gets all its workers at once or waits
+    (PACK: on one node when they fit there, else spread over nodes; the objective starts
+    each worker in its bundle)."""
     if workers <= 1:
         return resources
     from ray.tune import PlacementGroupFactory
 
     bundle = {"CPU": resources["cpu"], **({"GPU": resources["gpu"]} if resources["gpu"] else {})}
-    return PlacementGroupFactory([dict(bundle) for _ in range(workers)], strategy="STRICT_PACK")
+    return PlacementGroupFactory([dict(bundle) for _ in range(workers)], strategy="PACK")
 
 
 def _study(spec: SweepSpec, url: str, opened: Any = None) -> optuna.Study:

@@ -48,7 +48,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 
 from tuner.errors import ConfigError, DataError, TrialFailed, TunerError
 from tuner.trial import Report
@@ -74,67 +74,130 @@ def run_distributed(
     on_resume: Callable[[int], None] | None = None,
     host: str = "127.0.0.1",
 ) -> dict[str, Any]:
-    """Train `config` on `workers` processes of this host (run_trial sends it the configs
-    with workers > 1; one worker here is the same loop without peers, which
+    """Train `config` on `workers` processes (run_trial sends it the configs with
+    workers > 1; one worker here is the same loop without peers, which
     bench/distributed.py compares against); returns the summary rank 0 wrote to
-    metrics.json. Reports each epoch as `run_trial` does; a `StopTrial` raised
-    by `report` (a pruned trial) ends every worker, its checkpoint kept."""
+    metrics.json. Reports each epoch as `run_trial` does; a `StopTrial` raised by
+    `report` (a pruned trial) ends every worker, its checkpoint kept.
+
+    The ranks are processes of this host, unless this is a sweep's trial whose placement
+    group Ray spread over several nodes: then each rank starts in its own bundle, on its
+    node (tuner/tabular/model/ray_ranks.py), and the trial folder must be on storage
+    every node sees (`--trial-storage`)."""
     if workers < 1:
         raise ValueError(f"workers {workers}: expected 1 or more")
     trial_dir = Path(trial_dir).absolute()
     created = not trial_dir.exists()
     logs = trial_dir / WORKER_LOGS
-    ports = _free_ports(host, workers)
-    spec = {
-        "config": config,
-        "trial_dir": str(trial_dir),
-        "resume": resume,
-        "cluster": [f"{host}:{p}" for p in ports],
-    }
-    procs: list[subprocess.Popen[bytes]] = []
-    read_fd, write_fd = os.pipe()
+    spec = {"config": config, "trial_dir": str(trial_dir), "resume": resume}
+    from tuner.tabular.model import ray_ranks
+
+    placement = ray_ranks.spread_placement(workers)
+    logs.mkdir(parents=True, exist_ok=True)
+    ranks: Ranks = (
+        ray_ranks.RayRanks(spec, workers, placement, logs)
+        if placement is not None
+        else LocalRanks(spec, workers, host, logs)
+    )
     try:
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump(spec, f)
-        spec_path = f.name
-        logs.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-        for rank in range(workers):
-            channel = write_fd if rank == 0 else -1
-            with (logs / f"{rank}.log").open("wb") as log:
-                procs.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", __name__, spec_path, str(rank), str(channel)],
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        pass_fds=(write_fd,) if rank == 0 else (),
-                        env=env,
-                        start_new_session=True,  # a Ctrl-C reaches the launcher, which ends them
-                    )
-                )
-        os.close(write_fd)
-        write_fd = -1
-        with os.fdopen(read_fd, "r", encoding="utf-8") as messages:
-            read_fd = -1
-            return _follow(messages, procs, logs, report, on_resume)
+        return _follow(ranks, logs, report, on_resume)
     except (ConfigError, DataError):
-        _end(procs)
+        ranks.end()
         if created:  # bad input, found before anything trained: leave nothing behind
             shutil.rmtree(trial_dir, ignore_errors=True)
         raise
     finally:
-        for fd in (read_fd, write_fd):
-            if fd >= 0:
-                os.close(fd)
-        _end(procs)
-        with contextlib.suppress(OSError, UnboundLocalError):
-            os.unlink(spec_path)
+        ranks.end()
+
+
+class Ranks(Protocol):
+    """A distributed trial's running workers, wherever they run."""
+
+    def next_line(self, timeout: float) -> str | None:
+        """Rank 0's next message; None when its channel closed; raises queue.Empty when
+        nothing came within `timeout` seconds."""
+
+    def failed(self) -> bool:
+        """Whether a worker has ended with an error (the others then wait forever)."""
+
+    def finish(self) -> None:
+        """Wait for the workers to end by themselves (after rank 0 said done)."""
+
+    def end(self, grace: float = 5.0) -> None:
+        """End every worker still running. Idempotent."""
+
+    def exit_codes(self) -> list[int | None]:
+        """Each rank's exit code (None: still running, or unknown)."""
+
+
+class LocalRanks:
+    """The ranks as child processes of this one (`python -m` this module), rank 0's
+    messages through a pipe."""
+
+    def __init__(self, spec: dict[str, Any], workers: int, host: str, logs: Path) -> None:
+        import queue
+        import threading
+
+        cluster = [f"{host}:{p}" for p in _free_ports(host, workers)]
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        read_fd, write_fd = os.pipe()
+        try:
+            for rank in range(workers):
+                channel = write_fd if rank == 0 else -1
+                self.procs.append(start_rank({**spec, "cluster": cluster}, rank, logs, channel))
+        finally:
+            os.close(write_fd)
+        messages = os.fdopen(read_fd, "r", encoding="utf-8")
+
+        def read() -> None:
+            with messages:
+                for line in messages:
+                    self.lines.put(line)
+            self.lines.put(None)  # rank 0 closed its end
+
+        threading.Thread(target=read, name="tuner-distributed-reader", daemon=True).start()
+
+    def next_line(self, timeout: float) -> str | None:
+        return self.lines.get(timeout=timeout)
+
+    def failed(self) -> bool:
+        return any(p.poll() not in (None, 0) for p in self.procs)
+
+    def finish(self) -> None:
+        for proc in self.procs:  # the others end after rank 0's last collective
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=60)
+
+    def end(self, grace: float = 5.0) -> None:
+        end_processes(self.procs, grace)
+
+    def exit_codes(self) -> list[int | None]:
+        return [p.poll() for p in self.procs]
+
+
+def start_rank(
+    spec: dict[str, Any], rank: int, logs: Path, channel: int = -1
+) -> subprocess.Popen[bytes]:
+    """One worker process (`python -m` this module), its output in logs/<rank>.log and,
+    for rank 0, its messages written to the file descriptor `channel`."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(spec, f)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    with (logs / f"{rank}.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", __name__, f.name, str(rank), str(channel)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(channel,) if channel >= 0 else (),
+            env=env,
+            start_new_session=True,  # a Ctrl-C reaches the launcher, which ends them
+        )
 
 
 def _follow(
-    messages: IO[str],
-    procs: list[subprocess.Popen[bytes]],
+    ranks: Ranks,
     logs: Path,
     report: Report,
     on_resume: Callable[[int], None] | None,
@@ -142,21 +205,12 @@ def _follow(
     """Relay rank 0's messages until it says done or failed, or a worker dies (a worker
     that dies leaves the others waiting in a collective: its exit is what is watched)."""
     import queue
-    import threading
 
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def read() -> None:
-        for line in messages:
-            lines.put(line)
-        lines.put(None)  # rank 0 closed its end
-
-    threading.Thread(target=read, name="tuner-distributed-reader", daemon=True).start()
     while True:
         try:
-            line = lines.get(timeout=0.5)
+            line = ranks.next_line(timeout=0.5)
         except queue.Empty:
-            if any(p.poll() not in (None, 0) for p in procs):
+            if ranks.failed():
                 break
             continue
         if line is None:
@@ -167,9 +221,7 @@ def _follow(
         elif "resumed" in message and on_resume is not None:
             on_resume(int(message["resumed"]))
         elif "done" in message:
-            for proc in procs:  # the others end after rank 0's last collective
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=60)
+            ranks.finish()
             return dict(message["done"])
         elif "error" in message:
             error = message["error"]
@@ -180,18 +232,19 @@ def _follow(
                 )
             raise kind(error["message"], where=error.get("where"), hint=error.get("hint"))
     # a worker died (killed, out of memory, a bug: its log says) or rank 0 ended silently
-    _end(procs, grace=2.0)
-    dead = [(r, p.returncode) for r, p in enumerate(procs) if p.returncode not in (0, None)]
-    rank, code = dead[0] if dead else (0, procs[0].returncode)
+    ranks.end(grace=2.0)
+    codes = ranks.exit_codes()
+    dead = [(r, c) for r, c in enumerate(codes) if c not in (0, None)]
+    rank, code = dead[0] if dead else (0, codes[0])
     last = _last_line(logs, rank)
     raise TrialFailed(
-        f"distributed worker {rank} of {len(procs)} ended (exit code {code}): {last}",
+        f"distributed worker {rank} of {len(codes)} ended (exit code {code}): {last}",
         hint=f"its output: {logs / f'{rank}.log'}",
     )
 
 
-def _end(procs: list[subprocess.Popen[bytes]], grace: float = 5.0) -> None:
-    """Every worker still running: SIGTERM, then SIGKILL after `grace` seconds."""
+def end_processes(procs: list[subprocess.Popen[bytes]], grace: float = 5.0) -> None:
+    """Every process still running: SIGTERM, then SIGKILL after `grace` seconds."""
     for proc in procs:
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -228,6 +281,8 @@ def _free_ports(host: str, n: int) -> list[int]:
 def _worker_main(argv: list[str]) -> int:
     spec_path, rank, channel_fd = argv[0], int(argv[1]), int(argv[2])
     spec = json.loads(Path(spec_path).read_text())
+    with contextlib.suppress(OSError):
+        os.unlink(spec_path)  # (written by start_rank for this process alone)
     cluster = spec["cluster"]
     os.environ["TF_CONFIG"] = json.dumps(
         {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": rank}}
