@@ -406,12 +406,9 @@ def train_worker(
         checkpoint.restore(
             tf.train.latest_checkpoint(str(last_dir))
         ).assert_existing_objects_matched()
-        previous = single._read_metrics(trial_dir)
-        history = [h for h in previous.get("history", []) if h["epoch"] <= int(epoch_var)]
-        scored = [h for h in history if isinstance(h.get(single.KEPT_BEST.name), float)]
-        if scored:
-            top = min(scored, key=lambda h: single.KEPT_BEST.key(h[single.KEPT_BEST.name]))
-            best_value, best_epoch = top[single.KEPT_BEST.name], top["epoch"]
+        history, best_value, best_epoch = single.kept_history(
+            trial_dir, int(epoch_var), single.KEPT_BEST
+        )
     summaries = None
     if chief:
         trial_dir.mkdir(parents=True, exist_ok=True)
@@ -500,19 +497,9 @@ def train_worker(
     payload: dict[str, Any] = {}
 
     def save_payload() -> None:
-        payload.update(
-            status=status,
-            epoch=int(epoch_var),
-            epochs=cfg["epochs"],
-            config=cfg,
-            history=history,
-            best={"metric": single.KEPT_BEST.name, "epoch": best_epoch, "value": best_value}
-            if best_epoch
-            else None,
-            final=history[-1] if history else None,
-            timings={},
-            workers=workers,
-        )
+        best = (single.KEPT_BEST, best_epoch, best_value)
+        payload.update(single.summary(status, int(epoch_var), cfg, history, best, {}))
+        payload["workers"] = workers
         write_metrics(trial_dir / METRICS, payload)
 
     try:

@@ -319,12 +319,7 @@ def run_trial(
                 export=export,
                 on_resume=on_resume,
             )
-        previous = _read_metrics(trial_dir)
-        history = [h for h in previous.get("history", []) if h["epoch"] <= int(epoch_var)]
-        scored = [h for h in history if isinstance(h.get(keep_best.name), float)]
-        if scored:
-            top = min(scored, key=lambda h: keep_best.key(h[keep_best.name]))
-            best_value, best_epoch = top[keep_best.name], top["epoch"]
+        history, best_value, best_epoch = kept_history(trial_dir, int(epoch_var), keep_best)
     dump_yaml(cfg, trial_dir / CONFIG)
     save_schema(model_schema, trial_dir)  # as SCHEMA_COPY
 
@@ -337,18 +332,8 @@ def run_trial(
     cost: dict[str, float] = {}  # params, model_bytes, predict_ms: measured once, below
 
     def save_payload() -> None:
-        payload.update(
-            status=status,
-            epoch=int(epoch_var),
-            epochs=cfg["epochs"],
-            config=cfg,
-            history=history,
-            best={"metric": keep_best.name, "epoch": best_epoch, "value": best_value}
-            if best_epoch
-            else None,
-            final=history[-1] if history else None,
-            timings=timings,
-        )
+        best = (keep_best, best_epoch, best_value)
+        payload.update(summary(status, int(epoch_var), cfg, history, best, timings))
         write_metrics(trial_dir / METRICS, payload)
 
     try:
@@ -446,6 +431,43 @@ def run_trial(
         elif status != "diverged":
             save_payload()
     return payload
+
+
+def kept_history(
+    trial_dir: Path, epoch: int, keep_best: Metric
+) -> tuple[list[dict[str, Any]], float | None, int | None]:
+    """A resumed trial's history up to its checkpoint's `epoch` (metrics.json may be an
+    epoch ahead of it), and the best value and epoch of `keep_best` in it."""
+    history = [h for h in _read_metrics(trial_dir).get("history", []) if h["epoch"] <= epoch]
+    scored = [h for h in history if isinstance(h.get(keep_best.name), float)]
+    if not scored:
+        return history, None, None
+    top = min(scored, key=lambda h: keep_best.key(h[keep_best.name]))
+    return history, top[keep_best.name], top["epoch"]
+
+
+def summary(
+    status: str,
+    epoch: int,
+    cfg: dict[str, Any],
+    history: list[dict[str, Any]],
+    best: tuple[Metric, int | None, float | None],
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """What metrics.json says of a trial (single-process or distributed)."""
+    metric, best_epoch, best_value = best
+    return {
+        "status": status,
+        "epoch": epoch,
+        "epochs": cfg["epochs"],
+        "config": cfg,
+        "history": history,
+        "best": {"metric": metric.name, "epoch": best_epoch, "value": best_value}
+        if best_epoch
+        else None,
+        "final": history[-1] if history else None,
+        "timings": timings,
+    }
 
 
 def warm_up(config: dict[str, Any]) -> None:
