@@ -602,7 +602,7 @@ def _run_locked(
         spec.metric.name,
         stream=options.stream,
         quiet=options.quiet,
-        concurrency=spec.concurrency,
+        concurrency=trials_at_once(spec),  # (the remaining-time estimate)
     )
     progress.load(study)
     bridge = Bridge(spec, study, results, tracker, parent, progress, lock)
