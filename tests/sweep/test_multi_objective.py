@@ -151,6 +151,7 @@ def test_a_two_objective_sweep_prunes_the_dominated_and_finds_the_front(
     from tuner.cli.render import fmt_value
 
     low_cost = min(front, key=lambda t: (t.values[1], t.number))
+    assert outcome.front == sweeper.results / "mo" / "pareto_front.csv"
     code, out, err = cli("status", "mo", "--results", sweeper.results)
     assert code == 0, err
     assert f"pareto   front {len(front)} trials · best score" in out
@@ -204,6 +205,8 @@ def test_a_killed_two_objective_sweep_resumes_with_every_epochs_vector(tmp_path)
     assert "RUNNING" in [t.state.name for t in find_study(results, "mo-kill").get_trials()]
     done = _tune("resume", "mo-kill", "--results", results, "-q")
     assert done.returncode == 0, done.stderr[-2000:]
+    csv = results / "mo-kill" / "pareto_front.csv"
+    assert f"pareto front: {csv} (tune best mo-kill --results {results})" in done.stdout
     study = find_study(results, "mo-kill")
     trials = study.get_trials(deepcopy=False)
     assert [t.state.name for t in trials] == ["COMPLETE"] * 5

@@ -410,9 +410,11 @@ def _report(outcome, results, storage_url, tracking_uri) -> int:
     )
     if outcome.best_number is not None:
         click.echo(f"best: trial {outcome.best_number}, {outcome.metric}={outcome.best_value:.6g}")
+    results_flag = f" --results {outcome.results}" if results else ""
+    if outcome.front is not None:
+        click.echo(f"pareto front: {outcome.front} (tune best {outcome.name}{results_flag})")
     if outcome.leaderboard:
         click.echo(f"leaderboard: {outcome.leaderboard}")
-    results_flag = f" --results {outcome.results}" if results else ""
     tracking = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or ""
     server = tracking.startswith(("http://", "https://"))  # a tracking server: its own UI
     if outcome.runs_url:

@@ -89,6 +89,7 @@ class Outcome:
     interrupted: bool = False
     exit_code: int = 0  # 128 + the signal that interrupted it (130 Ctrl-C, 143 SIGTERM)
     metric: str = "value"  # the metric best_value is of
+    front: Path | None = None  # several metrics: the Pareto front's CSV
 
 
 UI_BASE = "http://127.0.0.1:5000"  # where `tune ui` serves
@@ -789,4 +790,5 @@ def _finish(
         interrupted=bridge.interrupted,
         exit_code=128 + bridge.signal if bridge.interrupted else 0,
         metric=spec.metric.name,
+        front=front,
     )
