@@ -40,6 +40,12 @@ def _train(config: dict[str, Any], out: Path, **kwargs: Any) -> list[tuple[int, 
     return seen
 
 
+def _rank(line: str) -> int:
+    """The rank of a worker's `pgrep -af` line (`PID python -m MODULE SPEC RANK …`)."""
+    words = line.split()
+    return int(words[words.index("tuner.tabular.model.distributed") + 2])
+
+
 def _workers_alive() -> list[str]:
     found = subprocess.run(
         ["pgrep", "-af", "tuner.tabular.model.distributed"], capture_output=True, text=True
@@ -147,7 +153,7 @@ def test_a_dead_worker_fails_the_trial_with_one_line(tmp_path: Path) -> None:
     def kill_worker_1() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            found = [line for line in _workers_alive() if line.split()[-2] == "1"]
+            found = [line for line in _workers_alive() if _rank(line) == 1]
             if found and (tmp_path / "out" / "metrics.json").exists():
                 os.kill(int(found[0].split()[0]), signal.SIGKILL)
                 return
@@ -160,3 +166,23 @@ def test_a_dead_worker_fails_the_trial_with_one_line(tmp_path: Path) -> None:
     killer.join()
     assert "\n" not in caught.value.message
     assert _workers_alive() == []
+
+
+@pytest.mark.timeout(200)
+def test_a_pruned_distributed_trial_stops_every_worker(tmp_path: Path) -> None:
+    """`report` raising StopTrial (the sweep's pruner) ends the workers at once; the
+    checkpoint of the epoch reported stays for a resume."""
+    from tuner.tabular.model.train import run_trial
+    from tuner.trial import StopTrial
+
+    def prune(epoch: int, metrics: dict) -> None:
+        raise StopTrial("pruned after epoch 1")
+
+    started = time.monotonic()
+    with pytest.raises(StopTrial):
+        run_trial({**CONFIG, "epochs": 100, "workers": 2}, prune, tmp_path / "out")
+    assert time.monotonic() - started < 90  # not the 100 epochs
+    assert _workers_alive() == []
+    summary = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert (summary["status"], summary["epoch"]) == ("stopped", 1)  # as report said: no further
+    assert (tmp_path / "out" / "checkpoints" / "last").is_dir()

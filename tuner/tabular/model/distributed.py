@@ -23,7 +23,9 @@ accumulators summed across workers at the end of the epoch.
 Rank 0 (the chief) does what one process does alone: it evaluates the validation split
 on a plain copy of the model (weights copied each epoch; no strategy), writes
 metrics.json, TensorBoard and the export, and sends each epoch's metrics to the
-launcher, which reports them (so a sweep's pruner sees them as from any trial). Every
+launcher, which reports them (so a sweep's pruner sees them as from any trial) and
+answers "go" or "stop": rank 0 waits for the answer, so a pruned trial stops after the
+epoch its pruner saw, as one process does. Every
 worker saves the checkpoint (a collective save needs them all): the chief into the
 trial folder, the others into scratch folders; a resumed trial restores every worker
 from the chief's checkpoint (one host, or a trial folder on shared storage). The
@@ -51,7 +53,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tuner.errors import ConfigError, DataError, TrialFailed, TunerError
-from tuner.trial import Report
+from tuner.trial import Report, StopTrial
 
 WORKER_LOGS = "workers"  # <trial_dir>/workers/<rank>.log: each worker's output
 _ERRORS: dict[str, type[TunerError]] = {
@@ -117,6 +119,12 @@ class Ranks(Protocol):
         """Rank 0's next message; None when its channel closed; raises queue.Empty when
         nothing came within `timeout` seconds."""
 
+    def reply(self, word: str) -> None:
+        """Answer rank 0's last epoch: "go" on, or "stop" (pruned)."""
+
+    def settle(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for rank 0 to end by itself."""
+
     def failed(self) -> bool:
         """Whether a worker has ended with an error (the others then wait forever)."""
 
@@ -142,12 +150,14 @@ class LocalRanks:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.lines: queue.Queue[str | None] = queue.Queue()
         read_fd, write_fd = os.pipe()
+        answers_fd, self.answers = os.pipe()
         try:
             for rank in range(workers):
-                channel = write_fd if rank == 0 else -1
-                self.procs.append(start_rank({**spec, "cluster": cluster}, rank, logs, channel))
+                fds = (write_fd, answers_fd) if rank == 0 else (-1, -1)
+                self.procs.append(start_rank({**spec, "cluster": cluster}, rank, logs, *fds))
         finally:
             os.close(write_fd)
+            os.close(answers_fd)
         messages = os.fdopen(read_fd, "r", encoding="utf-8")
 
         def read() -> None:
@@ -161,6 +171,14 @@ class LocalRanks:
     def next_line(self, timeout: float) -> str | None:
         return self.lines.get(timeout=timeout)
 
+    def reply(self, word: str) -> None:
+        with contextlib.suppress(OSError):  # (rank 0 gone: its exit says why)
+            os.write(self.answers, f"{word}\n".encode())
+
+    def settle(self, timeout: float) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.procs[0].wait(timeout=timeout)
+
     def failed(self) -> bool:
         return any(p.poll() not in (None, 0) for p in self.procs)
 
@@ -171,26 +189,30 @@ class LocalRanks:
 
     def end(self, grace: float = 5.0) -> None:
         end_processes(self.procs, grace)
+        if self.answers >= 0:
+            os.close(self.answers)
+            self.answers = -1
 
     def exit_codes(self) -> list[int | None]:
         return [p.poll() for p in self.procs]
 
 
 def start_rank(
-    spec: dict[str, Any], rank: int, logs: Path, channel: int = -1
+    spec: dict[str, Any], rank: int, logs: Path, channel: int = -1, answers: int = -1
 ) -> subprocess.Popen[bytes]:
     """One worker process (`python -m` this module), its output in logs/<rank>.log and,
-    for rank 0, its messages written to the file descriptor `channel`."""
+    for rank 0, its messages written to the file descriptor `channel` and the answers
+    to its epochs read from `answers`."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(spec, f)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     with (logs / f"{rank}.log").open("wb") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", __name__, f.name, str(rank), str(channel)],
+            [sys.executable, "-m", __name__, f.name, str(rank), str(channel), str(answers)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            pass_fds=(channel,) if channel >= 0 else (),
+            pass_fds=tuple(fd for fd in (channel, answers) if fd >= 0),
             env=env,
             start_new_session=True,  # a Ctrl-C reaches the launcher, which ends them
         )
@@ -217,7 +239,13 @@ def _follow(
             break
         message = json.loads(line)
         if "epoch" in message:
-            report(int(message["epoch"]), message["metrics"])
+            try:
+                report(int(message["epoch"]), message["metrics"])
+            except StopTrial:
+                ranks.reply("stop")
+                ranks.settle(5.0)  # rank 0 records the stop in metrics.json, then exits
+                raise
+            ranks.reply("go")
         elif "resumed" in message and on_resume is not None:
             on_resume(int(message["resumed"]))
         elif "done" in message:
@@ -279,7 +307,7 @@ def _free_ports(host: str, n: int) -> list[int]:
 
 
 def _worker_main(argv: list[str]) -> int:
-    spec_path, rank, channel_fd = argv[0], int(argv[1]), int(argv[2])
+    spec_path, rank, channel_fd, replies_fd = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
     spec = json.loads(Path(spec_path).read_text())
     with contextlib.suppress(OSError):
         os.unlink(spec_path)  # (written by start_rank for this process alone)
@@ -288,12 +316,19 @@ def _worker_main(argv: list[str]) -> int:
         {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": rank}}
     )
     channel = os.fdopen(channel_fd, "w", encoding="utf-8") if channel_fd >= 0 else None
+    replies = os.fdopen(replies_fd, "r", encoding="utf-8") if replies_fd >= 0 else None
     _end_with_parent()
 
-    def send(message: dict[str, Any]) -> None:
-        if channel is not None:
-            channel.write(json.dumps(message, default=float) + "\n")
-            channel.flush()
+    def send(message: dict[str, Any]) -> str | None:
+        """Tell the launcher; an epoch waits for its answer ("go" or "stop": pruned), as
+        `report` returns or raises in one process."""
+        if channel is None:
+            return None
+        channel.write(json.dumps(message, default=float) + "\n")
+        channel.flush()
+        if "epoch" in message and replies is not None:
+            return replies.readline().strip() or "stop"  # (nothing: the launcher is gone)
+        return None
 
     try:
         train_worker(
@@ -311,6 +346,8 @@ def _worker_main(argv: list[str]) -> int:
             }
         )
         return 1
+    except StopTrial:
+        return 0  # pruned: the launcher, which said so, ends the others
     except (ConfigError, DataError) as exc:
         kind = "data" if isinstance(exc, DataError) else "config"
         send(
@@ -343,7 +380,7 @@ def train_worker(
     rank: int,
     workers: int,
     resume: bool,
-    send: Callable[[dict[str, Any]], None],
+    send: Callable[[dict[str, Any]], str | None],
 ) -> None:
     """Rank `rank`'s part of the trial (see the module text)."""
     import tensorflow as tf
@@ -421,12 +458,9 @@ def train_worker(
         if resuming:
             send({"resumed": int(epoch_var)})
         for entry in history:
-            send(
-                {
-                    "epoch": entry["epoch"],
-                    "metrics": {k: v for k, v in entry.items() if k != "epoch"},
-                }
-            )
+            metrics = {k: v for k, v in entry.items() if k != "epoch"}
+            if send({"epoch": entry["epoch"], "metrics": metrics}) == "stop":
+                raise StopTrial("stopped by the launcher")
 
     def shard(features: Any, labels: Any) -> tuple[Any, Any, Any]:
         size = tf.shape(labels, out_type=tf.int64)[0]
@@ -575,8 +609,10 @@ def train_worker(
             if float(better[0]) > 0:
                 best.save(checkpoint_number=epoch)
             last.save(checkpoint_number=epoch)
-            if chief:
-                send({"epoch": epoch, "metrics": metrics})
+            if chief and send({"epoch": epoch, "metrics": metrics}) == "stop":
+                status = "stopped"  # pruned: the others are ended by the launcher
+                payload["reason"] = f"stopped after epoch {epoch}"
+                raise StopTrial(payload["reason"])
         if plain is not None:
             from tuner.tabular.model.export import export_model
 
