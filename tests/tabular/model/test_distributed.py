@@ -40,17 +40,25 @@ def _train(config: dict[str, Any], out: Path, **kwargs: Any) -> list[tuple[int, 
     return seen
 
 
-def _rank(line: str) -> int:
-    """The rank of a worker's `pgrep -af` line (`PID python -m MODULE SPEC RANK …`)."""
-    words = line.split()
-    return int(words[words.index("tuner.tabular.model.distributed") + 2])
+def _workers(parent: int | None = None) -> dict[int, int]:
+    """pid → rank of the distributed workers running now (`python -m MODULE SPEC RANK
+    …`), those started by `parent` only when given (a test sees no other run's)."""
+    found: dict[int, int] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            words = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if "tuner.tabular.model.distributed" not in words:
+            continue
+        if parent is None or ppid == parent:
+            found[int(entry.name)] = int(words[words.index("tuner.tabular.model.distributed") + 2])
+    return found
 
 
-def _workers_alive() -> list[str]:
-    found = subprocess.run(
-        ["pgrep", "-af", "tuner.tabular.model.distributed"], capture_output=True, text=True
-    ).stdout
-    return [line for line in found.splitlines() if "pgrep" not in line]
+def _alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists()}
 
 
 @pytest.mark.timeout(300)
@@ -82,7 +90,7 @@ def test_two_workers_follow_one_process_with_the_same_global_batch(tmp_path: Pat
     straight = _train({**CONFIG, "epochs": 5}, tmp_path / "five")
     assert more[-1][1]["val_loss"] == pytest.approx(straight[-1][1]["val_loss"], rel=1e-4)
     assert not (tmp_path / "two" / ".worker-1").exists()  # scratch checkpoints removed
-    assert _workers_alive() == []
+    assert _workers(os.getpid()) == {}
 
 
 @pytest.mark.timeout(300)
@@ -127,13 +135,15 @@ def test_a_killed_launcher_takes_its_workers_and_tune_train_resumes(tmp_path: Pa
         time.sleep(0.2)
     else:
         pytest.fail("no epoch finished in time")
+    ranks = set(_workers(proc.pid))
+    assert len(ranks) == 2
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     for _ in range(40):  # the workers notice within a second or so
-        if not _workers_alive():
+        if not _alive(ranks):
             break
         time.sleep(0.25)
-    assert _workers_alive() == []
+    assert _alive(ranks) == set()
     done = json.loads((out / "metrics.json").read_text())["epoch"]
     code, _, err = cli("train", config, "--workers", "2", "--set", "epochs=4", "--out", out)
     assert code == 0, err
@@ -153,19 +163,21 @@ def test_a_dead_worker_fails_the_trial_with_one_line(tmp_path: Path) -> None:
     def kill_worker_1() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            found = [line for line in _workers_alive() if _rank(line) == 1]
+            found = [pid for pid, rank in _workers(os.getpid()).items() if rank == 1]
             if found and (tmp_path / "out" / "metrics.json").exists():
-                os.kill(int(found[0].split()[0]), signal.SIGKILL)
+                os.kill(found[0], signal.SIGKILL)
                 return
             time.sleep(0.2)
 
     killer = threading.Thread(target=kill_worker_1, daemon=True)
     killer.start()
-    with pytest.raises(TrialFailed, match=r"distributed worker \d of 2 ended") as caught:
+    with pytest.raises(
+        TrialFailed, match=r"distributed worker 1 of 2 ended \(exit code -9\)"
+    ) as caught:
         _train({**CONFIG, "epochs": 200, "workers": 2}, tmp_path / "out")
     killer.join()
     assert "\n" not in caught.value.message
-    assert _workers_alive() == []
+    assert _workers(os.getpid()) == {}
 
 
 @pytest.mark.timeout(200)
@@ -182,7 +194,7 @@ def test_a_pruned_distributed_trial_stops_every_worker(tmp_path: Path) -> None:
     with pytest.raises(StopTrial):
         run_trial({**CONFIG, "epochs": 100, "workers": 2}, prune, tmp_path / "out")
     assert time.monotonic() - started < 90  # not the 100 epochs
-    assert _workers_alive() == []
+    assert _workers(os.getpid()) == {}
     summary = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert (summary["status"], summary["epoch"]) == ("stopped", 1)  # as report said: no further
     assert (tmp_path / "out" / "checkpoints" / "last").is_dir()

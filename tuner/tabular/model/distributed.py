@@ -259,14 +259,17 @@ def _follow(
                     error["message"], status=error.get("status", "failed"), hint=error.get("hint")
                 )
             raise kind(error["message"], where=error.get("where"), hint=error.get("hint"))
-    # a worker died (killed, out of memory, a bug: its log says) or rank 0 ended silently
+    # a worker died (killed, out of memory, a bug: its log says) or rank 0 ended silently:
+    # name the one that died by itself, not one the end below stops, and one killed by
+    # a signal before one whose collective failed because of it
+    before = ranks.exit_codes()
     ranks.end(grace=2.0)
-    codes = ranks.exit_codes()
-    dead = [(r, c) for r, c in enumerate(codes) if c not in (0, None)]
-    rank, code = dead[0] if dead else (0, codes[0])
+    dead = [(r, c) for r, c in enumerate(before) if c not in (0, None)]
+    dead.sort(key=lambda found: found[1] >= 0)
+    rank, code = dead[0] if dead else (0, ranks.exit_codes()[0])
     last = _last_line(logs, rank)
     raise TrialFailed(
-        f"distributed worker {rank} of {len(codes)} ended (exit code {code}): {last}",
+        f"distributed worker {rank} of {len(before)} ended (exit code {code}): {last}",
         hint=f"its output: {logs / f'{rank}.log'}",
     )
 
