@@ -5,6 +5,7 @@ killed launcher or worker, and `tune train --workers`."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -108,6 +109,19 @@ def test_embeddings_and_a_wide_part_train_on_two_workers(tmp_path: Path) -> None
     two = _train({**wide, "workers": 2}, tmp_path / "wide-two")
     assert two[-1][1]["val_auc"] == pytest.approx(one[-1][1]["val_auc"], abs=0.02)
     assert (tmp_path / "wide-two" / "model" / "saved_model.pb").is_file()
+
+
+@pytest.mark.timeout(300)
+def test_a_last_batch_smaller_than_the_workers_trains(tmp_path: Path) -> None:
+    """breast_cancer's 455 training rows in batches of 454: the last batch has one row
+    for two workers. Each then takes it whole (batch normalization of no rows would be
+    NaN); the gradient is the one process's."""
+    config = {**CONFIG, "batch_size": 454, "epochs": 3}
+    one = _train(config, tmp_path / "one")
+    two = _train({**config, "workers": 2}, tmp_path / "two")
+    assert two[-1][1]["val_loss"] == pytest.approx(one[-1][1]["val_loss"], rel=1e-4)
+    normed = _train({**config, "batch_norm": True, "workers": 2}, tmp_path / "bn")
+    assert all(math.isfinite(v) for _, m in normed for v in m.values())
 
 
 @pytest.mark.timeout(300)

@@ -466,15 +466,23 @@ def train_worker(
                 raise StopTrial("stopped by the launcher")
 
     def shard(features: Any, labels: Any) -> tuple[Any, Any, Any]:
+        """This worker's rows of a global batch, and what its summed loss is divided by.
+        A batch with fewer rows than workers (an epoch's last) would leave some worker
+        none (batch normalization's statistics of no rows are NaN): then every worker
+        takes all of it and divides by workers × rows, which sums to the same gradient
+        (the epoch's training loss and metrics then count that batch once a worker)."""
         size = tf.shape(labels, out_type=tf.int64)[0]
-        lo, hi = size * rank // workers, size * (rank + 1) // workers
+        small = size < workers
+        lo = tf.where(small, tf.constant(0, tf.int64), size * rank // workers)
+        hi = tf.where(small, size, size * (rank + 1) // workers)
+        divide = tf.cast(size, tf.float32) * tf.where(small, float(workers), 1.0)
 
         def cut(t: Any) -> Any:
             if isinstance(t, tf.SparseTensor):
                 return tf.sparse.slice(t, [lo, 0], [hi - lo, t.dense_shape[1]])
             return t[lo:hi]
 
-        return tf.nest.map_structure(cut, features), labels[lo:hi], tf.cast(size, tf.float32)
+        return tf.nest.map_structure(cut, features), labels[lo:hi], divide
 
     def train_step(features: Any, labels: Any, size: Any) -> None:
         def replica(features: Any, labels: Any, size: Any) -> tuple[Any, Any]:
