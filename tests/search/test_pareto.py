@@ -49,3 +49,20 @@ def test_the_front_keeps_trade_offs_and_ties_and_drops_the_dominated():
     assert front(points, MAX_MIN) == [0, 1, 3, 4]
     assert front([(7, (1.0, 1.0))], MAX_MIN) == [7]
     assert front([], MAX_MIN) == []
+
+
+def test_the_front_is_the_pairwise_definition_on_random_points():
+    import random
+
+    from tuner.space.model import dominates
+
+    rng = random.Random(3)
+    goals = (*MAX_MIN, Metric("size", "minimize"))
+    for _ in range(50):
+        points = [
+            (i, tuple(float(rng.randint(0, 4)) for _ in goals)) for i in range(rng.randint(0, 30))
+        ]
+        pairwise = [
+            k for k, v in points if not any(dominates(o, v, goals) for j, o in points if j != k)
+        ]
+        assert front(points, goals) == pairwise

@@ -59,11 +59,22 @@ def should_prune(
 
 def front(points: Sequence[tuple[int, Vector]], goals: Sequence[Metric]) -> list[int]:
     """The keys of the non-dominated points, in the order given; equal vectors all stay
-    (neither dominates the other)."""
-    return [
-        key
-        for key, vector in points
-        if not any(
-            dominates(tuple(other), tuple(vector), tuple(goals)) for k, other in points if k != key
-        )
-    ]
+    (neither dominates the other).
+
+    Asked after every finished trial, so not pairwise: in lexicographic order of the
+    goals' keys no point can dominate one before it (a dominating vector is no worse
+    anywhere and better somewhere, so it sorts first), and a point is dominated by some
+    point exactly when it is by one of the front kept so far — n · front, not n²."""
+
+    def order(point: tuple[int, Vector]) -> tuple[float, ...]:
+        return tuple(g.key(v) for g, v in zip(goals, point[1], strict=True))
+
+    ordered = sorted(points, key=order)
+    kept: list[tuple[float, ...]] = []
+    keys: set[int] = set()
+    for key, vector in ordered:
+        mine = tuple(vector)
+        if not any(dominates(other, mine, tuple(goals)) for other in kept):
+            kept.append(mine)
+            keys.add(key)
+    return [key for key, _ in points if key in keys]

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -550,15 +551,7 @@ def train_worker(
     try:
         for epoch in range(int(epoch_var) + 1, cfg["epochs"] + 1):
             single._seed_dropout(model, cfg["seed"], epoch)
-            train = reader.dataset(
-                data_dir,
-                cfg["train_split"],
-                batch_size=cfg["batch_size"],
-                shuffle=True,
-                seed=cfg["seed"],
-                epoch=epoch,
-            )
-            train = single._for_model(train, built).map(shard)
+            train = single.epoch_batches(data_dir, cfg, epoch, built).map(shard)
             t0 = time.perf_counter()
             with reader.reading(data_dir, cfg["train_split"]):
                 iterator, left = iter(train), steps
@@ -568,7 +561,7 @@ def train_worker(
                     left -= k
             metrics = epoch_train_metrics()
             train_time = time.perf_counter() - t0
-            if not all(map(_finite, metrics.values())):
+            if not all(map(math.isfinite, metrics.values())):
                 status = "diverged"
                 history.append({"epoch": epoch, **metrics})
                 if chief:
@@ -581,16 +574,9 @@ def train_worker(
             epoch_var.assign(epoch)
             if plain is not None and summaries is not None:
                 plain.model.set_weights(model.get_weights())
-                validation = reader.dataset(
-                    data_dir,
-                    cfg["validation_split"],
-                    batch_size=max(cfg["batch_size"], 1024),
-                    shuffle=False,
-                )
+                validation = single.validation_batches(data_dir, cfg, plain)
                 with reader.reading(data_dir, cfg["validation_split"]):
-                    evaluated = plain.model.evaluate(
-                        single._for_model(validation, plain), verbose=0, return_dict=True
-                    )
+                    evaluated = plain.model.evaluate(validation, verbose=0, return_dict=True)
                 if not sizes:
                     sizes = single.model_size(plain.model)
                     batch = single._predict_batch(data_dir, cfg, plain)
@@ -609,7 +595,7 @@ def train_worker(
                 value = metrics.get(single.KEPT_BEST.name)
                 if (
                     value is not None
-                    and _finite(value)
+                    and math.isfinite(value)
                     and single.KEPT_BEST.better(value, best_value)
                 ):
                     best_value, best_epoch = value, epoch
@@ -649,12 +635,6 @@ def _per_example(labels: Any, predictions: Any) -> tuple[Any, Any]:
     if len(predictions.shape) == 1:
         return labels[:, None], predictions[:, None]
     return labels, predictions
-
-
-def _finite(value: float) -> bool:
-    import math
-
-    return math.isfinite(value)
 
 
 if __name__ == "__main__":

@@ -346,21 +346,8 @@ def run_trial(
             report(entry["epoch"], {k: v for k, v in entry.items() if k != "epoch"})
         for epoch in range(start_epoch, cfg["epochs"] + 1):
             _seed_dropout(model, cfg["seed"], epoch)
-            train = reader.dataset(
-                data_dir,
-                cfg["train_split"],
-                batch_size=cfg["batch_size"],
-                shuffle=True,
-                seed=cfg["seed"],
-                epoch=epoch,
-            )
-            validation = reader.dataset(
-                data_dir,
-                cfg["validation_split"],
-                batch_size=max(cfg["batch_size"], 1024),
-                shuffle=False,
-            )
-            train, validation = _for_model(train, built), _for_model(validation, built)
+            train = epoch_batches(data_dir, cfg, epoch, built)
+            validation = validation_batches(data_dir, cfg, built)
             callbacks = [keras.callbacks.TerminateOnNaN()]
             if epoch == start_epoch:
                 callbacks.append(first_step)
@@ -551,6 +538,28 @@ def _quantiles(
         edges = np.unique(np.quantile(column, levels)) if column.size else np.array([0.0])
         cut[name] = tuple(float(e) for e in edges)
     return cut
+
+
+def epoch_batches(data_dir: Path, cfg: dict[str, Any], epoch: int, built: Built) -> Any:
+    """The training split's batches of `epoch`, keyed as the model's inputs: their order
+    is a function of (seed, epoch), whichever process reads them."""
+    ds = reader.dataset(
+        data_dir,
+        cfg["train_split"],
+        batch_size=cfg["batch_size"],
+        shuffle=True,
+        seed=cfg["seed"],
+        epoch=epoch,
+    )
+    return _for_model(ds, built)
+
+
+def validation_batches(data_dir: Path, cfg: dict[str, Any], built: Built) -> Any:
+    """The validation split in file order, in batches of at least 1,024 rows."""
+    ds = reader.dataset(
+        data_dir, cfg["validation_split"], batch_size=max(cfg["batch_size"], 1024), shuffle=False
+    )
+    return _for_model(ds, built)
 
 
 def _for_model(ds: Any, built: Built) -> Any:
