@@ -77,3 +77,14 @@ def test_a_two_worker_sweep_completes_and_resumes_after_a_driver_sigkill(tmp_pat
         assert [h["epoch"] for h in summary["history"]] == [1, 2, 3]
         assert (folder / "model" / "saved_model.pb").is_file()
         assert t.value == pytest.approx(summary["final"]["val_auc"])
+
+
+@pytest.mark.timeout(400)
+def test_pruned_two_worker_trials_are_followed_by_the_next(sweeper) -> None:
+    """Every trial pruned at its first epoch (threshold above any AUC): each next trial
+    still starts (reusing the pruned trial's actor left the sweep hanging)."""
+    text = SPACE.replace("pruner: {type: none}", "pruner: {type: threshold, lower: 1.01}")
+    outcome = sweeper.run(text.replace("trials: 2", "trials: 3"))
+    trials = outcome.study.get_trials(deepcopy=False)
+    assert [t.state.name for t in trials] == ["PRUNED"] * 3
+    assert all(sorted(t.intermediate_values) == [1] for t in trials)

@@ -621,7 +621,10 @@ def _run_locked(
             scheduler=PrunerScheduler(bridge, inner),
             num_samples=-1,
             max_concurrent_trials=trials_at_once(spec),
-            reuse_actors=True,
+            # a trial of several workers starts fresh rank processes anyway; reusing its
+            # actor failed after a pruned one (its thread still ending the ranks: Ray
+            # could not reset it, and the next trial never started)
+            reuse_actors=spec.resources.workers == 1,
             trial_name_creator=name,
             trial_dirname_creator=name,
         ),
