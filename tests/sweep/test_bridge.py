@@ -532,7 +532,7 @@ def test_a_stop_that_is_not_resumable_fails_unfinished_trials_and_completes_fini
     run_epochs(bridge, "short", [0.5])
     run_epochs(bridge, "whole", [0.5, 0.6, 0.7])
 
-    bridge.stop(Stop.TIME_BUDGET, "the sweep's time budget ran out")
+    bridge.stop(Stop.MAX_FAILURES, "2 trials failed (budget.max_failures)")
     assert not bridge.interrupted
     bridge.finish("short", None, False)
     bridge.finish("whole", None, False)
@@ -540,9 +540,40 @@ def test_a_stop_that_is_not_resumable_fails_unfinished_trials_and_completes_fini
     short, whole = trial(bridge.study, 0), trial(bridge.study, 1)
     assert short.state == State.FAIL
     assert short.user_attrs[records.TRIAL_REASON] == (
-        "interrupted after epoch 1: the sweep's time budget ran out"
+        "interrupted after epoch 1: 2 trials failed (budget.max_failures)"
     )
     assert whole.state == State.COMPLETE and whole.value == 0.7
+
+
+def test_the_time_budget_keeps_a_stopped_trial_at_its_last_epoch_or_resumable(
+    tmp_path: Path,
+) -> None:
+    """The sweep's own time budget is no failure of the trials it stops: one that reported
+    an epoch is COMPLETE with that epoch's value (it can be the best), one that reported
+    nothing stays RUNNING for `tune resume`."""
+    tracker, progress = FakeTracker(), FakeProgress()
+    bridge = make_bridge(
+        make_spec(trials=3, epochs=3), tmp_path, tracker=tracker, progress=progress
+    )
+    bridge.ask("short")
+    bridge.ask("none")
+    run_epochs(bridge, "short", [0.5, 0.9])
+
+    bridge.stop(Stop.TIME_BUDGET, "the sweep's time budget ran out")
+    bridge.finish("short", None, False)
+    bridge.finish("none", None, False)
+
+    short, unscored = trial(bridge.study, 0), trial(bridge.study, 1)
+    assert short.state == State.COMPLETE and short.value == 0.9
+    assert short.user_attrs[records.TRIAL_REASON] == (
+        "stopped by the sweep's time budget after epoch 2 of 3"
+    )
+    assert unscored.state == State.RUNNING
+    assert bridge.counts.by_state == {"COMPLETE": 1}
+    ended = {args[0]: args[1:] for args in tracker.named("end_trial")}
+    assert ended["run-0-1"][:2] == ("COMPLETE", 0.9)
+    assert ended["run-1-2"][0] == "INTERRUPTED"
+    assert bridge.study.best_trial.number == 0
 
 
 def test_close_fails_the_trials_ray_never_ended(tmp_path: Path) -> None:

@@ -353,3 +353,26 @@ def test_tensorflow_trials_killed_mid_checkpoint_continue_from_their_checkpoint(
         steps = _steps_trained(results / "tf" / "trials" / str(t.number))
         assert steps.count(1) == 1, (t.number, steps)  # resumed, not retrained from scratch
         assert set(steps) == {1, 2, 3} and len(steps) <= 4, (t.number, steps)
+
+
+@pytest.mark.timeout(300)
+def test_a_resume_goes_on_with_the_budget_the_sweep_was_last_given(tmp_path: Path) -> None:
+    """`--trials 6` over a file's 4, the driver killed, then `tune resume`: the sweep runs
+    to 6 (the live line and `tune status` say "of 6"), not back to the file's 4."""
+    space = write(tmp_path / "slow.yaml", SPACE.format(trials=4, sleep=0.05))
+    results = tmp_path / "results"
+    done = _tune("run", space, "--results", results, "-q", "--trials", "6", fault="trial_end:5")
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+
+    done = _tune("resume", "slow", "--results", results)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "/6 done" in done.stdout and "/4 done" not in done.stdout, done.stdout[-2000:]
+    assert "last given (trials 6" in done.stderr, done.stderr[-2000:]
+    _check_consistent(results, 6, finished=True)
+    status = _tune("status", "slow", "--results", results)
+    assert " of 6" in status.stdout, status.stdout
+
+    # the same space file run again without --trials: the budget stays 6 (nothing to do)
+    done = _tune("run", space, "--results", results, "-q")
+    assert done.returncode == 0, done.stderr[-2000:]
+    _check_consistent(results, 6, finished=True)

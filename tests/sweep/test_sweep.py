@@ -318,7 +318,7 @@ def test_time_budget_stops_the_sweep_cleanly(sweeper: Sweeper) -> None:
         trials=8,
         epochs=20,
         fixed="{sleep: 0.5}",
-        extra_budget=", time: 3s",
+        extra_budget=", time: 6s",
     )
     started = time.monotonic()
     outcome = sweeper.run(space)
@@ -326,14 +326,24 @@ def test_time_budget_stops_the_sweep_cleanly(sweeper: Sweeper) -> None:
     assert outcome.stopped is not None and "time budget" in outcome.stopped
     assert took < 20, f"the sweep took {took:.1f}s with a 3s budget"
     trials = outcome.study.get_trials(deepcopy=False)
-    assert trials and all(t.state.is_finished() for t in trials), states(outcome.study)
     assert len(trials) < 8
-    interrupted = [t for t in trials if t.state == TrialState.FAIL]
-    assert interrupted, states(outcome.study)
-    for t in interrupted:
-        assert t.user_attrs["reason"].startswith("interrupted"), t.user_attrs["reason"]
+    # the budget's stop is no failure: a stopped trial stands at its last epoch, with its
+    # value (it can be the best), or, with none yet, stays RUNNING for `tune resume`
+    # (how many epochs a trial reaches in the budget depends on the machine's load)
+    assert not [t for t in trials if t.state == TrialState.FAIL], states(outcome.study)
+    stopped = [t for t in trials if t.state == TrialState.COMPLETE]
+    for t in stopped:
+        assert t.user_attrs["reason"].startswith("stopped by the sweep's time budget after"), (
+            t.user_attrs
+        )
+        assert t.value == t.intermediate_values[max(t.intermediate_values)]
+    unscored = [t for t in trials if t.state == TrialState.RUNNING]
+    assert all(not t.intermediate_values for t in unscored), states(outcome.study)
+    assert outcome.best_number in {t.number for t in stopped} | ({None} if not stopped else set())
     _, children = sweeper.runs("timed")
-    assert all(run.info.status == "FAILED" for (run,) in children.values())
+    for number, (run,) in children.items():
+        state = outcome.study.trials[number].state
+        assert run.info.status == ("FINISHED" if state == TrialState.COMPLETE else "KILLED")
     assert [p.info.status for p in sweeper.runs("timed")[0]] == ["FINISHED"]
 
 

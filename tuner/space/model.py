@@ -443,6 +443,9 @@ class SweepSpec:
     objectives: tuple[Metric, ...] = ()  # `metrics:` of the file; () means (metric,)
     constraints: tuple[Constraint, ...] = ()
     warm_start: WarmStart | None = None  # earlier sweeps a new sweep starts from
+    # the budget keys the command line set now (--trials → "trials", --concurrency →
+    # "concurrency"): the others keep what the sweep was last given (`with_budget_of`)
+    given: frozenset[str] = frozenset()
 
     @property
     def metrics(self) -> tuple[Metric, ...]:
@@ -484,14 +487,34 @@ class SweepSpec:
     ) -> SweepSpec:
         """The command line's --trials / --concurrency applied (each ≥ 1)."""
         changes: dict[str, Any] = {}
-        for flag, value in (("--trials", trials), ("--concurrency", concurrency)):
+        given = {"trials": trials, "concurrency": concurrency}
+        for key, value in given.items():
             if value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{flag} {value!r}: expected a whole number ≥ 1")
+                raise ConfigError(f"--{key} {value!r}: expected a whole number ≥ 1")
         if trials is not None:
             changes["budget"] = replace(self.budget, trials=trials)
         if concurrency is not None:
+            changes["concurrency"] = concurrency
+        if not changes:
+            return self
+        now = frozenset(k for k, v in given.items() if v is not None)
+        return replace(self, given=self.given | now, **changes)
+
+    def with_budget_of(self, trials: int | None, concurrency: int | None) -> SweepSpec:
+        """The budget the sweep was last given (`trials`, `concurrency`, as its study
+        recorded them: an earlier --trials/--concurrency) where this command line gives
+        none: a resume or a rerun of the same space file does not undo an extension."""
+        budget = self.budget
+        changes: dict[str, Any] = {}
+        if trials is not None and "trials" not in self.given and trials != budget.trials:
+            changes["budget"] = replace(budget, trials=trials)
+        if (
+            concurrency is not None
+            and "concurrency" not in self.given
+            and concurrency != self.concurrency
+        ):
             changes["concurrency"] = concurrency
         return replace(self, **changes) if changes else self
 

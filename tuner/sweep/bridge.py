@@ -460,7 +460,7 @@ class Bridge:
                 reason = result.get(REASON) or entry.reason or entry.died or "the trial errored"
                 if entry.died and entry.retries:
                     reason += f" (after {entry.retries} re-run{'s' * (entry.retries > 1)})"
-            elif self.stopping and self.interrupted:
+            elif self.stopping and (self.interrupted or self._timed_out_unscored(entry)):
                 # left RUNNING in the study: the next `tune run` continues it
                 self._record_run(entry)
                 if self.tracker is not None and entry.run_id:
@@ -470,6 +470,17 @@ class Bridge:
                 if self.progress is not None:
                     self.progress.trial_finished(entry.number, "RUNNING", None, self.stopping)
                 return
+            elif (
+                self.stop_kind is Stop.TIME_BUDGET
+                and entry.last_epoch < self.spec.budget.max_epochs
+            ):
+                # the sweep's own budget is not the trial's failure: it stands at its
+                # last epoch, with that value (it may be the best)
+                state = State.COMPLETE
+                reason = (
+                    f"stopped by the sweep's time budget after epoch {entry.last_epoch} "
+                    f"of {self.spec.budget.max_epochs}"
+                )
             elif self.stopping and entry.last_epoch < self.spec.budget.max_epochs:
                 state = State.FAIL
                 reason = f"interrupted after epoch {entry.last_epoch}: {self.stopping}"
@@ -511,6 +522,13 @@ class Bridge:
                     entry.number, state.name, shown, why, best=best, front=front
                 )
             faults.point("trial_end")
+
+    def _timed_out_unscored(self, entry: Running) -> bool:
+        """A trial the time budget stopped before it reported a value: nothing to score
+        it by, so it stays RUNNING for `tune resume` to run (not a failure of its own)."""
+        if self.stop_kind is not Stop.TIME_BUDGET:
+            return False
+        return entry.last_value is None or (self.spec.multi and entry.last_vector is None)
 
     def _check_constraints(self, entry: Running, state: Any) -> list[str]:
         """Each constraint's violation on the trial, at its last epoch (before it is told:

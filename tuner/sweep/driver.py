@@ -398,6 +398,7 @@ def _open_and_run(
     study = _study(spec, url, opened)
     new_study = not study.get_trials(deepcopy=False) and SweepRecord.of(study).uid is None
     check_same_sweep(study, spec)
+    spec = _last_budget(spec, study)
     lock = SweepLock(study)
     lock.acquire()
     mark("study_ready")
@@ -424,6 +425,31 @@ def _open_and_run(
         lock.release()
         if discard:
             _discard(study, url, directory if new_folder else None)
+
+
+def _last_budget(spec: SweepSpec, study: optuna.Study) -> SweepSpec:
+    """The budget the sweep was last given, where this command gives none and the space
+    file is the one it ran with (an edited file's budget is the new word): `tune resume`
+    or a rerun after `--trials 6` goes on to 6, not back to the file's number."""
+    record = SweepRecord.of(study)
+    if record.space != spec.source:
+        return spec
+    kept = spec.with_budget_of(record.trials, record.concurrency)
+    changed = [
+        f"{what} {now}"
+        for what, now, was in (
+            ("trials", kept.budget.trials, spec.budget.trials),
+            ("concurrency", kept.concurrency, spec.concurrency),
+        )
+        if now != was
+    ]
+    if changed:
+        print(
+            f"tune: sweep '{spec.name}' goes on with the budget it was last given "
+            f"({', '.join(changed)}; --trials/--concurrency change it)",
+            file=sys.stderr,
+        )
+    return kept
 
 
 def _warm_start_sources(
