@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import signal
 import time
 from pathlib import Path
@@ -19,11 +20,22 @@ from tuner.trial import MlflowModel, objective
 def train(config: dict[str, Any], report, trial_dir: Path) -> dict[str, Any]:
     """Checkpoints its epoch in trial_dir (like a real objective) and resumes after it;
     every epoch it trains is appended to trial_dir/epochs.log, so tests can tell a
-    resumed trial from one trained twice."""
+    resumed trial from one trained twice. `linger` keeps its thread that many seconds
+    after it ends (an objective slow to unwind: Ray cannot reuse its worker at once)."""
+    try:
+        return _train(config, report, trial_dir)
+    finally:
+        time.sleep(float(config.get("linger", 0.0)))
+
+
+def _train(config: dict[str, Any], report, trial_dir: Path) -> dict[str, Any]:
+    """`checkpoint: false`: keeps no checkpoint (a run again starts from epoch 1);
+    `jitter`: noise of that size on every score (a run again reports other values)."""
     x = float(config.get("x", 0.5))
     trial_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = trial_dir / "checkpoint.json"
-    history = json.loads(checkpoint.read_text())["history"] if checkpoint.exists() else []
+    keep = config.get("checkpoint", True)
+    history = json.loads(checkpoint.read_text())["history"] if keep and checkpoint.exists() else []
     for past in history:  # re-report what the checkpoint holds, as the real objective does
         report(past["epoch"], {"score": past["score"], "loss": 1 - past["score"]})
     for epoch in range(len(history) + 1, int(config.get("epochs", 3)) + 1):
@@ -37,7 +49,7 @@ def train(config: dict[str, Any], report, trial_dir: Path) -> dict[str, Any]:
                 with deaths.open("a") as log:
                     log.write(f"{os.getpid()}\n")
                 os.kill(os.getpid(), signal.SIGKILL)
-        score = x * (1 - 0.5**epoch)
+        score = x * (1 - 0.5**epoch) + float(config.get("jitter", 0.0)) * random.random()
         with (trial_dir / "epochs.log").open("a") as log:
             log.write(f"{epoch}\n")
         tmp = trial_dir / "checkpoint.json.tmp"

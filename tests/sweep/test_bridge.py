@@ -43,6 +43,7 @@ name: unit
 objective: tests.sweep.cheap:train
 metric: {{name: score, goal: {goal}}}
 budget: {{trials: {trials}, max_epochs: {epochs}, max_retries: {retries}{budget}}}
+concurrency: {concurrency}
 sampler: {{type: random, seed: 1}}
 pruner: {pruner}
 params:
@@ -58,10 +59,17 @@ def make_spec(
     pruner: str = "{type: none}",
     goal: str = "maximize",
     budget: str = "",
+    concurrency: int = 8,
 ) -> SweepSpec:
     """A small space file's spec (objective not loaded: nothing runs it here)."""
     text = SPACE.format(
-        trials=trials, epochs=epochs, retries=retries, pruner=pruner, goal=goal, budget=budget
+        trials=trials,
+        epochs=epochs,
+        retries=retries,
+        pruner=pruner,
+        goal=goal,
+        budget=budget,
+        concurrency=concurrency,
     )
     return parse_spec(text, "space.yaml", check_objective=False)
 
@@ -371,15 +379,76 @@ def test_replayed_epochs_of_a_resumed_trial_are_not_reported_again(tmp_path: Pat
     bridge = make_bridge(spec, tmp_path, study=reopen(dead.study, spec), tracker=tracker)
     bridge.ask("ray-new")
 
-    # the objective resumes from its checkpoint and re-reports epochs 1 and 2 first; a
-    # replayed value below the threshold is not a new decision either
-    assert run_epochs(bridge, "ray-new", [0.6, 0.1]) == [False, False]
+    # the objective resumes from its checkpoint and re-reports epochs 1 and 2 first (as
+    # recorded: 0.7 is below no threshold here, but a replay is never a new decision)
+    assert run_epochs(bridge, "ray-new", [0.6, 0.7]) == [False, False]
     assert bridge.counts.epochs == 0
     assert run_epochs(bridge, "ray-new", [0.8], start=3) == [False]
 
     assert trial(bridge.study, 0).intermediate_values == {1: 0.6, 2: 0.7, 3: 0.8}
     assert bridge.counts.epochs == 1
     assert [epoch for _, epoch, _ in tracker.named("log_epoch")] == [1, 2, 3]  # MLflow re-logged
+
+
+def test_a_resumed_trial_whose_objective_started_over_is_never_stitched(
+    tmp_path: Path,
+) -> None:
+    """An objective without a checkpoint, its driver killed after epoch 2: the re-run
+    reports epoch 1 again with another value. Its record is not glued from two runs: the
+    trial is stopped and failed saying why, and its config starts over as a new trial
+    that is not counted against the budget (as Optuna's RetryFailedTrialCallback does)."""
+    spec = make_spec(trials=2, epochs=3)
+    dead = make_bridge(spec, tmp_path)
+    first = dead.ask("ray-old")
+    assert first is not None
+    run_epochs(dead, "ray-old", [0.81, 0.86])
+
+    tracker, progress = FakeTracker(), FakeProgress()
+    bridge = make_bridge(
+        spec, tmp_path, study=reopen(dead.study, spec), tracker=tracker, progress=progress
+    )
+    assert bridge.ask("ray-new") is not None
+    assert run_epochs(bridge, "ray-new", [0.80]) == [True]  # stopped at once
+    bridge.finish("ray-new", None, False)
+
+    old = trial(bridge.study, 0)
+    assert old.state == State.FAIL
+    assert old.intermediate_values == {1: 0.81, 2: 0.86}  # the first run's, untouched
+    assert "its objective started over" in old.user_attrs[records.TRIAL_REASON]
+    assert [args[1] for args in tracker.named("end_trial")] == ["FAIL"]
+    assert [e for _, e, _ in tracker.named("log_epoch")] == []  # nothing of the new run on it
+    assert [(n, s) for n, s, _, _ in progress.named("trial_finished")] == [(0, "FAIL")]
+
+    again = bridge.ask("ray-again")
+    assert again is not None and again["number"] == 1
+    assert again["config"] == first["config"]
+    assert records.restart_of(trial(bridge.study, 1)) == 0
+    assert bridge.counts.asked == 1 and bridge.budget_left() == 1
+    assert run_epochs(bridge, "ray-again", [0.80, 0.85, 0.9]) == [False] * 3
+    bridge.finish("ray-again", None, False)
+    assert trial(bridge.study, 1).intermediate_values == {1: 0.80, 2: 0.85, 3: 0.9}
+    assert bridge.counts.restarted == 1 and bridge.counts.failed == 1
+
+    # a later driver counts the budget the same way
+    later = make_bridge(spec, tmp_path, study=reopen(bridge.study, spec))
+    assert later.counts.asked == 1 and later.budget_left() == 1
+
+
+def test_a_restart_enqueued_before_a_kill_is_asked_by_the_next_driver(tmp_path: Path) -> None:
+    spec = make_spec(trials=1, epochs=2)
+    dead = make_bridge(spec, tmp_path)
+    dead.ask("ray-old")
+    run_epochs(dead, "ray-old", [0.5])
+    bridge = make_bridge(spec, tmp_path, study=reopen(dead.study, spec))
+    bridge.ask("ray-new")
+    assert run_epochs(bridge, "ray-new", [0.4]) == [True]
+    bridge.finish("ray-new", None, False)  # ... and the driver is killed here
+
+    later = make_bridge(spec, tmp_path, study=reopen(bridge.study, spec))
+    assert later.budget_left() == 0 and later.restarts == 1
+    config = later.ask("ray-later")
+    assert config is not None and config["number"] == 1
+    assert later.ask("ray-more") is None
 
 
 def test_a_result_for_a_trial_the_bridge_does_not_run_is_ignored(tmp_path: Path) -> None:
@@ -872,18 +941,77 @@ def test_the_counts_follow_what_the_bridge_told(tmp_path: Path) -> None:
     assert (bridge.counts.asked, bridge.counts.epochs, bridge.counts.finished) == (3, 3, 3)
 
 
-def test_waiting_while_a_running_trial_may_still_need_a_rerun(tmp_path: Path) -> None:
-    bridge = make_bridge(make_spec(trials=1, retries=1), tmp_path)
-    never = make_bridge(make_spec(trials=1, retries=0), tmp_path)
+@pytest.mark.parametrize("retries", [0, 1])
+def test_waiting_while_a_running_trial_may_still_need_to_run_again(
+    tmp_path: Path, retries: int
+) -> None:
+    """Its worker may die (a re-run), or Ray drop it before it starts (started again,
+    with or without re-runs allowed): the searcher must not finish while a trial runs."""
+    bridge = make_bridge(make_spec(trials=1, retries=retries), tmp_path)
     assert not bridge.waiting()  # nothing runs
 
     bridge.ask("ray-1")
-    never.ask("ray-1")
 
     assert bridge.waiting()
-    assert not never.waiting()  # no re-runs allowed
     bridge.stop(Stop.TIME_BUDGET, "time")
     assert not bridge.waiting()
+
+
+def test_no_more_trials_are_asked_than_the_sweep_runs_at_once(tmp_path: Path) -> None:
+    """The bridge keeps the sweep's concurrency, not Ray's ConcurrencyLimiter (which would
+    keep a slot for ever for a trial Ray drops without telling the searcher)."""
+    bridge = make_bridge(make_spec(trials=5, concurrency=2), tmp_path)
+    assert bridge.ask("ray-1") is not None
+    assert bridge.ask("ray-2") is not None
+    assert bridge.ask("ray-3") is None
+    bridge.dropped("ray-2", "Ray ended it")  # (then queued to start again)
+    again = bridge.ask("ray-4")
+    assert again is not None and again["number"] == 1
+    assert bridge.ask("ray-5") is None
+
+
+def test_a_trial_ray_dropped_before_it_started_runs_again_without_using_a_retry(
+    tmp_path: Path,
+) -> None:
+    progress = FakeProgress()
+    bridge = make_bridge(make_spec(trials=1, retries=0), tmp_path, progress=progress)
+    bridge.ask("ray-1")
+    bridge.dropped("ray-1", "Ray ended it (ERROR) without a result")
+
+    assert bridge.running == {} and trial(bridge.study, 0).state == State.RUNNING
+    assert progress.named("trial_finished") == [
+        (0, "RUNNING", None, "Ray ended it (ERROR) without a result; starting it again")
+    ]
+    config = bridge.ask("ray-2")
+    assert config is not None and config["number"] == 0
+    complete_epochs = run_epochs(bridge, "ray-2", [0.5, 0.6, 0.7])
+    assert complete_epochs == [False, False, False]
+    bridge.finish("ray-2", {}, False)
+    frozen = trial(bridge.study, 0)
+    assert frozen.state == State.COMPLETE and records.TRIAL_RETRIES not in frozen.user_attrs
+
+
+def test_a_trial_ray_keeps_dropping_fails_saying_why(tmp_path: Path) -> None:
+    from tuner.sweep.bridge import DROPPED_STARTS
+
+    bridge = make_bridge(make_spec(trials=1, retries=0), tmp_path)
+    for attempt in range(DROPPED_STARTS + 1):
+        assert bridge.ask(f"ray-{attempt}") is not None
+        bridge.dropped(f"ray-{attempt}", "Ray ended it (ERROR) without a result")
+    frozen = trial(bridge.study, 0)
+    assert frozen.state == State.FAIL
+    assert frozen.user_attrs[records.TRIAL_REASON] == "Ray ended it (ERROR) without a result"
+    assert bridge.ask("ray-last") is None
+
+
+def test_a_stopping_sweep_leaves_the_trials_ray_ended_to_close(tmp_path: Path) -> None:
+    """Ray ends every running trial without a word when the sweep stops: `close` settles
+    them (resumable or failed), not `dropped`."""
+    bridge = make_bridge(make_spec(trials=2), tmp_path)
+    bridge.ask("ray-1")
+    bridge.stop(Stop.SIGNAL, "interrupted (Ctrl-C)")
+    bridge.dropped("ray-1", "Ray ended it")
+    assert "ray-1" in bridge.running and not bridge.retry
 
 
 def test_all_done_once_the_budget_is_spent_and_nothing_runs(tmp_path: Path) -> None:

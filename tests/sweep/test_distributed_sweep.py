@@ -33,7 +33,6 @@ params:
 
 def test_the_concurrency_counts_workers() -> None:
     from tuner.space.model import Budget, Metric, Resources, SweepSpec
-    from tuner.sweep.driver import trials_at_once
 
     def spec(concurrency: int, workers: int) -> SweepSpec:
         return SweepSpec(
@@ -46,10 +45,10 @@ def test_the_concurrency_counts_workers() -> None:
             resources=Resources(workers=workers),
         )
 
-    assert trials_at_once(spec(2, 2)) == 1
-    assert trials_at_once(spec(4, 2)) == 2
-    assert trials_at_once(spec(1, 3)) == 1  # a trial always runs
-    assert trials_at_once(spec(3, 1)) == 3
+    assert spec(2, 2).trials_at_once == 1
+    assert spec(4, 2).trials_at_once == 2
+    assert spec(1, 3).trials_at_once == 1  # a trial always runs
+    assert spec(3, 1).trials_at_once == 3
     assert spec(2, 2).base_config()["workers"] == 2  # every trial config gets it
     assert "workers" not in spec(2, 1).base_config()
 

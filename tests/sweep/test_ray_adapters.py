@@ -119,13 +119,17 @@ def test_suggest_gives_the_bridges_config(tmp_path: Path) -> None:
     assert "ray-1" in bridge.running
 
 
-def test_suggest_is_finished_when_the_budget_is_spent_and_no_rerun_can_come(
+def test_suggest_is_finished_when_the_budget_is_spent_and_nothing_runs(
     tmp_path: Path,
 ) -> None:
-    searcher, _ = adapters(make_bridge(make_spec(trials=1, retries=0), tmp_path))
+    bridge = make_bridge(make_spec(trials=1, retries=0), tmp_path)
+    searcher, _ = adapters(bridge)
     searcher.suggest("ray-1")
+    assert searcher.suggest("ray-2") is None  # (Ray could still drop the running one)
+    run_epochs(bridge, "ray-1", [0.5])
+    searcher.on_trial_complete("ray-1", {EPOCH: 1, "score": 0.5})
 
-    assert searcher.suggest("ray-2") == Searcher.FINISHED
+    assert searcher.suggest("ray-3") == Searcher.FINISHED
 
 
 def test_suggest_waits_while_a_running_trial_may_still_be_rerun(tmp_path: Path) -> None:
@@ -490,3 +494,31 @@ def test_a_rerun_that_never_started_is_not_reported_as_a_rerun(tmp_path: Path) -
     bridge.close()
 
     assert "re-run" not in trial(bridge.study, 0).user_attrs[records.TRIAL_REASON]
+
+
+def test_the_watch_hands_the_bridge_a_trial_ray_ended_without_a_word(tmp_path: Path) -> None:
+    """Ray 2.60 sets a trial ERROR when it cannot reset a reused worker for it, calling
+    neither the scheduler nor the searcher: `TrialWatch` finds it at the next step."""
+    from tuner.sweep.ray_adapters import TrialWatch
+
+    bridge = make_bridge(make_spec(trials=2, retries=0), tmp_path)
+    searcher, scheduler = adapters(bridge)
+    watch = TrialWatch(scheduler)
+    first, second = ray_trial("ray-1"), ray_trial("ray-2")
+    for ray in (first, second):
+        assert isinstance(searcher.suggest(ray.trial_id), dict)
+        scheduler.on_trial_add(None, ray)
+        ray.status = "RUNNING"
+
+    watch.on_step_begin(1, [first, second])
+    assert set(bridge.running) == {"ray-1", "ray-2"}
+
+    first.status = "ERROR"  # dropped: no on_trial_error, no on_trial_complete
+    scheduler.on_trial_complete(None, second, {})  # (a normal end: told first)
+    second.status = "TERMINATED"
+    watch.on_step_begin(2, [first, second])
+
+    assert "ray-1" not in bridge.running and [e.number for e in bridge.retry] == [0]
+    assert scheduler.added == {}
+    again = searcher.suggest("ray-3")
+    assert isinstance(again, dict) and again["number"] == 0

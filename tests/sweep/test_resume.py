@@ -376,3 +376,71 @@ def test_a_resume_goes_on_with_the_budget_the_sweep_was_last_given(tmp_path: Pat
     done = _tune("run", space, "--results", results, "-q")
     assert done.returncode == 0, done.stderr[-2000:]
     _check_consistent(results, 6, finished=True)
+
+
+@pytest.mark.timeout(300)
+def test_a_trial_ray_cannot_start_in_a_reused_worker_runs_again(tmp_path: Path) -> None:
+    """Ray 2.60 errors a trial it cannot reset a reused worker for (the last trial's
+    thread still ending) without telling the searcher: the trial stayed RUNNING and the
+    sweep waited for ever (seen under load). Forced here: Ray waits 0 s for the thread,
+    and every trial's thread lingers 1 s after it ends."""
+    space = write(
+        tmp_path / "slow.yaml",
+        SPACE.format(trials=4, sleep=0.05)
+        .replace("concurrency: 2", "concurrency: 1")
+        .replace("max_epochs: 4}", "max_epochs: 2, max_retries: 0}")
+        .replace("fixed: {sleep: 0.05}", "fixed: {sleep: 0.05, linger: 1.0}"),
+    )
+    results = tmp_path / "results"
+    done = _tune("run", space, "--results", results, TUNE_FUNCTION_THREAD_TIMEOUT_S="0")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "starting it again" in done.stdout, done.stdout[-3000:]
+    study = _study(results)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 4
+    assert all(sorted(t.intermediate_values) == [1, 2] for t in study.trials)
+
+
+@pytest.mark.timeout(300)
+def test_a_resumed_trial_that_starts_over_is_never_stitched(tmp_path: Path) -> None:
+    """An objective that keeps no checkpoint, its driver SIGKILLed after epoch 2, then
+    `tune resume`: the re-run reports epoch 1 again with another value. The trial is
+    failed saying so (its two recorded epochs untouched, in the study and in MLflow) and
+    its config runs again from the start as a new trial, outside the budget."""
+    from mlflow.tracking import MlflowClient
+
+    space = write(
+        tmp_path / "slow.yaml",
+        SPACE.format(trials=2, sleep=0.05)
+        .replace("concurrency: 2", "concurrency: 1")
+        .replace("fixed: {sleep: 0.05}", "fixed: {sleep: 0.05, checkpoint: false, jitter: 0.01}"),
+    )
+    results = tmp_path / "results"
+    done = _tune("run", space, "--results", results, "-q", fault="epoch:2")
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+
+    done = _tune("resume", "slow", "--results", results)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "trial 0 FAIL" in done.stdout and "started over" in done.stdout, done.stdout
+    trials = _study(results).trials
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE", "COMPLETE"], trials
+    assert sorted(trials[0].intermediate_values) == [1, 2]
+    again = next(t for t in trials if t.user_attrs.get("restart_of") == 0)
+    assert again.params == trials[0].params and sorted(again.intermediate_values) == [1, 2, 3, 4]
+
+    client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("slow")
+    runs = client.search_runs([experiment.experiment_id])
+    children = {
+        int(r.data.tags["tuner.trial_number"]): r
+        for r in runs
+        if "mlflow.parentRunId" in r.data.tags
+    }
+    assert sorted(children) == [0, 1, 2]  # one child run per trial
+    for number, run in children.items():
+        steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, "score"))
+        assert steps == sorted(trials[number].intermediate_values), (number, steps)
+        values = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "score")}
+        assert values == trials[number].intermediate_values, number
+    assert children[0].info.status == "FAILED"
+    status = _tune("status", "slow", "--results", results)
+    assert "2 done" in status.stdout and " of 2" in status.stdout, status.stdout

@@ -457,6 +457,11 @@ class SweepSpec:
         """Several objectives: a multi-objective Optuna study, a Pareto front."""
         return len(self.metrics) > 1
 
+    @property
+    def trials_at_once(self) -> int:
+        """`concurrency` counts worker processes: a trial of N workers takes N of them."""
+        return max(1, self.concurrency // self.resources.workers)
+
     def param(self, name: str) -> Param:
         for p in self.params:
             if p.name == name:

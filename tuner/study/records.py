@@ -56,6 +56,10 @@ TRIAL_RETRIES = "retries"  # re-runs after its worker process died
 TRIAL_EPOCH_VALUES = "values@"  # + epoch: the objectives' vector that epoch (several)
 TRIAL_HISTORY = "history_of"  # {"sweep", "number"}: an earlier sweep's trial (warm start)
 TRIAL_REPLAY = "replay_of"  # {"sweep", "number"}: an own trial re-running a history trial
+# the trial number this one starts over for: a resumed trial whose objective started from
+# scratch (reporting other values for epochs already recorded) is failed, and its config
+# runs again as a new trial that does not count against the budget
+TRIAL_RESTART_OF = "restart_of"
 
 
 _GOALS = ("maximize", "minimize")
@@ -317,6 +321,12 @@ def feasible(trial: optuna.trial.FrozenTrial) -> bool:
 
 
 # ---------------------------------------------------------------- warm-start history
+
+
+def restart_of(trial: optuna.trial.FrozenTrial | optuna.Trial) -> int | None:
+    """The trial a trial starts over for (see TRIAL_RESTART_OF), or None."""
+    number = trial.user_attrs.get(TRIAL_RESTART_OF)
+    return number if isinstance(number, int) else None
 
 
 def is_history(trial: optuna.trial.FrozenTrial) -> bool:

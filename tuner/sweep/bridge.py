@@ -63,10 +63,15 @@ class Running:
     pruned: bool = False
     identified: bool = False
     reason: str | None = None  # a failure the trial reported
-    known: set[int] = field(default_factory=set)  # epochs the study already has (resume)
+    # what the study already has of each epoch (resume): the objective's value, or every
+    # objective's (several); a re-run reporting other values started over (see record)
+    known: dict[int, tuple[float, ...]] = field(default_factory=dict)
+    restarted: int | None = None  # the epoch at which its objective was seen starting over
     pid: int | None = None  # the worker process running it (from its first report)
     died: str | None = None  # why, when its worker process died under it
     retries: int = 0  # times it was re-run after its worker process died
+    dropped: int = 0  # times Ray ended it before it started (not counted as re-runs)
+    queued_dropped: bool = False  # queued again after Ray dropped it (not a re-run)
 
 
 @dataclass
@@ -80,6 +85,8 @@ class Counts:
     before: int = 0
     epochs: int = 0
     by_state: dict[str, int] = field(default_factory=dict)
+
+    restarted: int = 0  # trials failed to start over (not the objective's failures)
 
     @property
     def failed(self) -> int:
@@ -107,6 +114,26 @@ class Stop(enum.Enum):
     @property
     def resumable(self) -> bool:
         return self in (Stop.SIGNAL, Stop.SIGNAL_TWICE, Stop.LOCK_LOST, Stop.DISK_FULL)
+
+
+DROPPED_STARTS = 3  # times a trial Ray drops before it starts is started again
+
+
+def _recorded_epochs(trial: optuna.trial.FrozenTrial, multi: bool) -> dict[int, tuple[float, ...]]:
+    """What the study has of each of a trial's epochs: the objective's value (one), or
+    every objective's (several: kept as trial attributes)."""
+    if multi:
+        return {epoch: tuple(v) for epoch, v in records.epoch_values(trial).items()}
+    return {epoch: (value,) for epoch, value in trial.intermediate_values.items()}
+
+
+def _same(recorded: tuple[float, ...], reported: list[float | None]) -> bool:
+    """A re-reported epoch is the recorded one (an objective resuming replays its values
+    exactly, from its checkpoint's history), within float noise."""
+    return len(recorded) == len(reported) and all(
+        r is not None and math.isclose(a, r, rel_tol=1e-6, abs_tol=1e-12)
+        for a, r in zip(recorded, reported, strict=True)
+    )
 
 
 def died_reason(message: str, pid: int | None = None) -> str:
@@ -177,7 +204,12 @@ class Bridge:
         # asked, as every trial does.
         trials = records.own_trials(study.get_trials(deepcopy=False))
         waiting = optuna.trial.TrialState.WAITING
-        self.counts.asked = sum(t.state != waiting for t in trials)
+        # (a trial starting over for another is in the budget already: see TRIAL_RESTART_OF)
+        anew = [t for t in trials if records.restart_of(t) is not None]
+        self.counts.asked = sum(t.state != waiting for t in trials) - sum(
+            t.state != waiting for t in anew
+        )
+        self.restarts = sum(t.state == waiting for t in anew)  # enqueued, not yet asked
         self.counts.before = sum(t.state.is_finished() for t in trials)
         best = best_trial(study)  # the best so far, earlier runs' included
         self._best: float | None = objective_value(best) if best is not None else None
@@ -256,10 +288,10 @@ class Bridge:
         return self.spec.budget.trials - self.counts.asked
 
     def waiting(self) -> bool:
-        """Whether a running trial may still need a re-run (its worker could die): the
-        searcher must not tell Ray it is finished yet."""
+        """Whether a running trial may still need to run again (its worker could die, or
+        Ray drop it before it starts): the searcher must not tell Ray it is finished yet."""
         with self._lock:
-            return bool(self.running) and not self.stopping and self.spec.budget.max_retries > 0
+            return bool(self.running) and not self.stopping
 
     def ask(self, ray_trial_id: str) -> dict[str, Any] | None:
         """A new Optuna trial and its Ray config, or None when the budget is spent."""
@@ -268,19 +300,22 @@ class Bridge:
         from tuner.search.distributions import reseed, suggest
 
         with self._lock, self._fenced():
-            if self.stopping or not (self.retry or self.stale or self.budget_left() > 0):
+            more = self.retry or self.stale or self.restarts or self.budget_left() > 0
+            if self.stopping or not more:
                 return None  # (Ray polls while trials run: no storage read for that)
+            if len(self.running) >= self.spec.trials_at_once:
+                return None  # the sweep's concurrency (see driver: not Ray's limiter)
             if not self._holds():
                 return None
-            known: set[int] = set()
-            retries = 0
+            known: dict[int, tuple[float, ...]] = {}
+            retries = dropped = 0
             if self.retry:  # same number, same config: resumes from its checkpoint
                 again = self.retry.pop(0)
                 trial, config, known = again.trial, again.config, again.known
-                retries = again.retries
+                retries, dropped = again.retries, again.dropped
             elif self.stale:
                 frozen = self.stale.pop(0)
-                known = set(frozen.intermediate_values) | set(records.epoch_values(frozen))
+                known = _recorded_epochs(frozen, self.spec.multi)
                 trial = optuna.trial.Trial(self.study, frozen._trial_id)
                 recorded = TrialRecord.of(frozen).config
                 if recorded is None:  # its record was torn: the recorded params are kept
@@ -288,14 +323,18 @@ class Bridge:
                     records.write_trial(trial, config=recorded)
                 config = dict(recorded)
                 self.resumed.append(frozen.number)
-            elif self.budget_left() > 0:
-                if self.spec.sampler.seed is not None:  # the draws a resume would repeat
-                    # (by the sweep's own trials: the trial number, without a warm start)
+            elif self.restarts or self.budget_left() > 0:
+                if self.spec.sampler.seed is not None and not self.restarts:
+                    # the draws a resume would repeat (by the sweep's own trials: the
+                    # trial number, without a warm start)
                     number = len(records.own_trials(self.study.get_trials(deepcopy=False)))
                     reseed(self.study.sampler, self.spec.sampler.seed, number)
-                trial = self.study.ask()
+                trial = self.study.ask()  # (a trial starting over is enqueued: asked first)
                 config = suggest(trial, self.spec)
-                self.counts.asked += 1
+                if records.restart_of(trial) is not None:
+                    self.restarts = max(0, self.restarts - 1)  # in the budget already
+                else:
+                    self.counts.asked += 1
                 records.write_trial(trial, config=config)
             else:
                 return None
@@ -308,7 +347,7 @@ class Bridge:
                     self._parent(), number, config, {"ray_trial_id": ray_trial_id}
                 )
             self.running[ray_trial_id] = Running(
-                number, trial, run_id, config, known=known, retries=retries
+                number, trial, run_id, config, known=known, retries=retries, dropped=dropped
             )
             if self.progress is not None:
                 self.progress.trial_started(number, dict(trial.params))
@@ -350,17 +389,22 @@ class Bridge:
             replayed = epoch in entry.known  # a resumed trial re-reporting its checkpoint
             vector = [metrics.get(m.name) for m in self.goals]
             complete = all(v is not None and math.isfinite(v) for v in vector)
+            if replayed and complete and not _same(entry.known[epoch], vector):
+                # its objective started over (no checkpoint to continue from): its record
+                # is not stitched from two runs — stop it; `finish` starts it over
+                entry.restarted = epoch
+                return True
             if self.spec.multi:
                 if complete:
                     entry.last_vector = cast(list[float], vector)
                     if not replayed:
                         records.write_epoch_values(entry.trial, epoch, entry.last_vector)
-                        entry.known.add(epoch)
+                        entry.known[epoch] = tuple(entry.last_vector)
                     entry.last_value = value
             elif value is not None and math.isfinite(value):
                 if not replayed:
                     entry.trial.report(value, epoch)
-                    entry.known.add(epoch)
+                    entry.known[epoch] = (value,)
                 entry.last_value = value
             entry.last_metrics.update(metrics)
             entry.last_epoch = epoch
@@ -437,6 +481,21 @@ class Bridge:
                 return
             entry.died = died_reason(str(error), entry.pid)
 
+    def dropped(self, ray_trial_id: str, why: str) -> None:
+        """Ray ended a trial without telling its searcher (`ray_adapters.TrialWatch` saw
+        it: Ray 2.60 does so when it cannot reset a reused worker process for the trial).
+        Left as it was, the trial would stay RUNNING for ever and the sweep wait for it;
+        instead it runs again under its number, as after a worker's death — a trial that
+        never started up to DROPPED_STARTS times without using up budget.max_retries."""
+        with self._lock:
+            entry = self.running.get(ray_trial_id)
+            if entry is None or self.stopping:  # (a stopping sweep's trials: see close)
+                return
+            entry.died = why
+            entry.queued_dropped = not entry.identified and entry.dropped < DROPPED_STARTS
+            entry.dropped += entry.queued_dropped
+        self.finish(ray_trial_id, None, True)
+
     # --- telling ------------------------------------------------------------
     def finish(self, ray_trial_id: str, result: dict[str, Any] | None, error: bool) -> None:
         """Tell the study how a trial ended: PRUNED, FAIL (with a reason) or COMPLETE."""
@@ -452,7 +511,19 @@ class Bridge:
             died = error and entry.died and not (entry.pruned or self.interrupted)
             if died and self._retry(entry):
                 return
-            if entry.pruned:
+            if entry.restarted is not None:
+                state = State.FAIL
+                reason = (
+                    f"run again, its objective started over (epoch {entry.restarted} "
+                    "reported with another value than recorded: no checkpoint in trial_dir "
+                    "to continue from); its config starts over as a new trial"
+                )
+                self.study.enqueue_trial(
+                    dict(entry.trial.params), user_attrs={records.TRIAL_RESTART_OF: entry.number}
+                )
+                self.restarts += 1
+                self.counts.restarted += 1
+            elif entry.pruned:
                 state = State.PRUNED
                 reason = f"pruned after epoch {entry.last_epoch}"
             elif (error or FAILED in result) and not (entry.died and self.interrupted):
@@ -554,16 +625,22 @@ class Bridge:
 
     def _retry(self, entry: Running) -> bool:
         """Queue a trial whose worker died for a re-run under the same number and config
-        (it resumes from its checkpoint), while budget.max_retries allows."""
-        if entry.retries >= self.spec.budget.max_retries or self.stopping:
+        (it resumes from its checkpoint), while budget.max_retries allows; one Ray dropped
+        before it started (`dropped`) is queued again without counting as a re-run."""
+        if self.stopping:
             return False
-        entry.retries += 1
-        records.write_trial(entry.trial, retries=entry.retries)
+        if entry.queued_dropped:
+            note = f"{entry.died}; starting it again"
+        elif entry.retries < self.spec.budget.max_retries:
+            entry.retries += 1
+            records.write_trial(entry.trial, retries=entry.retries)
+            limit = self.spec.budget.max_retries
+            note = f"{entry.died}; re-running it ({entry.retries} of {limit})"
+        else:
+            return False
         entry.reason, entry.identified = None, False
         self.retry.append(entry)
         if self.progress is not None:
-            limit = self.spec.budget.max_retries
-            note = f"{entry.died}; re-running it ({entry.retries} of {limit})"
             self.progress.trial_finished(entry.number, "RUNNING", None, note)
         return True
 
@@ -574,8 +651,9 @@ class Bridge:
             if self.running or self.retry:
                 self.stop(Stop.ENDED, "the sweep ended while they ran")
             for entry in self.retry:  # re-runs never started: failed, or left resumable
-                entry.retries -= 1  # counted when queued; this one never ran
-                records.write_trial(entry.trial, retries=entry.retries)
+                if not entry.queued_dropped:
+                    entry.retries -= 1  # counted when queued; this one never ran
+                    records.write_trial(entry.trial, retries=entry.retries)
                 self.running[f"retry-{entry.number}"] = entry
                 self.finish(f"retry-{entry.number}", None, True)
             self.retry.clear()
@@ -587,7 +665,7 @@ class Bridge:
 
     def too_many_failures(self) -> bool:
         limit = self.spec.budget.max_failures
-        return limit is not None and self.counts.failed >= limit
+        return limit is not None and self.counts.failed - self.counts.restarted >= limit
 
     def all_done(self) -> bool:
         with self._lock:

@@ -59,6 +59,9 @@ _RAY_ENV = {
 }
 
 
+THREAD_TIMEOUT = "TUNE_FUNCTION_THREAD_TIMEOUT_S"
+
+
 @dataclass
 class RunOptions:
     results: Path | None = None
@@ -193,7 +196,14 @@ def _worker_env(path: list[str]) -> dict[str, str]:
     # TUNER_DRIVER_PID: for faults.point in workers. Only the workers get it: set in this
     # process's environment, a later child of the driver (a `tune best` run by a test,
     # say) would inherit it and kill the driver instead of itself.
-    env = {"PYTHONPATH": os.pathsep.join(path), "TUNER_DRIVER_PID": str(os.getpid())}
+    env = {
+        "PYTHONPATH": os.pathsep.join(path),
+        "TUNER_DRIVER_PID": str(os.getpid()),
+        # how long a reused worker waits for its last trial's thread to end before Ray
+        # gives up reusing it (Ray's 2 s: often not enough for a stopped trial to unwind
+        # under load; ray_adapters.TrialWatch catches what is still dropped)
+        THREAD_TIMEOUT: os.environ.get(THREAD_TIMEOUT, "30"),
+    }
     for key in ("TUNER_FAULT", "TUNER_DETERMINISTIC", "TUNER_CACHE_DIR", "TUNER_TIMELINE"):
         if os.environ.get(key):
             env[key] = os.environ[key]
@@ -232,11 +242,6 @@ def _resources(spec: SweepSpec, ray: Any, warn: TextIO) -> dict[str, float]:
         )
         gpu = 0
     return {"cpu": cpu, "gpu": gpu}
-
-
-def trials_at_once(spec: SweepSpec) -> int:
-    """`concurrency` counts worker processes: a trial of N workers takes N of them."""
-    return max(1, spec.concurrency // spec.resources.workers)
 
 
 def _placement(resources: dict[str, float], workers: int) -> Any:
@@ -607,7 +612,7 @@ def _run_locked(
     lock: SweepLock | None = None,
 ) -> Outcome:
     from tuner.sweep.progress import Progress
-    from tuner.sweep.ray_adapters import PrunerScheduler, StudySearcher
+    from tuner.sweep.ray_adapters import PrunerScheduler, StudySearcher, TrialWatch
     from tuner.sweep.trial_runner import NUMBER, trainable
 
     records.describe(study, spec)
@@ -629,13 +634,14 @@ def _run_locked(
         spec.metric.name,
         stream=options.stream,
         quiet=options.quiet,
-        concurrency=trials_at_once(spec),  # (the remaining-time estimate)
+        concurrency=spec.trials_at_once,  # (the remaining-time estimate)
     )
     progress.load(study)
     bridge = Bridge(spec, study, results, tracker, parent, progress, lock)
     resources = _resources(spec, ray, sys.stderr)
     bridge.cpu, bridge.gpu = resources["cpu"], resources["gpu"]
     inner = _asha(spec) if spec.scheduler.type == "asha" else None
+    scheduler = PrunerScheduler(bridge, inner)
 
     def name(trial: Any) -> str:
         return f"trial_{trial.config[NUMBER]}"
@@ -644,9 +650,10 @@ def _run_locked(
         tune.with_resources(trainable, _placement(resources, spec.resources.workers)),
         tune_config=tune.TuneConfig(
             search_alg=StudySearcher(bridge),
-            scheduler=PrunerScheduler(bridge, inner),
+            scheduler=scheduler,
             num_samples=-1,
-            max_concurrent_trials=trials_at_once(spec),
+            # (no max_concurrent_trials: Ray's ConcurrencyLimiter would keep a slot for a
+            # trial Ray drops without telling its searcher; the bridge counts instead)
             # a trial of several workers starts fresh rank processes anyway; reusing its
             # actor failed after a pruned one (its thread still ending the ranks: Ray
             # could not reset it, and the next trial never started)
@@ -662,6 +669,7 @@ def _run_locked(
             failure_config=tune.FailureConfig(max_failures=0),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             log_to_file=False,
+            callbacks=[TrialWatch(scheduler)],
         ),
     )
     started = time.monotonic()

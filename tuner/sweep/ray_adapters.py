@@ -17,6 +17,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
+from ray.tune import Callback
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
@@ -67,11 +68,13 @@ class PrunerScheduler(FIFOScheduler):
         super().__init__()
         self.bridge = bridge
         self.inner = inner
+        self.added: dict[str, Any] = {}  # Ray's Trial of each trial not yet ended (TrialWatch)
 
     def set_search_properties(self, metric: Any, mode: Any, **spec: Any) -> bool:
         return True
 
     def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
+        self.added[trial.trial_id] = trial
         if self.inner is not None:
             self.inner.on_trial_add(tune_controller, trial)
 
@@ -87,10 +90,12 @@ class PrunerScheduler(FIFOScheduler):
         return TrialScheduler.STOP if prune else TrialScheduler.CONTINUE
 
     def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> None:
+        self.added.pop(trial.trial_id, None)
         if self.inner is not None:
             self.inner.on_trial_complete(tune_controller, trial, result)
 
     def on_trial_remove(self, tune_controller: Any, trial: Any) -> None:
+        self.added.pop(trial.trial_id, None)
         if self.inner is not None:
             self.inner.on_trial_remove(tune_controller, trial)
 
@@ -103,6 +108,37 @@ class PrunerScheduler(FIFOScheduler):
             from ray import cloudpickle
 
             error = cloudpickle.loads(Path(trial.pickled_error_file).read_bytes())
+        self.added.pop(trial.trial_id, None)
         self.bridge.worker_died(trial.trial_id, error)
         if self.inner is not None:
             self.inner.on_trial_error(tune_controller, trial)
+
+
+class TrialWatch(Callback):
+    """Finds the trials Ray ended without telling the scheduler or the searcher, at the
+    start of each step of Ray's loop, and hands them to the bridge (`Bridge.dropped`).
+
+    Ray 2.60 has such a path: a reused worker process whose previous trial's thread has
+    not ended within TUNE_FUNCTION_THREAD_TIMEOUT_S cannot be reset for the next trial,
+    and Ray sets that trial ERROR directly (`_on_trial_reset`), calling neither
+    `on_trial_error` nor `on_trial_complete`. Seen under load: the trial stayed RUNNING
+    in the study and the sweep waited for it for ever. Only the trials the scheduler
+    added and saw no end of are looked at, so a step costs what is running, not the
+    sweep's length."""
+
+    def __init__(self, scheduler: PrunerScheduler):
+        self.scheduler = scheduler
+
+    def on_step_begin(self, iteration: int, trials: list[Any], **info: Any) -> None:
+        added = self.scheduler.added
+        if self.scheduler.bridge.stopping:  # Ray ends every trial silently then: see close
+            return
+        for trial_id, trial in list(added.items()):
+            if trial.status not in ("ERROR", "TERMINATED"):
+                continue
+            del added[trial_id]
+            self.scheduler.bridge.dropped(
+                trial_id,
+                f"Ray ended it ({trial.status}) without a result, most likely unable to "
+                "reuse a worker process for it (its previous trial's thread had not ended)",
+            )
