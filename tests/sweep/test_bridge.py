@@ -100,6 +100,7 @@ class FakeTracker:
 
     calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     started: int = 0
+    statuses: dict[int, str] = field(default_factory=dict)  # MLflow's, as the sweep starts
 
     def start_trial(
         self, parent_run_id: str | None, number: int, config: dict[str, Any], tags: dict[str, str]
@@ -124,6 +125,9 @@ class FakeTracker:
         """The handle's MLflow id (the writer process's tracker resolves them late)."""
         self.calls.append(("run_id", (handle,)))
         return f"mlflow-{handle}"
+
+    def trial_statuses(self, parent_run_id: str | None) -> dict[int, str]:
+        return dict(self.statuses)
 
     def named(self, name: str) -> list[tuple[Any, ...]]:
         return [args for called, args in self.calls if called == name]
@@ -387,7 +391,13 @@ def test_replayed_epochs_of_a_resumed_trial_are_not_reported_again(tmp_path: Pat
 
     assert trial(bridge.study, 0).intermediate_values == {1: 0.6, 2: 0.7, 3: 0.8}
     assert bridge.counts.epochs == 1
-    assert [epoch for _, epoch, _ in tracker.named("log_epoch")] == [1, 2, 3]  # MLflow re-logged
+    # MLflow is given the study's record of the resumed trial first (what a killed driver's
+    # writer may have lost), then what the objective re-reports (the tracker skips repeats)
+    assert [epoch for _, epoch, _ in tracker.named("log_epoch")] == [1, 2, 1, 2, 3]
+    assert tracker.named("log_epoch")[:2] == [
+        ("run-0-1", 1, {"score": 0.6}),
+        ("run-0-1", 2, {"score": 0.7}),
+    ]
 
 
 def test_a_resumed_trial_whose_objective_started_over_is_never_stitched(
@@ -416,7 +426,11 @@ def test_a_resumed_trial_whose_objective_started_over_is_never_stitched(
     assert old.intermediate_values == {1: 0.81, 2: 0.86}  # the first run's, untouched
     assert "its objective started over" in old.user_attrs[records.TRIAL_REASON]
     assert [args[1] for args in tracker.named("end_trial")] == ["FAIL"]
-    assert [e for _, e, _ in tracker.named("log_epoch")] == []  # nothing of the new run on it
+    # its run holds the first run's epochs (the study's record), nothing of the new run
+    assert tracker.named("log_epoch") == [
+        ("run-0-1", 1, {"score": 0.81}),
+        ("run-0-1", 2, {"score": 0.86}),
+    ]
     assert [(n, s) for n, s, _, _ in progress.named("trial_finished")] == [(0, "FAIL")]
 
     again = bridge.ask("ray-again")
@@ -432,6 +446,33 @@ def test_a_resumed_trial_whose_objective_started_over_is_never_stitched(
     # a later driver counts the budget the same way
     later = make_bridge(spec, tmp_path, study=reopen(bridge.study, spec))
     assert later.counts.asked == 1 and later.budget_left() == 1
+
+
+def test_a_resume_writes_the_finished_trials_mlflow_lacks_or_has_running(
+    tmp_path: Path,
+) -> None:
+    """The study is the truth: a trial that ended while MLflow's writes failed (its run
+    missing, or left RUNNING) is written on the next start, from the study's record."""
+    spec = make_spec(trials=4)
+    dead = make_bridge(spec, tmp_path)
+    for ray_id in ("a", "b", "c"):
+        complete(dead, ray_id, [0.2, 0.4])
+    tracker = FakeTracker(statuses={0: "FINISHED", 1: "RUNNING"})  # 2: no run at all
+    bridge = make_bridge(spec, tmp_path, study=reopen(dead.study, spec), tracker=tracker)
+
+    assert bridge.catch_up() == 2
+    assert [args[1] for args in tracker.named("start_trial")] == [1, 2]
+    assert tracker.named("log_epoch") == [
+        ("run-1-1", 1, {"score": 0.2}),
+        ("run-1-1", 2, {"score": 0.4}),
+        ("run-2-2", 1, {"score": 0.2}),
+        ("run-2-2", 2, {"score": 0.4}),
+    ]
+    assert tracker.named("end_trial") == [
+        ("run-1-1", "COMPLETE", 0.4, None),
+        ("run-2-2", "COMPLETE", 0.4, None),
+    ]
+    assert bridge.catch_up() == 0  # once
 
 
 def test_a_restart_enqueued_before_a_kill_is_asked_by_the_next_driver(tmp_path: Path) -> None:
@@ -849,13 +890,54 @@ def test_a_full_disk_stops_resumably_and_keeps_the_first_error(tmp_path: Path) -
     assert bridge.stop_kind is Stop.DISK_FULL and bridge.stopping == "no space left on the disk"
 
 
-def test_only_the_user_the_lock_and_the_disk_stop_resumably() -> None:
+def test_only_the_user_the_lock_the_disk_and_mlflow_stop_resumably() -> None:
     assert {kind for kind in Stop if kind.resumable} == {
         Stop.SIGNAL,
         Stop.SIGNAL_TWICE,
         Stop.LOCK_LOST,
         Stop.DISK_FULL,
+        Stop.TRACKING,
     }
+
+
+@dataclass
+class BrokenTracker(FakeTracker):
+    """A tracker whose writes fail from the `fail_at`-th call on (the writer gone)."""
+
+    fail_at: int = 3
+
+    def log_epoch(self, run_id: str, epoch: int, metrics: dict[str, float]) -> None:
+        super().log_epoch(run_id, epoch, metrics)
+        if len(self.calls) >= self.fail_at:
+            raise RuntimeError("the MLflow writer process ended unexpectedly (exit code -9)")
+
+
+def test_a_failing_tracker_stops_the_sweep_resumably_and_writes_nothing_more(
+    tmp_path: Path,
+) -> None:
+    """MLflow is a cache of the study: its failure is not the trials' — they stay RUNNING
+    for `tune resume`, which writes their runs again (the study's epochs replayed)."""
+    tracker = BrokenTracker()
+    bridge = make_bridge(make_spec(trials=2), tmp_path, tracker=tracker)
+    bridge.ask("ray-1")
+    run_epochs(bridge, "ray-1", [0.5, 0.6])  # the second epoch's write fails
+
+    assert bridge.stop_kind is Stop.TRACKING and bridge.interrupted
+    assert isinstance(bridge.tracking, RuntimeError)
+    assert trial(bridge.study, 0).intermediate_values == {1: 0.5, 2: 0.6}  # the study has all
+    calls = len(tracker.calls)
+    bridge.finish("ray-1", None, False)
+    assert trial(bridge.study, 0).state == State.RUNNING
+    assert len(tracker.calls) == calls  # nothing more sent to the broken tracker
+    assert bridge.ask("ray-2") is None
+
+    tracker = FakeTracker()
+    later = make_bridge(make_spec(trials=2), tmp_path, study=bridge.study, tracker=tracker)
+    assert later.ask("ray-3") is not None
+    assert tracker.named("log_epoch") == [
+        ("run-0-1", 1, {"score": 0.5}),
+        ("run-0-1", 2, {"score": 0.6}),
+    ]
 
 
 # ----------------------------------------------------------------------------- the lock

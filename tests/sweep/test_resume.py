@@ -444,3 +444,56 @@ def test_a_resumed_trial_that_starts_over_is_never_stitched(tmp_path: Path) -> N
     assert children[0].info.status == "FAILED"
     status = _tune("status", "slow", "--results", results)
     assert "2 done" in status.stdout and " of 2" in status.stdout, status.stdout
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the processes whose parent is `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append((int(entry.name), cmdline))
+    return found
+
+
+@pytest.mark.timeout(300)
+def test_a_killed_mlflow_writer_is_started_again_and_nothing_is_lost(tmp_path: Path) -> None:
+    """`kill -9` of the MLflow writer (the driver's child) mid-sweep: the driver starts a
+    new one with what the dead one had not written; no trial fails, and MLflow and the
+    study agree (one run per trial, every epoch)."""
+    space = write(tmp_path / "slow.yaml", SPACE.format(trials=4, sleep=0.3))
+    results = tmp_path / "results"
+    proc = _start(space, results)
+    _wait_for(proc, "trial 0")
+    writers = [p for p, cmd in _children(proc.pid) if "tuner.tracking.writer" in cmd]
+    assert len(writers) == 1, _children(proc.pid)
+    os.kill(writers[0], signal.SIGKILL)
+    out, _ = proc.communicate(timeout=180)
+    assert proc.returncode == 0, out[-3000:]
+    assert "MLflow writer process ended unexpectedly (exit code -9); started it again" in out
+    _check_consistent(results, 4, finished=True)
+
+
+@pytest.mark.timeout(300)
+def test_a_writer_that_keeps_dying_stops_the_sweep_resumably(tmp_path: Path) -> None:
+    """Every writer dies at its 6th message: after the restarts the sweep stops with one
+    line, its running trials RUNNING (not failed); `tune resume` then finishes it and
+    MLflow agrees with the study."""
+    space = write(tmp_path / "slow.yaml", SPACE.format(trials=4, sleep=0.1))
+    results = tmp_path / "results"
+    done = _tune("run", space, "--results", results, "-q", fault="writer:6")
+    assert done.returncode == 1, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert "MLflow could not be written" in last and "tune resume slow" in last, last
+    assert "Traceback" not in done.stderr
+    assert "FAIL" not in _states(results), _states(results)
+
+    done = _tune("resume", "slow", "--results", results, "-q")
+    assert done.returncode == 0, done.stderr[-3000:]
+    _check_consistent(results, 4, finished=True)

@@ -110,13 +110,28 @@ class Stop(enum.Enum):
     SIGNAL_TWICE = "signal twice"
     LOCK_LOST = "lock lost"
     DISK_FULL = "disk full"
+    TRACKING = "tracking failed"  # MLflow's writes failed: the study is the truth, go on later
 
     @property
     def resumable(self) -> bool:
-        return self in (Stop.SIGNAL, Stop.SIGNAL_TWICE, Stop.LOCK_LOST, Stop.DISK_FULL)
+        return self in (
+            Stop.SIGNAL,
+            Stop.SIGNAL_TWICE,
+            Stop.LOCK_LOST,
+            Stop.DISK_FULL,
+            Stop.TRACKING,
+        )
 
 
 DROPPED_STARTS = 3  # times a trial Ray drops before it starts is started again
+
+
+def optuna_trial(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> optuna.Trial:
+    """A live handle on a trial of the study, to write its attributes (a finished one's
+    too: Optuna's storages take user attributes at any state)."""
+    import optuna
+
+    return optuna.trial.Trial(study, frozen._trial_id)
 
 
 def _recorded_epochs(trial: optuna.trial.FrozenTrial, multi: bool) -> dict[int, tuple[float, ...]]:
@@ -154,6 +169,34 @@ def died_reason(message: str, pid: int | None = None) -> str:
     )[:500]
 
 
+class _Guarded:
+    """The sweep's tracker, its failures turned into a resumable stop of the sweep
+    (`Bridge.tracking_failed`) instead of exceptions inside Ray's callbacks, which ended
+    the sweep and failed its running trials for good. MLflow is a cache of the study:
+    a trial left RUNNING is written again when `tune resume` runs it. After a failure
+    nothing more is sent (each call returns None)."""
+
+    def __init__(self, tracker: SweepTracker, bridge: Bridge):
+        self._tracker = tracker
+        self._bridge = bridge
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._tracker, name)
+        if not callable(method):
+            return method
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self._bridge.tracking is not None:
+                return None
+            try:
+                return method(*args, **kwargs)
+            except Exception as exc:
+                self._bridge.tracking_failed(exc)
+                return None
+
+        return call
+
+
 class Bridge:
     def __init__(
         self,
@@ -169,7 +212,8 @@ class Bridge:
         self.study = study
         self.results = results
         self.trial_root = storage.trial_root(study, results)  # --trial-storage, kept in the study
-        self.tracker = tracker
+        self.tracker = cast("SweepTracker", _Guarded(tracker, self)) if tracker else None
+        self.tracking: BaseException | None = None  # the tracker's failure (stops the sweep)
         self.parent_run_id = parent_run_id
         self.progress = progress
         self.metric = spec.metric.name
@@ -219,6 +263,7 @@ class Bridge:
         # (One without a config lost it to a torn journal record: its config is drawn
         # again in ask, keeping the params the study has.)
         self.stale = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+        self.finished = [t for t in trials if t.state.is_finished()]  # (for `catch_up`)
         self.resumed: list[int] = []
         self.retry: list[Running] = []  # trials whose worker died: run again first
 
@@ -255,6 +300,17 @@ class Bridge:
             self.lost = self.lost or why
             self.stop_kind, self.stopping = Stop.LOCK_LOST, why  # overrides any other
 
+    def tracking_failed(self, exc: BaseException) -> None:
+        """The tracker failed (the MLflow writer died again and again, its store broke):
+        stop, leaving the running trials resumable; run_sweep raises it at the end. A
+        full disk is the full disk's stop."""
+        if storage.disk_full(exc) is not None:
+            self.stop_on_full_disk(exc)
+            return
+        with self._lock:
+            self.tracking = self.tracking or exc
+        self.stop(Stop.TRACKING, "MLflow could not be written")
+
     def stop_on_full_disk(self, exc: BaseException) -> None:
         """A full disk: stop, leaving the running trials resumable; run_sweep raises it."""
         with self._lock:
@@ -283,6 +339,29 @@ class Bridge:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
 
+    def catch_up(self) -> int:
+        """Write to MLflow the finished trials it lacks, or has RUNNING: the study is the
+        truth, and MLflow's last writes for them failed (the sweep then stopped,
+        resumable) — each one's run with its config, the study's epochs, its state,
+        value and reason. Returns how many."""
+        if self.tracker is None or not self.finished:
+            return 0
+        with self._lock, self._fenced():
+            statuses = self.tracker.trial_statuses(self._parent()) or {}
+            behind = [t for t in self.finished if statuses.get(t.number, "RUNNING") == "RUNNING"]
+            self.finished = []
+            for frozen in behind:
+                record = TrialRecord.of(frozen)
+                run_id = self.tracker.start_trial(
+                    self._parent(), frozen.number, record.config or dict(frozen.params), {}
+                )
+                if run_id is None:  # (the tracker failed again: the sweep stops)
+                    return 0
+                self._replay_epochs(run_id, _recorded_epochs(frozen, self.spec.multi))
+                value = frozen.values[0] if frozen.values else None
+                self.tracker.end_trial(run_id, frozen.state.name, value, record.reason)
+        return len(behind)
+
     # --- asking -------------------------------------------------------------
     def budget_left(self) -> int:
         return self.spec.budget.trials - self.counts.asked
@@ -295,8 +374,6 @@ class Bridge:
 
     def ask(self, ray_trial_id: str) -> dict[str, Any] | None:
         """A new Optuna trial and its Ray config, or None when the budget is spent."""
-        import optuna
-
         from tuner.search.distributions import reseed, suggest
 
         with self._lock, self._fenced():
@@ -316,7 +393,7 @@ class Bridge:
             elif self.stale:
                 frozen = self.stale.pop(0)
                 known = _recorded_epochs(frozen, self.spec.multi)
-                trial = optuna.trial.Trial(self.study, frozen._trial_id)
+                trial = optuna_trial(self.study, frozen)
                 recorded = TrialRecord.of(frozen).config
                 if recorded is None:  # its record was torn: the recorded params are kept
                     recorded = suggest(trial, self.spec)
@@ -346,6 +423,8 @@ class Bridge:
                 run_id = self.tracker.start_trial(
                     self._parent(), number, config, {"ray_trial_id": ray_trial_id}
                 )
+                if number in self.resumed:  # what MLflow lacks of its recorded epochs
+                    self._replay_epochs(run_id, known)  # (a writer lost them, say)
             self.running[ray_trial_id] = Running(
                 number, trial, run_id, config, known=known, retries=retries, dropped=dropped
             )
@@ -437,6 +516,15 @@ class Bridge:
             if t.number != entry.number and epoch in (found := records.epoch_values(t))
         ]
         return should_prune(vector, epoch, others, self.goals, self.pareto)
+
+    def _replay_epochs(self, run_id: str, known: dict[int, tuple[float, ...]]) -> None:
+        """The study's record of a resumed trial's epochs, to its MLflow run: the study is
+        the truth, MLflow a cache that may have lost the last writes before a kill (the
+        tracker skips the epochs the run has)."""
+        assert self.tracker is not None
+        names = [m.name for m in self.goals]
+        for epoch, values in sorted(known.items()):
+            self.tracker.log_epoch(run_id, epoch, dict(zip(names, values, strict=True)))
 
     def _names(self, result: dict[str, Any]) -> set[str]:
         """The objective's own metrics in a Ray result (not Ray's bookkeeping)."""

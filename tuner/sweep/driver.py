@@ -638,6 +638,13 @@ def _run_locked(
     )
     progress.load(study)
     bridge = Bridge(spec, study, results, tracker, parent, progress, lock)
+    caught = bridge.catch_up()
+    if caught:
+        print(
+            f"tune: wrote to MLflow the {caught} finished trial(s) it lacked (its writes had "
+            "failed)",
+            file=sys.stderr,
+        )
     resources = _resources(spec, ray, sys.stderr)
     bridge.cpu, bridge.gpu = resources["cpu"], resources["gpu"]
     inner = _asha(spec) if spec.scheduler.type == "asha" else None
@@ -678,7 +685,7 @@ def _run_locked(
     previous = _graceful_signals(bridge)  # until the sweep is written up, too
     try:
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _pending_trials(spec.trials_at_once):
                 warnings.simplefilter("ignore")
                 tuner.fit()
             mark("fit_end")
@@ -686,6 +693,8 @@ def _run_locked(
                 status = "KILLED"
             if bridge.full is not None:  # a full disk, caught where Ray would swallow it
                 raise bridge.full
+            if bridge.tracking is not None:  # MLflow failed: the trials stay resumable
+                raise _tracking_failed(spec.name, bridge.tracking)
         except KeyboardInterrupt:
             bridge.stop(Stop.SIGNAL_TWICE, "interrupted (Ctrl-C twice)")
             status = "KILLED"
@@ -707,6 +716,35 @@ def _run_locked(
             tracker.close(discard=True)
         raise ConfigError(bridge.lost, hint="follow it with `tune status`")
     return outcome
+
+
+@contextlib.contextmanager
+def _pending_trials(limit: int) -> Iterator[None]:
+    """How many trials Ray starts at once: with a searcher of its own (not its
+    ConcurrencyLimiter, which `max_concurrent_trials` would add: see the Tuner's config)
+    Ray reads it from TUNE_MAX_PENDING_TRIALS_PG when its controller starts, else 1."""
+    key = "TUNE_MAX_PENDING_TRIALS_PG"
+    before = os.environ.get(key)
+    os.environ[key] = str(limit)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
+
+
+def _tracking_failed(name: str, error: BaseException) -> BaseException:
+    """The one line a sweep stopped by MLflow's failure ends with."""
+    from tuner.errors import ServiceError, TunerError
+
+    what = error.format() if isinstance(error, TunerError) else f"{type(error).__name__}: {error}"
+    return ServiceError(
+        f"MLflow could not be written ({mask_text(' '.join(what.split()))[:300]}); the sweep "
+        "stopped, its running trials resumable",
+        hint=f"check the tracking store, then `tune resume {name}`",
+    )
 
 
 def _trial_storage(study: optuna.Study, results: Path, explicit: Path | None, name: str) -> Path:
@@ -806,7 +844,7 @@ def _finish(
     quick = status == "KILLED" and bridge.hurry
     plots = write_plots(study, directory / "plots") if options.plots and not quick else []
     url = None
-    if tracker is not None and parent is not None:
+    if tracker is not None and parent is not None and bridge.tracking is None:
         tracker.end_sweep(parent, status, [board, *([front] if front else []), *plots])
         server = tracker.tracking_uri.startswith(("http://", "https://"))
         url = tracker.runs_url(strip_credentials(tracker.tracking_uri) if server else UI_BASE)

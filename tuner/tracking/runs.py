@@ -188,6 +188,7 @@ class Tracker:
         self.experiment_id: str | None = None
         self._experiments: dict[str, str] = {}  # experiment name → id
         self._children: dict[str, dict[int, str]] = {}  # parent run id → {trial number: run id}
+        self._statuses: dict[str, dict[int, str]] = {}  # ... → {trial number: its status}
         self._logged: dict[str, dict[str, int]] = {}  # resumed run id → {metric: last step}
         self._nonfinite: set[str] = set()  # runs already tagged tuner.nonfinite
         self._pending: dict[str, _Pending] = {}
@@ -259,6 +260,8 @@ class Tracker:
                     tags[f"tuner.param.{key}"] = flat[key]
                 del flat[key]
             self._load_children(exp_id, run_id)
+            # (a writer started again replays the best values it may have written)
+            self._logged[run_id] = self._last_steps(run_id, parent.data.metrics)
         self._write(run_id, [], flat, tags)
         with tempfile.TemporaryDirectory(prefix="tuner-space-") as tmp:
             path = Path(tmp) / "space.yaml"
@@ -288,12 +291,24 @@ class Tracker:
 
     def _load_children(self, exp_id: str, parent_id: str) -> dict[int, str]:
         children: dict[int, str] = {}
+        statuses: dict[int, str] = {}
         for run in self._search(exp_id, f"tags.`{TAG_PARENT}` = '{parent_id}'"):
             number = run.data.tags.get(TAG_TRIAL_NUMBER)
-            if number is not None and number.isdigit():
-                children.setdefault(int(number), run.info.run_id)
+            if number is not None and number.isdigit() and int(number) not in children:
+                children[int(number)] = run.info.run_id
+                statuses[int(number)] = run.info.status
         self._children[parent_id] = children
+        self._statuses[parent_id] = statuses
         return children
+
+    def trial_statuses(self, parent_run_id: str) -> dict[int, str]:
+        """{Optuna trial number: its child run's MLflow status} as the sweep started (a
+        resume compares them with the study: a finished trial whose run is missing or
+        RUNNING lost its last writes)."""
+        if parent_run_id not in self._statuses:
+            exp_id = self.client.get_run(parent_run_id).info.experiment_id
+            self._load_children(exp_id, parent_run_id)
+        return dict(self._statuses[parent_run_id])
 
     def trial_runs(self, parent_run_id: str) -> dict[int, str]:
         """{Optuna trial number: child run id} of a parent (e.g. to close stale runs)."""

@@ -22,6 +22,14 @@ the runs before they are all written.
 The writer's errors come back as the driver's: a store that cannot be opened as the
 `ConfigError` the in-process tracker raises, a full disk as an `OSError` ENOSPC (the
 sweep stops resumable, as for the journal), anything else as `TrackingFailed`.
+
+A writer that dies under a running sweep (killed, out of memory) is started again, and
+what it had not confirmed written is sent to the new one: MLflow is a cache of the
+study's truth, and every message replays without doubling anything (the parent and
+trial runs are found again, epochs already logged are skipped). The driver keeps what
+a replay needs: the sweep's start, its best values, and each trial's messages until the
+writer confirms the trial's end written. After RESTARTS deaths the sweep stops, as for
+any other tracking failure.
 """
 
 from __future__ import annotations
@@ -40,16 +48,21 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from tuner.errors import ConfigError, TunerError
+from tuner.errors import ConfigError, ServiceError
 from tuner.redact import mask_text
+from tuner.sweep import faults
 from tuner.tracking.uri import runs_url
 
 HANDLE = "pending-run:"  # + the trial number: a child run the writer creates
 LOCK_WAIT_S = 120.0  # how long a writer waits for the one before it to finish draining
+RESTARTS = 3  # writers started again after one died, in one sweep, before it stops
 
 
-class TrackingFailed(TunerError):
+class TrackingFailed(ServiceError):
     """The MLflow writer failed (its reason, one line)."""
+
+
+Message = tuple[str, tuple[Any, ...], dict[str, Any], int | None]  # (op, args, kwargs, asked)
 
 
 class RemoteTracker:
@@ -69,27 +82,39 @@ class RemoteTracker:
         self._answers: dict[int, Any] = {}
         self._error: dict[str, Any] | None = None
         self._asked = 0
+        self._argv = [
+            sys.executable,
+            "-m",
+            "tuner.tracking.writer",
+            "",  # the socket's descriptor, per writer
+            tracking_uri,
+            str(artifact_root or ""),
+            str(lock_file),
+            str(flush_seconds),
+        ]
+        # what a new writer needs replayed if this one dies (see the module doc)
+        self._sweep: Message | None = None
+        self._bests: list[Message] = []
+        self._trials: dict[str, list[Message]] = {}  # handle → its messages until ended
+        self._waiting: Message | None = None  # the call waiting for its answer
+        self.restarts = 0
+        self._process, self._conn = self._spawn()
+
+    def _spawn(self) -> tuple[subprocess.Popen, Connection]:
         mine, theirs = socket.socketpair()
         package = Path(__file__).resolve().parents[2]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(package), *sys.path])}
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tuner.tracking.writer",
-                str(theirs.fileno()),
-                tracking_uri,
-                str(artifact_root or ""),
-                str(lock_file),
-                str(flush_seconds),
-            ],
+        argv = list(self._argv)
+        argv[3] = str(theirs.fileno())
+        process = subprocess.Popen(
+            argv,
             pass_fds=(theirs.fileno(),),
             env=env,
             stdin=subprocess.DEVNULL,
             start_new_session=False,  # in the sweep's process group: a terminal's job
         )
         theirs.close()
-        self._conn = Connection(mine.detach())
+        return process, Connection(mine.detach())
 
     @property
     def pid(self) -> int:
@@ -102,6 +127,7 @@ class RemoteTracker:
         return self
 
     def start_sweep(self, *args: Any, **kwargs: Any) -> str:
+        self._sweep = ("start_sweep", args, kwargs, None)
         run_id, self.experiment_id = self._call("start_sweep", *args, **kwargs)
         return str(run_id)
 
@@ -122,6 +148,7 @@ class RemoteTracker:
     ) -> str:
         handle = f"{HANDLE}{number}"
         self._runs.pop(handle, None)  # (a re-run asks again: the same run comes back)
+        self._trials[handle] = []
         self._send("start_trial", handle, parent_run_id, number, dict(params), dict(tags or {}))
         return handle
 
@@ -137,6 +164,7 @@ class RemoteTracker:
         self._send("end_trial", run_id, state, value, reason)
 
     def log_best(self, parent_run_id: str, value: float, step: int) -> None:
+        self._bests.append(("log_best", (parent_run_id, value, step), {}, None))
         self._send("log_best", parent_run_id, value, step)
 
     def run_id(self, handle: str) -> str:
@@ -147,6 +175,9 @@ class RemoteTracker:
             self._raise()  # (a writer that failed sends no more runs)
             self._read(block=True)
         return self._runs[handle]
+
+    def trial_statuses(self, parent_run_id: str) -> dict[int, str]:
+        return dict(self._call("trial_statuses", parent_run_id))
 
     def runs_url(self, ui_base: str) -> str:
         return runs_url(ui_base, self.experiment_id)
@@ -167,8 +198,11 @@ class RemoteTracker:
     def _send(self, op: str, *args: Any, **kwargs: Any) -> None:
         self._read(block=False)
         self._raise()
+        message: Message = (op, args, kwargs, None)
+        if op != "log_best" and args and str(args[0]) in self._trials:
+            self._trials[str(args[0])].append(message)  # (kept until its end is written)
         try:
-            self._conn.send((op, args, kwargs, None))
+            self._conn.send(message)
         except OSError:
             self._lost()
 
@@ -177,13 +211,15 @@ class RemoteTracker:
         self._raise()
         self._asked += 1
         asked = self._asked
+        self._waiting = (op, args, kwargs, asked)
         try:
-            self._conn.send((op, args, kwargs, asked))
+            self._conn.send(self._waiting)
         except OSError:
             self._lost()
         while asked not in self._answers:
             self._read(block=True)
             self._raise()
+        self._waiting = None
         return self._answers.pop(asked)
 
     def _read(self, block: bool) -> None:
@@ -194,6 +230,8 @@ class RemoteTracker:
                 block = False
                 if kind == "run":
                     self._runs[key] = value
+                elif kind == "ended":  # the trial's run is written: nothing to replay
+                    self._trials.pop(key, None)
                 elif kind == "ok":
                     self._answers[key] = value
                 elif self._error is None:  # "error": the first one stands
@@ -212,12 +250,36 @@ class RemoteTracker:
         raise TrackingFailed(f"MLflow: {error['message']}")
 
     def _lost(self) -> None:
+        """The writer is gone: its error if it said one, else a new writer gets what the
+        dead one had not confirmed written (see the module doc)."""
         self._raise()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(5)  # (the socket closes a moment before the process ends)
         code = self._process.poll()
-        raise TrackingFailed(
-            "the MLflow writer process ended unexpectedly"
-            + (f" (exit code {code})" if code is not None else "")
+        died = "the MLflow writer process ended unexpectedly" + (
+            f" (exit code {code})" if code is not None else ""
         )
+        if self.restarts >= RESTARTS or self._conn.closed:
+            raise TrackingFailed(died + (f", {self.restarts} times" if self.restarts else ""))
+        self.restarts += 1
+        self._conn.close()
+        self._process, self._conn = self._spawn()
+        print(
+            f"tune: warning: {died}; started it again, with what it had not written",
+            file=sys.stderr,
+            flush=True,
+        )
+        replay = [
+            *([self._sweep] if self._sweep is not None else []),
+            *self._bests,
+            *(m for messages in self._trials.values() for m in messages),
+            *([self._waiting] if self._waiting is not None else []),
+        ]
+        try:
+            for message in replay:
+                self._conn.send(message)
+        except OSError:
+            self._lost()
 
 
 # --- the writer process --------------------------------------------------------------------
@@ -288,6 +350,7 @@ def serve(conn: Connection, tracking_uri: str, artifact_root: str, lock_file: st
                 continue
             if asked is not None:
                 _tell(conn, ("ok", asked, result))
+            faults.point("writer")  # (the tests' kill of a writer mid-sweep)
     finally:
         if failed is None:
             with contextlib.suppress(Exception):
@@ -314,7 +377,10 @@ def _apply(
         _tell(conn, ("run", handle, run_id))
         return None
     run_id, *rest = args
-    return getattr(tracker, op)(runs.get(run_id, run_id), *rest, **kwargs)
+    result = getattr(tracker, op)(runs.get(run_id, run_id), *rest, **kwargs)
+    if op == "end_trial":  # written through (end_trial flushes the run)
+        _tell(conn, ("ended", run_id, None))
+    return result
 
 
 def main(argv: list[str]) -> None:
