@@ -139,7 +139,7 @@ def test_the_space_file_names_the_sources_as_a_name_a_list_or_a_mapping(
     [
         ("warm_start: {from: a, top: -1}", "key 'warm_start.top'"),
         ("warm_start: {from: a, tpo: 2}", "'tpo'"),
-        ("warm_start: [a, a]", "key 'warm_start'"),
+        ("warm_start: [a, a]", "key 'warm_start.1': 'a' is listed twice (also entry 0)"),
         ("warm_start: ['../a']", "key 'warm_start"),
         ("warm_start: {top: 2}", "key 'warm_start.from' is required"),
     ],
