@@ -441,6 +441,23 @@ def test_bad_distribution(tmp_path: Path, dist: str, fragments: list[str]):
     refused(tmp_path, text, *fragments)
 
 
+def test_a_choice_listed_twice_names_both_positions_as_the_key_path_counts(tmp_path: Path):
+    """Issue 25: `choice.1: 8 is listed twice (also as choice 1)` named the first
+    position counted from 1 beside a key path counted from 0."""
+    flow = HEAD + "params:\n  width: {choice: [4, 8, 8]}  # <-\n"
+    refused(tmp_path, flow, "key 'params.width.choice.2': 8 is listed twice (also choice 1)")
+    block = HEAD + "params:\n  width:\n    choice:\n      - 8\n      - 4\n      - 8  # <-\n"
+    message = refused(tmp_path, block, "key 'params.width.choice.2'")
+    assert "8 is listed twice (also choice 0, line 9)" in message, message
+
+
+def test_a_sweep_listed_twice_to_warm_start_from_names_both_positions(tmp_path: Path):
+    text = HEAD + "warm_start:\n  from:\n    - a\n    - b\n    - a  # <-\n" + PARAMS
+    refused(tmp_path, text, "key 'warm_start.from.2': 'a' is listed twice (also entry 0, line 8)")
+    text = HEAD + "warm_start: [a, a]  # <-\n" + PARAMS
+    refused(tmp_path, text, "key 'warm_start.1': 'a' is listed twice (also entry 0)")
+
+
 @pytest.mark.parametrize(
     "dist",
     [

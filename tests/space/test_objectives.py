@@ -77,7 +77,7 @@ def test_mistakes_in_the_metrics_list(tmp_path: Path):
         tmp_path,
         space(TWO + "  - {name: val_loss, goal: maximize}  # <-\n"),
         "key 'metrics.2.name'",
-        "listed twice",
+        "'val_loss' is listed twice (also metrics entry 0, line 5)",
     )
     both = TWO.replace("metrics:\n", "metrics:  # <-\n") + SINGLE
     refused(tmp_path, space(both), "key 'metrics'", "also given as metric:")

@@ -177,8 +177,17 @@ def test_text_that_is_not_one_yaml_document_is_one_line_with_its_line(
             "key 'outer.inner.k' is written twice, on lines 4 and 5",
         ),
         ("1: a\n1.0: b\n", "key '1.0' is written twice, on lines 1 and 2"),
+        ("p: {x: {k: 1}, k: 2, k: 3}\n", "key 'p.k' is written twice, on lines 1 and 1"),
+        ("f: {1: a, true: b}\n", "key 'f.true' is written twice, on lines 1 and 1"),
     ],
-    ids=["in-a-flow-list-item", "in-a-block-list-item", "deep", "numbers-written-alike"],
+    ids=[
+        "in-a-flow-list-item",
+        "in-a-block-list-item",
+        "deep",
+        "numbers-written-alike",
+        "the-same-name-deeper-on-its-line",
+        "a-number-and-a-boolean-alike",
+    ],
 )
 def test_a_duplicate_key_is_named_by_its_full_path_and_both_lines(text: str, message: str) -> None:
     error = refused(text)

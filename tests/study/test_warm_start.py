@@ -139,7 +139,7 @@ def test_the_space_file_names_the_sources_as_a_name_a_list_or_a_mapping(
     [
         ("warm_start: {from: a, top: -1}", "key 'warm_start.top'"),
         ("warm_start: {from: a, tpo: 2}", "'tpo'"),
-        ("warm_start: [a, a]", "key 'warm_start'"),
+        ("warm_start: [a, a]", "key 'warm_start.1': 'a' is listed twice (also entry 0)"),
         ("warm_start: ['../a']", "key 'warm_start"),
         ("warm_start: {top: 2}", "key 'warm_start.from' is required"),
     ],
@@ -444,6 +444,20 @@ def test_the_view_for_plots_leaves_history_out_under_the_same_numbers() -> None:
     assert [t.number for t in view.get_trials(states=(State.COMPLETE,))] == [3, 4]
     plain = new_study(make_spec())
     assert records.own_study(plain) is plain  # no history: the study itself
+    assert records.own_study(plain, keep_places=True) is plain
+
+
+def test_the_view_keeping_places_holds_an_empty_trial_where_history_is() -> None:
+    """Optuna's matplotlib optimization history reads a trial's value at the position of
+    its number in the trial list (issue 25: IndexError on a warm-started sweep)."""
+    _, study = warm_started_with_own_trials()
+    view = records.own_study(study, keep_places=True)
+    trials = view.get_trials()
+    assert [t.number for t in trials] == list(range(6))
+    assert [t.state for t in trials[:3]] == [State.WAITING] * 3  # the history's places
+    assert all(t.values is None and not t.params and not t.user_attrs for t in trials[:3])
+    assert [t.value for t in trials[3:5]] == [0.5, 0.6]
+    assert [t.number for t in view.get_trials(states=(State.COMPLETE,))] == [3, 4]
 
 
 def test_the_budget_counts_own_trials_and_the_sampler_still_sees_history(

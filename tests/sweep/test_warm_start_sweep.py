@@ -1,8 +1,8 @@
 """Warm start end to end on the cheap objective (score = x·(1 − 0.5^epoch)): sweep B
 starts from sweep A's history — its first trials are A's best configs, it runs exactly
-its own budget, and `tune status`/`tune best`, the leaderboard and MLflow show only its
-own trials; resuming or extending B never adds the history again; a missing source is
-one line, exit 2, before Ray starts."""
+its own budget, and `tune status`/`tune best`, the leaderboard, the plots and MLflow show
+only its own trials; resuming or extending B never adds the history again; a missing
+source is one line, exit 2, before Ray starts."""
 
 from __future__ import annotations
 
@@ -83,6 +83,8 @@ def test_a_warm_started_sweep_runs_the_best_first_and_reports_only_its_own(
     ]
     numbers = {t.number for t in own}
     assert b.best_number in numbers
+    # its plots, the optimization history too (issue 25: skipped, IndexError)
+    assert "optimization_history.png" in {p.name for p in b.plots}
 
     # tune status / tune best / leaderboard / MLflow: the sweep's own trials only
     code, out, err = cli("status", "b", "--json", "--results", sweeper.results)

@@ -55,6 +55,7 @@ from tuner.space.model import (
 from tuner.space.yaml_file import (
     KeyPath,
     Located,
+    also,
     check_finite,
     key_error,
     parse_yaml,
@@ -300,7 +301,11 @@ def _check_distribution(located: Located, name: Any, dist: Any) -> Param:
         low, high = bounds
         return Param(name, kind, low, high, log, dist.get("step"), when=conditions)
     except InvalidParam as exc:
-        raise key_error(located, (*key, *exc.key), exc.message, exc.hint) from None
+        message = exc.message
+        if exc.also:
+            there, what = exc.also
+            message += also(located, (*key, *exc.key), (*key, *there), what)
+        raise key_error(located, (*key, *exc.key), message, exc.hint) from None
 
 
 def _choice(
@@ -510,10 +515,12 @@ def _objectives(located: Located) -> tuple[Metric, ...]:
     for i, entry in enumerate(entries):
         first = seen.setdefault(entry["name"], i)
         if first != i:
+            here, there = ("metrics", i, "name"), ("metrics", first, "name")
             raise key_error(
                 located,
-                ("metrics", i, "name"),
-                f"'{entry['name']}' is listed twice (also as metrics entry {first + 1})",
+                here,
+                f"'{entry['name']}' is listed twice"
+                + also(located, here, there, f"metrics entry {first}"),
                 hint="each objective once",
             )
     for i, c in enumerate(data.get("constraints") or ()):

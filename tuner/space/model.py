@@ -212,11 +212,19 @@ def float_top(low: float, high: float, step: float) -> float:
 
 class InvalidParam(ValueError):
     """A param's own rules broken. `key` is inside the param's entry (("step",),
-    ("choice", 3)): the loader turns it into a ConfigError at that file line."""
+    ("choice", 3)): the loader turns it into a ConfigError at that file line. `also` is
+    the other place a value listed twice is (its key, how to name it: (("choice", 0),
+    "choice 0")), for the loader to add with its line."""
 
-    def __init__(self, key: tuple[str | int, ...], message: str, hint: str | None = None):
-        super().__init__(message)
-        self.key, self.message, self.hint = key, message, hint
+    def __init__(
+        self,
+        key: tuple[str | int, ...],
+        message: str,
+        hint: str | None = None,
+        also: tuple[tuple[str | int, ...], str] | None = None,
+    ):
+        super().__init__(f"{message} (also {also[1]})" if also else message)
+        self.key, self.message, self.hint, self.also = key, message, hint, also
 
 
 def is_number(value: Any) -> TypeGuard[int | float]:
@@ -292,8 +300,9 @@ class Param:
             if first != i:
                 raise InvalidParam(
                     ("choice", i),
-                    f"{c!r} is listed twice (also as choice {first + 1})",
+                    f"{c!r} is listed twice",
                     "expected distinct values",
+                    also=(("choice", first), f"choice {first}"),
                 )
 
     def _check_range(self) -> None:

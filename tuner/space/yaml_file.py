@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import difflib
+import json
 import math
 import re
 from collections.abc import Iterable
@@ -53,18 +54,24 @@ class Located:
         return f"{self.path}:{line}" if line else str(self.path)
 
 
-def _walk(node: yaml.Node, key: KeyPath, lines: dict[KeyPath, int]) -> None:
+def _walk(
+    node: yaml.Node, key: KeyPath, lines: dict[KeyPath, int], keys: dict[int, KeyPath]
+) -> None:
+    """Each key path's line into `lines`; each mapping key's own path into `keys`, by
+    the key's offset in the text (what names a duplicate key exactly: several keys of
+    one name can be written on one line, in different mappings)."""
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
             if not isinstance(k, yaml.ScalarNode):
                 continue  # a list or mapping as a key: the constructor refuses it, one line
             child = (*key, k.value)
             lines[child] = k.start_mark.line + 1
-            _walk(v, child, lines)
+            keys[k.start_mark.index] = child
+            _walk(v, child, lines, keys)
     elif isinstance(node, yaml.SequenceNode):
         for i, v in enumerate(node.value):
             lines[(*key, i)] = v.start_mark.line + 1
-            _walk(v, (*key, i), lines)
+            _walk(v, (*key, i), lines, keys)
 
 
 class DuplicateKey(yaml.MarkedYAMLError):
@@ -122,17 +129,18 @@ def parse_yaml(text: str, path: Path | None = None) -> Located:
     One pass: the node tree gives every key's line, then the data is built from it."""
     where = str(path) if path else "config"
     lines: dict[KeyPath, int] = {}
+    keys: dict[int, KeyPath] = {}
     loader = FastLoader(text)
     try:
         node = loader.get_single_node()
         if node is not None:
-            _walk(node, (), lines)
+            _walk(node, (), lines, keys)
         data = loader.construct_document(node) if node is not None else None
     except DuplicateKey as exc:
         first, again = exc.first.line + 1, exc.again.line + 1
+        dotted = ".".join(map(str, keys.get(exc.again.index, (exc.key,))))
         raise ConfigError(
-            f"key '{_dotted(lines, exc.key, again)}' is written twice, on lines {first} and "
-            f"{again}",
+            f"key '{dotted}' is written twice, on lines {first} and {again}",
             where=f"{where}:{again}",
             hint="keep one; YAML would silently use the later",
         ) from None
@@ -153,14 +161,6 @@ def parse_yaml(text: str, path: Path | None = None) -> Located:
             hint="expected a mapping",
         )
     return Located(data, path, lines)
-
-
-def _dotted(lines: dict[KeyPath, int], key: Any, line: int) -> str:
-    """The full key path of the duplicate `key` written on `line`."""
-    for path, at in lines.items():
-        if at == line and path and str(path[-1]) == str(key):
-            return ".".join(map(str, path))
-    return str(key)
 
 
 def _reader_problem(exc: yaml.YAMLError, text: str) -> str:
@@ -265,6 +265,14 @@ def key_error(located: Located, key: KeyPath, message: str, hint: str | None = N
     return ConfigError(f"key '{name}': {message}", where=located.where(key), hint=hint)
 
 
+def also(located: Located, here: KeyPath, there: KeyPath, what: str) -> str:
+    """' (also choice 0, line 16)': where the first of a value listed twice is, named
+    as the key path counts (from 0), for a message about the second at `here`. The
+    line only when it is another line than the message's own."""
+    line, own = located.lines.get(there), located.lines.get(here)
+    return f" (also {what}, line {line})" if line and line != own else f" (also {what})"
+
+
 def check_finite(located: Located, value: Any, key: KeyPath = ()) -> None:
     """NaN and ±inf (YAML `.nan`, `.inf`; `--set x=nan`) are no setting: a trial given
     one trains and then "diverges". JSON Schema cannot say so (NaN fails no bound)."""
@@ -355,6 +363,18 @@ def _config_error(err: Any, located: Located, prefix: KeyPath) -> ConfigError:
                 where=located.where((*prefix, *key, bad)),
                 hint=hint,
             )
+    if err.validator == "uniqueItems" and isinstance(err.instance, list):
+        twice = _listed_twice(err.instance)
+        if twice:
+            first, i = twice
+            here, there = (*prefix, *key, i), (*prefix, *key, first)
+            name = ".".join(str(k) for k in (*key, i))
+            return ConfigError(
+                f"key '{name}': {err.instance[i]!r} is listed twice"
+                + also(located, here, there, f"entry {first}"),
+                where=located.where(here),
+                hint="list each once",
+            )
     name = ".".join(str(k) for k in key) or "(top level)"
     message = err.message
     if err.validator == "enum":
@@ -367,6 +387,29 @@ def _config_error(err: Any, located: Located, prefix: KeyPath) -> ConfigError:
     if missing:
         return ConfigError(missing, where=located.where((*prefix, *key)))
     return ConfigError(f"key '{name}': {message}", where=located.where((*prefix, *key)))
+
+
+def _listed_twice(items: list[Any]) -> tuple[int, int] | None:
+    """(first, again): the indices of the first value the list repeats, equal as JSON
+    Schema's uniqueItems counts (1 and 1.0 alike, true and 1 not)."""
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        text = json.dumps(_json_equal_form(item), sort_keys=True, default=str)
+        first = seen.setdefault(text, i)
+        if first != i:
+            return first, i
+    return None
+
+
+def _json_equal_form(value: Any) -> Any:
+    """`value` with whole floats as ints, so equal JSON numbers serialize alike."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_json_equal_form(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_equal_form(v) for k, v in value.items()}
+    return value
 
 
 def parse_override(text: str, schema: dict[str, Any]) -> tuple[str, Any]:

@@ -45,7 +45,7 @@ def write_plots(study: optuna.Study, directory: str | Path) -> list[Path]:
     from optuna.trial import TrialState
 
     directory = Path(directory)
-    study = own_study(study)  # a warm start's history is not the sweep's to plot
+    whole, study = study, own_study(study)  # a warm start's history is not the sweep's
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE and finite(objective_value(t))]
     record = SweepRecord.of(study)
@@ -69,7 +69,9 @@ def write_plots(study: optuna.Study, directory: str | Path) -> list[Path]:
         need_complete(1)
         from optuna.visualization.matplotlib import plot_optimization_history
 
-        return plot_optimization_history(study, target_name=metric, **first)
+        # the own trials at their places in the study (see own_study): not the history's
+        in_place = own_study(whole, keep_places=True)
+        return plot_optimization_history(in_place, target_name=metric, **first)
 
     def parallel() -> Any:
         need_complete(2)

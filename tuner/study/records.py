@@ -377,31 +377,61 @@ def write_warm_start(study: optuna.Study, done: dict[str, Any]) -> None:
     study.set_user_attr(WARM_START, done)
 
 
-def own_study(study: optuna.Study) -> optuna.Study:
+def own_study(study: optuna.Study, *, keep_places: bool = False) -> optuna.Study:
     """`study` as Optuna's readers (its plots, parameter importances) should see it: the
     sweep's own trials only, under their own numbers. The study itself when it holds no
     history; else a view of it whose trial lists leave the history out (the same
-    storage, read-only use)."""
+    storage, read-only use).
+
+    `keep_places`: the full list (`get_trials()` with no states) keeps a history trial's
+    place with an empty WAITING trial of its number, so that a trial's number is still
+    its position in the list, as in any study. Optuna's matplotlib optimization history
+    finds a trial's value by that position (`values_info.values[num]`, optuna 5.1): on
+    a list without the history it read past the end (IndexError) or another trial's
+    value. A WAITING trial has no value: no point, and no best, is drawn for it."""
     import copy
 
     if not any(map(is_history, study.get_trials(deepcopy=False))):
         return study
     view = copy.copy(study)
-    view.__class__ = _own_trials_class()
+    view.__class__ = _own_trials_class(keep_places)
     return view
 
 
-@lru_cache(maxsize=1)
-def _own_trials_class() -> type[optuna.Study]:
+@lru_cache(maxsize=2)
+def _own_trials_class(keep_places: bool) -> type[optuna.Study]:
     import optuna
 
     class OwnTrials(optuna.Study):
         """A study whose trial lists (`get_trials`, `trials`, the cached ones) leave the
-        warm start's history out."""
+        warm start's history out (or, the full list with `keep_places`, hold an empty
+        trial in its place)."""
 
         def _get_trials(
             self, deepcopy: bool = True, states: Any = None, use_cache: bool = False
         ) -> list[optuna.trial.FrozenTrial]:
-            return own_trials(super()._get_trials(deepcopy, states, use_cache))
+            trials = super()._get_trials(deepcopy, states, use_cache)
+            if keep_places and states is None:
+                return [_empty_place(t) if is_history(t) else t for t in trials]
+            return own_trials(trials)
 
     return OwnTrials
+
+
+def _empty_place(trial: optuna.trial.FrozenTrial) -> optuna.trial.FrozenTrial:
+    """A trial of `trial`'s number with nothing in it: WAITING, no value, no params."""
+    import optuna
+
+    return optuna.trial.FrozenTrial(
+        number=trial.number,
+        state=optuna.trial.TrialState.WAITING,
+        value=None,
+        datetime_start=None,
+        datetime_complete=None,
+        params={},
+        distributions={},
+        user_attrs={},
+        system_attrs={},
+        intermediate_values={},
+        trial_id=trial._trial_id,
+    )

@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tuner.errors import ConfigError, DataError, TrialFailed, TunerError
+from tuner.tabular.model import rank_end
 from tuner.trial import Report, StopTrial
 
 WORKER_LOGS = "workers"  # <trial_dir>/workers/<rank>.log: each worker's output
@@ -109,8 +110,29 @@ def run_distributed(
         if created:  # bad input, found before anything trained: leave nothing behind
             shutil.rmtree(trial_dir, ignore_errors=True)
         raise
+    except TrialFailed as exc:
+        ranks.end()  # (first: rank 0 writes metrics.json while it runs)
+        _record_failure(trial_dir, exc)
+        raise
     finally:
         ranks.end()
+
+
+def _record_failure(trial_dir: Path, failed: TrialFailed) -> None:
+    """metrics.json says how the trial ended: rank 0 writes it at every epoch with status
+    "running" and, when a peer dies, is itself stopped in a collective (or ended by the
+    launcher) before it can say more. A status rank 0 did write (diverged) is kept."""
+    from tuner.trial import METRICS, write_metrics
+
+    path = trial_dir / METRICS
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return  # no epoch written: nothing that says "running"
+    if not isinstance(payload, dict) or payload.get("status") != "running":
+        return
+    payload.update(status=failed.status, error=failed.message)
+    write_metrics(path, payload)
 
 
 class Ranks(Protocol):
@@ -236,7 +258,8 @@ def _follow(
             if ranks.failed():
                 break
             continue
-        if line is None:
+        if line is None:  # rank 0 closed its channel: it is ending; its exit code says how
+            ranks.settle(5.0)
             break
         message = json.loads(line)
         if "epoch" in message:
@@ -268,10 +291,10 @@ def _follow(
     dead = [(r, c) for r, c in enumerate(before) if c not in (0, None)]
     dead.sort(key=lambda found: found[1] >= 0)
     rank, code = dead[0] if dead else (0, ranks.exit_codes()[0])
-    last = _last_line(logs, rank)
+    log = logs / f"{rank}.log"
     raise TrialFailed(
-        f"distributed worker {rank} of {len(before)} ended (exit code {code}): {last}",
-        hint=f"its output: {logs / f'{rank}.log'}",
+        f"distributed worker {rank} of {len(before)} {rank_end.describe(code, log)}",
+        hint=f"its output: {log}",
     )
 
 
@@ -288,14 +311,6 @@ def end_processes(procs: list[subprocess.Popen[bytes]], grace: float = 5.0) -> N
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-def _last_line(logs: Path, rank: int) -> str:
-    with contextlib.suppress(OSError):
-        lines = (logs / f"{rank}.log").read_text(errors="replace").strip().splitlines()
-        if lines:
-            return lines[-1][:300]
-    return "no output"
 
 
 def _free_ports(host: str, n: int) -> list[int]:

@@ -22,6 +22,8 @@ import queue
 from pathlib import Path
 from typing import Any
 
+from tuner.tabular.model.rank_end import LAUNCHER_LOST
+
 
 def spread_placement(workers: int) -> Any | None:
     """The placement group of the trial running in this process when its bundles for
@@ -103,8 +105,8 @@ class RayRanks:
             rank = self.runs.index(ref)
             try:
                 self.codes[rank] = ray.get(ref)
-            except Exception:  # the actor itself died
-                self.codes[rank] = -1
+            except Exception:  # the actor itself died (its node lost, say): no exit code
+                self.codes[rank] = LAUNCHER_LOST
         return any(code not in (None, 0) for code in self.codes)
 
     def finish(self) -> None:
