@@ -40,13 +40,13 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tuner import faults
 from tuner.atomic import staged_dir
 from tuner.errors import ConfigError
 from tuner.space.yaml_file import dump_yaml
 from tuner.study import storage
 from tuner.study.ranking import finite, objective_value, top_trials
 from tuner.study.records import SweepRecord, TrialRecord, feasible, history_source, own_trials
-from tuner.sweep import faults
 from tuner.trial import CHECKPOINTS, CONFIG, METRICS, MODEL  # the trial folder's names
 
 if TYPE_CHECKING:

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from tuner import faults
 from tuner.errors import LockLost
 from tuner.search.pareto import ParetoRule, should_prune
 from tuner.space.model import SweepSpec
 from tuner.study import records, storage
 from tuner.study.records import TrialRecord
-from tuner.sweep import faults
 from tuner.sweep.trial_runner import (
     CONFIG,
     CPU,

@@ -48,9 +48,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from tuner import faults
 from tuner.errors import ConfigError, ServiceError
 from tuner.redact import mask_text
-from tuner.sweep import faults
 from tuner.tracking.uri import runs_url
 
 HANDLE = "pending-run:"  # + the trial number: a child run the writer creates

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tuner import faults
 from tuner.atomic import staged_dir
 from tuner.errors import ConfigError, DataError
-from tuner.sweep import faults
 from tuner.tabular.data.libsvm_source import MAX_DIMENSION, check_dimensions
 from tuner.tabular.data.schema import (
     SCHEMA_FILE,

@@ -30,10 +30,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from tuner import faults
 from tuner.errors import ConfigError, DataError
 from tuner.space.model import Metric
 from tuner.space.yaml_file import dump_yaml
-from tuner.sweep import faults
 from tuner.tabular.data import reader
 from tuner.tabular.data.schema import SCHEMA_FILE, Schema, save_schema
 from tuner.tabular.model.build import Built, build_model, label_scale

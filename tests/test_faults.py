@@ -1,4 +1,4 @@
-"""The fault-injection hook the resume tests rely on (`tuner.sweep.faults.point`):
+"""The fault-injection hook the resume tests rely on (`tuner.faults.point`):
 `TUNER_FAULT=name[:n]` SIGKILLs the process exactly at the n-th pass of `point(name)`
 and not before (the 1st without `:n`); another name, an n never reached or no
 TUNER_FAULT at all changes nothing; with TUNER_DRIVER_PID it kills that process (the
@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from tuner.sweep import faults
+from tuner import faults
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # passes point(argv[1]) five times, printing the pass number just before each
 CHILD = """\
 import sys
-from tuner.sweep import faults
+from tuner import faults
 for i in range(1, 6):
     print(i, flush=True)
     faults.point(sys.argv[1])
