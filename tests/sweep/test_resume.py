@@ -497,3 +497,38 @@ def test_a_writer_that_keeps_dying_stops_the_sweep_resumably(tmp_path: Path) -> 
     done = _tune("resume", "slow", "--results", results, "-q")
     assert done.returncode == 0, done.stderr[-3000:]
     _check_consistent(results, 4, finished=True)
+
+
+@pytest.mark.timeout(300)
+def test_a_sweep_killed_while_its_end_is_written_is_finished_by_a_resume(
+    tmp_path: Path,
+) -> None:
+    """The end of a sweep is resumable too: the driver killed before its second plot
+    leaves one plot and the MLflow parent RUNNING; `tune resume` of the finished sweep
+    runs nothing and writes what is missing."""
+    from mlflow.tracking import MlflowClient
+
+    space = write(tmp_path / "slow.yaml", SPACE.format(trials=3, sleep=0.01))
+    results = tmp_path / "results"
+    done = _tune("run", space, "--results", results, "-q", fault="plot:2")
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    plots = results / "slow" / "plots"
+    assert sorted(p.name for p in plots.glob("*.png")) == ["optimization_history.png"]
+
+    done = _tune("resume", "slow", "--results", results, "-q")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert {p.name for p in plots.glob("*.png")} >= {
+        "optimization_history.png",
+        "parallel_coordinate.png",
+        "intermediate_values.png",
+    }
+    _check_consistent(results, 3, finished=True)  # the parent run FINISHED, no run RUNNING
+    client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("slow")
+    (parent,) = [
+        r
+        for r in client.search_runs([experiment.experiment_id])
+        if "mlflow.parentRunId" not in r.data.tags
+    ]
+    logged = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert "plots/parallel_coordinate.png" in logged, logged

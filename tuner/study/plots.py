@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tuner import faults
 from tuner.atomic import staged_file
 from tuner.study.ranking import finite, objective_value, param_names
 from tuner.study.records import SweepRecord, own_study
@@ -111,6 +112,7 @@ def write_plots(study: optuna.Study, directory: str | Path) -> list[Path]:
     }
     written: list[Path] = []
     for name in PLOTS:
+        faults.point("plot")  # (the resume tests' kill while a sweep's end is written)
         path = directory / f"{name}.png"
         figure = None
         try:

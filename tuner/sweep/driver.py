@@ -682,7 +682,8 @@ def _run_locked(
     started = time.monotonic()
     status = "FINISHED"
     mark("fit_start")
-    previous = _graceful_signals(bridge)  # until the sweep is written up, too
+    phase: dict[str, Any] = {"ending": False}
+    previous = _graceful_signals(bridge, phase)  # until the sweep is written up, too
     try:
         try:
             with warnings.catch_warnings(), _pending_trials(spec.trials_at_once):
@@ -703,6 +704,7 @@ def _run_locked(
             bridge.close()
             progress.close()
             if bridge.lost is None:
+                phase["ending"] = True
                 outcome = _finish(spec, study, bridge, tracker, parent, results, options, status)
                 outcome.elapsed = time.monotonic() - started
                 mark("written_up")
@@ -781,20 +783,31 @@ _SIGNALS: dict[int, str] = {
 }
 
 
-def _graceful_signals(bridge: Bridge) -> dict[int, Any]:
+def _graceful_signals(bridge: Bridge, phase: dict[str, Any]) -> dict[int, Any]:
     """The first Ctrl-C, SIGTERM or SIGHUP ends the sweep after the running trials'
     current epoch (they stay RUNNING in the study and continue on resume); a second one
     stops at once. Without this, Ray's own SIGTERM handler (installed by ray.init) exits
-    mid-fit, the running trials are failed and the driver dies with a crash dump.
+    mid-fit, the running trials are failed and the driver dies with a crash dump. Once
+    `phase["ending"]` is set (the trials are over, the plots being drawn) a first signal
+    only says so, and a second one stops the drawing (the parent run is still ended).
     Returns the handlers replaced, to put back afterwards."""
     if threading.current_thread() is not threading.main_thread():
         return {}
 
     def handler(signum: int, frame: Any) -> None:
         name = _SIGNALS.get(signum, signal.Signals(signum).name)
-        if bridge.interrupted:
+        if bridge.interrupted or phase.get("signalled"):
             print(f"\ntune: {name} again: stopping at once", file=sys.stderr, flush=True)
             raise Interrupted(signum)
+        if phase.get("ending"):  # every trial has ended: only the plots are being drawn
+            phase["signalled"] = signum
+            print(
+                f"\ntune: {name}: the sweep is done, drawing its plots ({name} again to "
+                "stop at once; `tune resume` then draws the rest)",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
         bridge.stop(Stop.SIGNAL, f"interrupted ({name})", signum=signum)
         print(
             f"\ntune: {'' if signum == signal.SIGINT else name + ': '}stopping after the "
@@ -842,12 +855,27 @@ def _finish(
     board = write_leaderboard(study, directory / "leaderboard.csv")
     front = write_front(study, directory / "pareto_front.csv")  # several metrics only
     quick = status == "KILLED" and bridge.hurry
-    plots = write_plots(study, directory / "plots") if options.plots and not quick else []
+    plots: list[Path] = []
+    cut: KeyboardInterrupt | None = None
+    if options.plots and not quick:
+        try:
+            plots = write_plots(study, directory / "plots")
+        except KeyboardInterrupt as stop:  # a signal again while drawing: no more plots,
+            cut, status = stop, "KILLED"  # the parent run still ended (a resume redraws)
+            plots = sorted((directory / "plots").glob("*.png"))
+            print(
+                f"tune: stopped while drawing the plots ({len(plots)} written); "
+                f"`tune resume {spec.name}` writes the rest",
+                file=sys.stderr,
+                flush=True,
+            )
     url = None
     if tracker is not None and parent is not None and bridge.tracking is None:
         tracker.end_sweep(parent, status, [board, *([front] if front else []), *plots])
         server = tracker.tracking_uri.startswith(("http://", "https://"))
         url = tracker.runs_url(strip_credentials(tracker.tracking_uri) if server else UI_BASE)
+    if cut is not None:
+        raise cut
     best = best_trial(study)
     return Outcome(
         name=spec.name,
