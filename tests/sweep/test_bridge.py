@@ -374,6 +374,25 @@ def test_a_non_finite_value_is_not_reported_and_a_trial_with_no_value_fails(
     assert frozen.user_attrs[records.TRIAL_REASON] == "it never reported score"
 
 
+def test_a_trial_whose_metric_was_only_nan_fails_saying_it_was_undefined(
+    tmp_path: Path,
+) -> None:
+    """An AUC over a validation split of one class is NaN (no longer Keras's 0.0): the
+    trial has no value, and its reason says why rather than "never reported"."""
+    bridge = make_bridge(make_spec(), tmp_path)
+    bridge.ask("ray-1")
+    for epoch in (1, 2):
+        assert bridge.record("ray-1", {EPOCH: epoch, "score": math.nan, "loss": 0.5}) is False
+    bridge.finish("ray-1", {}, False)
+
+    frozen = trial(bridge.study, 0)
+    assert frozen.state == State.FAIL and frozen.intermediate_values == {}
+    assert frozen.user_attrs[records.TRIAL_REASON] == (
+        "score was NaN (undefined), so the trial has no value (an AUC over a validation "
+        "split of one class is undefined; see the trial's log)"
+    )
+
+
 def test_replayed_epochs_of_a_resumed_trial_are_not_reported_again(tmp_path: Path) -> None:
     spec = make_spec(pruner="{type: threshold, lower: 0.5}")
     dead = make_bridge(spec, tmp_path)

@@ -99,6 +99,18 @@ def _label_map(pairs: tuple[str, ...]) -> dict[str, str]:
     type=int,
     help="LIBSVM: refuse feature ids above this (default 16,777,216 = 2**24).",
 )
+@click.option(
+    "--delimiter",
+    metavar="CHAR",
+    help="CSV: the delimiter (';', '|', tab, ...); default: ',' (tab for .tsv), or the one "
+    "detected among , ; tab | when that reads one column.",
+)
+@click.option(
+    "--decimal-comma",
+    "decimal_comma",
+    is_flag=True,
+    help="CSV: numbers are written with a decimal comma (1,5); recorded for `tune predict`.",
+)
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 def data_convert(
     src: Path,
@@ -117,6 +129,8 @@ def data_convert(
     compress,
     dimension,
     max_dimension,
+    delimiter,
+    decimal_comma,
     force,
 ) -> None:
     """Convert a CSV or LIBSVM file SRC into a TFRecord data set with a schema.
@@ -128,6 +142,7 @@ def data_convert(
     without it ('>50K'); --label-map renames any other value.
     """
     from tuner.tabular.data.convert import ConvertOptions, convert
+    from tuner.tabular.data.csv_source import parse_delimiter
     from tuner.tabular.data.table import describe_label
 
     options = ConvertOptions(
@@ -146,6 +161,8 @@ def data_convert(
         dimension=dimension,
         max_dimension=max_dimension,
         force=force,
+        delimiter=parse_delimiter(delimiter) if delimiter is not None else None,
+        decimal_comma=decimal_comma,
     )
     schema = convert(src, out, options)
     click.echo(describe_label(schema.label, inferred=task is None))
@@ -156,8 +173,28 @@ def data_convert(
     click.echo(
         f"wrote {out}: {rows} rows; {len(schema.features)} features "
         f"({', '.join(f'{n} {k}' for k, n in kinds.items())}); label {schema.label.name} "
-        f"({schema.label.kind})"
+        f"({schema.label.kind})" + _dialect(schema, src, delimiter)
     )
+
+
+def _dialect(schema, src: Path, given: str | None) -> str:
+    """The convert summary's word on a CSV read other than with commas: the delimiter
+    (and whether it was detected), decimal commas."""
+    from tuner.tabular.data.csv_source import delimiter_name, extension_delimiter
+
+    if schema.csv is None:
+        return ""
+    words = []
+    delimiter = schema.csv.delimiter
+    if delimiter != ",":
+        detected = given is None and delimiter != extension_delimiter(src)
+        words.append(
+            f"{delimiter_name(delimiter)}-delimited"
+            + (" (detected; --delimiter overrides)" if detected else "")
+        )
+    if schema.csv.decimal_comma:
+        words.append("decimal commas")
+    return f"; read as {', '.join(words)}" if words else ""
 
 
 @data.command("inspect")
@@ -263,13 +300,34 @@ def train(
     show_default=True,
     help="When DATA is a converted data set: the split to predict.",
 )
-def predict_cmd(model_dir: Path, data: Path, out, split: str) -> None:
+@click.option(
+    "--delimiter",
+    metavar="CHAR",
+    help="When DATA is a CSV file: its delimiter (default: the one the data set's CSV was "
+    "read with, else detected).",
+)
+@click.option(
+    "--decimal-comma",
+    "decimal_comma",
+    is_flag=True,
+    help="When DATA is a CSV file: numbers are written 1,5 (default: as the data set's CSV).",
+)
+def predict_cmd(model_dir: Path, data: Path, out, split: str, delimiter, decimal_comma) -> None:
     """Predict every row of DATA (a CSV file, a TFRecord file or a converted data set) with
     the model exported by `tune train` into MODEL_DIR; one output row per input row, in order.
+    The input is checked against the model's schema before TensorFlow starts.
     """
+    from tuner.tabular.data.csv_source import parse_delimiter
     from tuner.tabular.model.predict import predict
 
-    rows = predict(model_dir, data, out, split=split)
+    rows = predict(
+        model_dir,
+        data,
+        out,
+        split=split,
+        delimiter=parse_delimiter(delimiter) if delimiter is not None else None,
+        decimal_comma=decimal_comma,
+    )
     if out is not None:
         click.echo(f"wrote {out}: {rows:,} predictions", err=True)
 

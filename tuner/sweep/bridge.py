@@ -645,8 +645,7 @@ class Bridge:
                 reason = f"interrupted after epoch {entry.last_epoch}: {self.stopping}"
             elif entry.last_value is None or (self.spec.multi and entry.last_vector is None):
                 state = State.FAIL
-                names = ", ".join(m.name for m in self.goals)
-                reason = f"it never reported {names}"
+                reason = self._no_value_reason(entry)
             else:
                 state = State.COMPLETE
             if reason:
@@ -688,6 +687,21 @@ class Bridge:
         if self.stop_kind is not Stop.TIME_BUDGET:
             return False
         return entry.last_value is None or (self.spec.multi and entry.last_vector is None)
+
+    def _no_value_reason(self, entry: Running) -> str:
+        """Why a trial that ended has no objective value: it never reported the metric,
+        or reported it only as NaN (undefined: an AUC over rows of one class)."""
+        undefined = [
+            m.name
+            for m in self.goals
+            if m.name in entry.last_metrics and math.isnan(entry.last_metrics[m.name])
+        ]
+        if undefined:
+            return (
+                f"{', '.join(undefined)} was NaN (undefined), so the trial has no value (an "
+                "AUC over a validation split of one class is undefined; see the trial's log)"
+            )
+        return f"it never reported {', '.join(m.name for m in self.goals)}"
 
     def _check_constraints(self, entry: Running, state: Any) -> list[str]:
         """Each constraint's violation on the trial, at its last epoch (before it is told:

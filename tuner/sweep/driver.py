@@ -738,13 +738,16 @@ def _pending_trials(limit: int) -> Iterator[None]:
 
 
 def _tracking_failed(name: str, error: BaseException) -> BaseException:
-    """The one line a sweep stopped by MLflow's failure ends with."""
+    """The one line a sweep stopped by MLflow's failure ends with; a failure that is not
+    a TunerError is a bug in tuner and keeps its traceback (the trials stay resumable)."""
     from tuner.errors import ServiceError, TunerError
 
-    what = error.format() if isinstance(error, TunerError) else f"{type(error).__name__}: {error}"
+    if not isinstance(error, TunerError):
+        return error
+    what = " ".join(error.format().split())
     return ServiceError(
-        f"MLflow could not be written ({mask_text(' '.join(what.split()))[:300]}); the sweep "
-        "stopped, its running trials resumable",
+        f"MLflow could not be written ({mask_text(what)[:300]}); the sweep stopped, its "
+        "running trials resumable",
         hint=f"check the tracking store, then `tune resume {name}`",
     )
 

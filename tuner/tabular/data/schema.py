@@ -116,6 +116,19 @@ class Split:
 
 
 @dataclass(frozen=True)
+class CsvDialect:
+    """How a CSV source was read, so that a later CSV of the same data set (`tune
+    predict`) is read the same way: its delimiter, and whether numbers are written with a
+    decimal comma (`1,5`)."""
+
+    delimiter: str = ","
+    decimal_comma: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"delimiter": self.delimiter, "decimal_comma": self.decimal_comma}
+
+
+@dataclass(frozen=True)
 class Schema:
     features: tuple[Feature, ...]
     label: Label
@@ -123,6 +136,7 @@ class Schema:
     source_format: Literal["csv", "libsvm", "builtin"]
     compression: Literal["GZIP"] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    csv: CsvDialect | None = None  # a CSV source's dialect (older data sets: none)
 
     @property
     def rows(self) -> int:
@@ -157,6 +171,7 @@ class Schema:
             "label": self.label.to_json(),
             "splits": {name: s.to_json() for name, s in self.splits.items()},
             "rows": self.rows,
+            **({"csv": self.csv.to_json()} if self.csv else {}),
             **({"extra": self.extra} if self.extra else {}),
         }
 
@@ -196,6 +211,7 @@ class Schema:
             source_format=data["source_format"],
             compression=data.get("compression"),
             extra=data.get("extra", {}),
+            csv=CsvDialect(**data["csv"]) if "csv" in data else None,
         )
 
 

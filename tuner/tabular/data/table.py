@@ -49,6 +49,9 @@ class Table:
     label_name: str = "label"
     labels: np.ndarray | None = None
     lines: np.ndarray | None = None  # source line number of each row, for error messages
+    # a CSV source: how it was read (recorded in the schema, so predict reads alike)
+    delimiter: str | None = None
+    decimal_comma: bool = False
 
     @property
     def rows(self) -> int:
@@ -70,6 +73,8 @@ class Table:
             label_name=self.label_name,
             labels=None if self.labels is None else self.labels[index],
             lines=None if self.lines is None else self.lines[index],
+            delimiter=self.delimiter,
+            decimal_comma=self.decimal_comma,
         )
 
 

@@ -554,6 +554,7 @@ def train_worker(
         return found
 
     sizes: dict[str, float] = {}
+    said: set[str] = set()  # metrics said to be undefined (train.say_undefined)
     status = "running"
     payload: dict[str, Any] = {}
 
@@ -605,6 +606,7 @@ def train_worker(
                 )
                 if "wide" in optimizers:
                     metrics["wide_learning_rate"] = current_learning_rate(optimizers["wide"])
+                single.say_undefined(metrics, said)
                 history.append({"epoch": epoch, **metrics})
                 summaries.write(epoch, metrics)
                 value = metrics.get(single.KEPT_BEST.name)

@@ -141,3 +141,21 @@ class StandardizedMeanSquaredError(keras.losses.MeanSquaredError):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "std": self.std}
+
+
+class DefinedAUC(keras.metrics.AUC):
+    """ROC AUC that is NaN where it is undefined: over rows of one class only (a tiny
+    validation split, a distributed worker's shard). Keras's AUC divides 0 by 0 "safely"
+    there and says 0.0, a number a sweep would rank; NaN is reported as no value (the
+    sweep says why the trial has none, MLflow skips it).
+
+    At the lowest threshold every row is predicted positive, so true positives + false
+    negatives there count the positive rows and false positives + true negatives the
+    negative ones."""
+
+    def result(self) -> Any:
+        auc = super().result()
+        positives = self.true_positives[0] + self.false_negatives[0]
+        negatives = self.false_positives[0] + self.true_negatives[0]
+        defined = keras.ops.logical_and(positives > 0, negatives > 0)
+        return keras.ops.where(defined, auc, float("nan"))

@@ -4,16 +4,20 @@ It goes through the SavedModel's serving signature — the artifact users deploy
 the Keras model, so what `tune predict` prints is what serving returns. Inputs are read
 by the user's column names and renamed to the signature's keys (tuner.json says how).
 
-Every input is checked before TensorFlow runs the model: `--out` must name a file in an
-existing folder, and a TFRecord file or data set must hold every feature the model takes,
-of the kind it takes (the first record is compared; later records are parsed with the
-same spec, and a mismatch there is a located error too).
+Every input is checked before TensorFlow is imported (bad input is refused in well under
+a second): `--out` must name a file in an existing folder, MODEL_DIR must be an export
+with its tuner.json, and a CSV file is read whole (the data set's recorded delimiter and
+decimal comma; every column the model takes, each value parsing as the model's schema
+says) or a data set must hold every feature the model takes, of the kind it takes. A
+TFRecord file's first record is compared once TensorFlow runs (it parses the record);
+later records are parsed with the same spec, and a mismatch there is a located error too.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,8 @@ import numpy as np
 from tuner.atomic import write_text_atomic
 from tuner.errors import ConfigError, DataError
 from tuner.tabular.data.schema import Schema
-from tuner.tabular.model.export import SIGNATURE, read_info
+from tuner.tabular.data.table import Table
+from tuner.tabular.model.export import INFO, SIGNATURE
 from tuner.tabular.prediction import output_columns
 from tuner.tabular.runtime import tensorflow
 
@@ -43,13 +48,48 @@ def saved_model_dir(path: str | Path) -> Path:
     )
 
 
-def _csv_batches(path: Path, schema: Schema) -> Any:
+def read_export_info(directory: Path) -> dict[str, Any]:
+    """The export's tuner.json: what the model takes and returns (a SavedModel without
+    it was not exported by tuner)."""
+    path = directory / INFO
+    if not path.is_file():
+        raise DataError(
+            f"no {INFO.as_posix()}: not a model exported by tuner",
+            where=directory,
+            hint="expected a `tune train --out` folder",
+        )
+    try:
+        info = json.loads(path.read_text())
+        Schema.from_json(info["schema"])
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise DataError(f"not a readable tuner export description ({exc})", where=path) from None
+    return info
+
+
+def read_csv_input(
+    path: Path, schema: Schema, delimiter: str | None = None, decimal_comma: bool = False
+) -> Table:
+    """The CSV to predict, read whole and checked against the model's data set schema:
+    its columns, each value parsing as its kind; read as the data set's CSV source was
+    (its recorded delimiter tried first, its decimal comma) unless the options say."""
     from tuner.tabular.data.csv_source import read_csv
 
     kinds = {f.name: f.kind for f in schema.features}
     if "sparse" in kinds.values():
         raise DataError("a model over sparse features predicts from TFRecords, not CSV", where=path)
-    table = read_csv(path, label=schema.label.name, kinds=kinds, features_only=True)
+    dialect = schema.csv
+    return read_csv(
+        path,
+        label=schema.label.name,
+        kinds=kinds,
+        features_only=True,
+        delimiter=delimiter,
+        preferred_delimiter=dialect.delimiter if dialect else None,
+        decimal_comma=decimal_comma or bool(dialect and dialect.decimal_comma),
+    )
+
+
+def _csv_batches(table: Table, schema: Schema) -> Any:
     assert table.lines is not None  # read_csv numbers every row
     rows = len(table.lines)
     for start in range(0, rows, BATCH):
@@ -122,13 +162,29 @@ def _check_record(path: Path, schema: Schema, compression: str | None) -> None:
             )
 
 
+def _check_tfrecord_file(path: Path) -> None:
+    """A file that is not CSV must be TFRecords (say what predict reads otherwise)."""
+    from tuner.tabular.data.records import check_tfrecord, compression_of
+    from tuner.tabular.data.sources import check_file
+
+    check_file(path)
+    try:
+        check_tfrecord(path, compression_of(path))
+    except DataError as exc:
+        raise DataError(
+            exc.message,
+            where=path,
+            hint="tune predict reads a CSV file (.csv, .tsv), a TFRecord file or a "
+            "converted data set",
+        ) from None
+
+
 def _record_batches(path: Path, schema: Schema, split: str) -> Any:
     from tuner.tabular.data import reader
     from tuner.tabular.data.records import compression_of, located
 
     tf = tensorflow()
     if path.is_dir():
-        _check_data_set(path, schema, split)
         ds = reader.dataset(path, split, batch_size=BATCH, shuffle=False).map(lambda x, y: x)
         files = reader.reading(path, split)
     else:
@@ -169,22 +225,40 @@ def predict(
     out: str | Path | None = None,
     *,
     split: str = "validation",
+    delimiter: str | None = None,
+    decimal_comma: bool = False,
 ) -> int:
-    """Write predictions as CSV to `out` (atomically) or stdout; returns the row count."""
+    """Write predictions as CSV to `out` (atomically) or stdout; returns the row count.
+
+    `delimiter` and `decimal_comma` read a CSV `data` (by default: as the model's data
+    set recorded its CSV source, else detected)."""
     check_out(out)
     directory = saved_model_dir(model_dir)
-    info = read_info(directory)
+    info = read_export_info(directory)
     schema = Schema.from_json(info["schema"])
     data = Path(data)
     if not data.exists():
         raise DataError("no such file or directory", where=data)
     keys = info.get("signature_keys") or {}  # column → signature key (older exports: same)
-    tf = tensorflow()
-    if data.is_file() and data.suffix.lower() in (".csv", ".tsv"):
-        batches = _csv_batches(data, schema)
+    is_csv = data.is_file() and data.suffix.lower() in (".csv", ".tsv")
+    if (delimiter is not None or decimal_comma) and not is_csv:
+        raise ConfigError(
+            "--delimiter and --decimal-comma read a CSV file (.csv, .tsv)", where=data
+        )
+    # every check of the input before TensorFlow is imported (seconds)
+    if is_csv:
+        table = read_csv_input(data, schema, delimiter, decimal_comma)
+    elif data.is_dir():
+        _check_data_set(data, schema, split)
     else:
-        batches = _record_batches(data, schema, split)
-    serve = tf.saved_model.load(str(directory)).signatures[info["signature"] or SIGNATURE]
+        _check_tfrecord_file(data)
+    tf = tensorflow()
+    batches = _csv_batches(table, schema) if is_csv else _record_batches(data, schema, split)
+    try:
+        serve = tf.saved_model.load(str(directory)).signatures[info["signature"] or SIGNATURE]
+    except (ValueError, KeyError, OSError, tf.errors.OpError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise DataError(f"the SavedModel cannot be loaded: {reason}", where=directory) from None
     classes = info.get("classes") or []
     task = info["task"]
     text = io.StringIO()

@@ -38,7 +38,7 @@ from tuner.tabular.data import reader
 from tuner.tabular.data.schema import SCHEMA_FILE, Schema, save_schema
 from tuner.tabular.model.build import Built, build_model, label_scale
 from tuner.tabular.model.config import dataset_schema, defaults, prepare
-from tuner.tabular.model.layers import StandardizedMeanSquaredError, keras, tf
+from tuner.tabular.model.layers import DefinedAUC, StandardizedMeanSquaredError, keras, tf
 from tuner.tabular.model.optimizers import combined, current_learning_rate, optimizers_for
 from tuner.timeline import mark
 from tuner.trial import (  # the trial folder's names
@@ -64,7 +64,7 @@ def _loss_and_metrics(task: str, cfg: dict[str, Any], label_std: float) -> tuple
     if task == "binary":
         return keras.losses.BinaryCrossentropy(), [
             keras.metrics.BinaryAccuracy(name="accuracy"),
-            keras.metrics.AUC(name="auc", num_thresholds=1000),
+            DefinedAUC(name="auc", num_thresholds=1000),
         ]
     if task == "multiclass":
         return keras.losses.SparseCategoricalCrossentropy(), [
@@ -78,6 +78,22 @@ def _loss_and_metrics(task: str, cfg: dict[str, Any], label_std: float) -> tuple
         keras.metrics.RootMeanSquaredError(name="rmse"),
         keras.metrics.MeanAbsoluteError(name="mae"),
     ]
+
+
+def say_undefined(metrics: dict[str, float], said: set[str]) -> None:
+    """An AUC over rows of one class is NaN (layers.DefinedAUC): say why, once per metric
+    and run, so that a metric with no value is never a mystery."""
+    for name in ("auc", "val_auc"):
+        value = metrics.get(name)
+        if value is None or not math.isnan(value) or name in said:
+            continue
+        said.add(name)
+        rows = "the validation split's rows are" if name == "val_auc" else "the training rows are"
+        print(
+            f"tune: warning: {name} is undefined (NaN, reported as no value): {rows} of one "
+            "class only",
+            file=sys.stderr,
+        )
 
 
 def _seed_dropout(model: Any, seed: int, epoch: int) -> None:
@@ -330,6 +346,7 @@ def run_trial(
     timings: dict[str, float] = {}
     payload: dict[str, Any] = {}
     cost: dict[str, float] = {}  # params, model_bytes, predict_ms: measured once, below
+    said: set[str] = set()  # metrics said to be undefined (say_undefined)
 
     def save_payload() -> None:
         best = (keep_best, best_epoch, best_value)
@@ -384,6 +401,7 @@ def run_trial(
             }
             if "wide" in optimizers:
                 metrics["wide_learning_rate"] = current_learning_rate(optimizers["wide"])
+            say_undefined(metrics, said)
             epoch_var.assign(epoch)
             history.append({"epoch": epoch, **metrics})
             summaries.write(epoch, metrics)
