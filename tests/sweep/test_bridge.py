@@ -205,8 +205,16 @@ def test_ask_returns_the_ray_config_of_a_new_trial_and_records_it(tmp_path: Path
     config = bridge.ask("ray-1")
 
     assert config is not None
-    assert set(config) == {"number", "objective", "config", "trial_dir", "cpu", "gpu"}
-    assert config["number"] == 0
+    assert set(config) == {
+        "number",
+        "objective",
+        "config",
+        "trial_dir",
+        "cpu",
+        "gpu",
+        "resume_epoch",
+    }
+    assert config["number"] == 0 and config["resume_epoch"] == 0  # (a new trial)
     assert config["objective"] == "tests.sweep.cheap:train"
     assert config["config"]["epochs"] == 3 and 0.0 <= config["config"]["x"] <= 1.0
     assert config["trial_dir"] == str(tmp_path / "unit" / "trials" / "0")
@@ -270,6 +278,7 @@ def test_a_stale_running_trial_is_asked_again_first_with_its_config(tmp_path: Pa
 
     assert again is not None
     assert again["number"] == 0 and again["config"] == first["config"]
+    assert again["resume_epoch"] == 2  # the objective is told where its record stands
     assert bridge.resumed == [0]
     assert bridge.counts.asked == 1  # counted toward the budget when first asked
     assert len(study.trials) == 1

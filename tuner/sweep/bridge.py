@@ -38,6 +38,7 @@ from tuner.sweep.trial_runner import (
     OBJECTIVE,
     PID,
     REASON,
+    RESUME,
     TRIAL_DIR,
 )
 from tuner.timeline import mark
@@ -439,6 +440,7 @@ class Bridge:
                 TRIAL_DIR: str(directory),
                 CPU: self.cpu,
                 GPU: self.gpu,
+                RESUME: max(known, default=0),
             }
         return None  # the fence refused a write: the lock is lost
 

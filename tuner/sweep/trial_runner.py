@@ -30,6 +30,7 @@ CONFIG = "config"
 TRIAL_DIR = "trial_dir"
 CPU = "cpu"
 GPU = "gpu"
+RESUME = "resume_epoch"  # the last epoch the study has of this trial (0: a new trial)
 _set_up: set[str] = set()  # objectives whose setup_process ran in this process
 _set_up_lock = threading.Lock()  # the warm-up thread and a first trial may meet here
 
