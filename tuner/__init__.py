@@ -2,6 +2,7 @@
 
 The library's face (see tuner.api): `load_space`, `run`, `resume`, `best_trial`,
 `export_best`; for objectives, `objective` (the decorator), `StopTrial` and `TrialFailed`;
+for a training program a sweep runs, `report(epoch, **metrics)`;
 and the error root `TunerError`. They are loaded on first use: importing the package must
 stay cheap (no TensorFlow, Ray or MLflow), since the CLI's help and bad-input errors are
 promised to return in well under a second.
@@ -22,6 +23,7 @@ _EXPORTS = {
     "export_best": "tuner.api",
     "BestTrial": "tuner.api",
     "objective": "tuner.trial",
+    "report": "tuner.reporting",  # for a program a sweep runs (tuner.program)
     "StopTrial": "tuner.trial",
     "TrialFailed": "tuner.errors",
     "TunerError": "tuner.errors",

@@ -98,6 +98,11 @@ class Objective:
     setup_process: Callable[[dict[str, float]], None] | None = None
     warm_up: Callable[[dict[str, Any]], None] | None = None
 
+    @property
+    def name(self) -> str:
+        """How messages name it: its reference, or a program's command."""
+        return objective_name(self.ref)
+
     def metrics(self, config: dict[str, Any]) -> frozenset[str]:
         return self.declared(config)
 
@@ -109,7 +114,7 @@ class Objective:
             near = suggest(name, names)
             hint = f"did you mean '{near}'?" if near else f"it reports {sorted(names)}"
             raise ConfigError(
-                f"metric '{name}' is never reported by objective '{self.ref}'",
+                f"metric '{name}' is never reported by objective '{self.name}'",
                 where=where,
                 hint=hint,
             )
@@ -142,8 +147,22 @@ def objective(
     return mark
 
 
+def objective_name(ref: str) -> str:
+    """An objective reference as messages show it: a program's is its command."""
+    from tuner.program.spec import PREFIX, ProgramSpec
+
+    return ProgramSpec.from_ref(ref).describe() if ref.startswith(PREFIX) else ref
+
+
 def load_objective(ref: str, where: str | None = None) -> Objective:
-    """'tabular' or 'package.module:function' → the function and its declarations."""
+    """'tabular', 'package.module:function' or a program's reference (`program:` + its
+    spec, see tuner/program/spec.py) → the function and its declarations."""
+    from tuner.program.spec import PREFIX
+
+    if ref.startswith(PREFIX):
+        from tuner.program.objective import program_objective
+
+        return program_objective(ref)
     target = BUILTIN_OBJECTIVES.get(ref, ref)
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from tuner.errors import ConfigError
+from tuner.program.spec import ProgramSpec, check_placeholders, is_program
+from tuner.program.spec import parse as parse_program
 from tuner.space.model import (
     DIST_KEYS,
     EXTRAS,
@@ -444,9 +446,9 @@ def _build(located: Located, text: str, raw: dict[str, Param]) -> SweepSpec:
             "pareto compares trials on several objectives, and metric: names one",
             hint="use median (the default) with one metric, or list several under metrics:",
         )
-    return SweepSpec(
+    spec = SweepSpec(
         name=name,
-        objective=data.get("objective", "tabular"),
+        objective=_objective(located),
         metric=objectives[0],
         objectives=objectives if "metrics" in data else (),
         constraints=tuple(
@@ -466,6 +468,23 @@ def _build(located: Located, text: str, raw: dict[str, Param]) -> SweepSpec:
         source=text,
         warm_start=_warm_start(located, sampler),
     )
+    if is_program(spec.objective):
+        check_placeholders(
+            ProgramSpec.from_ref(spec.objective),
+            set(spec.base_config()) | set(spec.param_names),
+            located.where(("objective", "command")),
+        )
+    return spec
+
+
+def _objective(located: Located) -> str:
+    """The objective's reference: a name as written, or a program's (its `objective:`
+    mapping checked: the program found, its pattern compiled; tuner/program/spec.py)."""
+    written = located.data.get("objective", "tabular")
+    if isinstance(written, str):
+        return written
+    folder = located.path.parent if located.path is not None else Path.cwd()
+    return parse_program(written, folder.absolute(), located.where).ref
 
 
 def _warm_start(located: Located, sampler: SamplerSpec) -> WarmStart | None:

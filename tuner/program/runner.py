@@ -1,0 +1,204 @@
+"""A program trial's life: started with the trial's flags in its own process group, its
+output kept whole in the trial folder (`program.log`) and read line by line, its epochs
+reported as each one is read (the pruner sees it then, not when the program exits),
+stopped — SIGTERM, then SIGKILL after `grace` — when the trial is pruned, the sweep
+stops or it runs past its `timeout`.
+
+How it ends: exit 0 having reported the metrics is a complete trial; a non-zero exit
+fails it with the program's last meaningful line; exit 0 without a metric fails it
+saying so. The program also dies with its trial's worker process (Linux: the parent-
+death signal), so a killed worker leaves no program behind.
+
+What the program is given (besides its flags): TUNER_TRIAL_DIR (its folder: where it
+keeps checkpoints, TensorBoard files and `model/`), TUNER_TRIAL_NUMBER,
+TUNER_RESUME_EPOCH (the last epoch the sweep has of this trial: a re-run after a kill
+continues from its checkpoint there), TUNER_CHECKPOINT_DIR, TUNER_REPORT_FILE (for
+`tuner.report`), PYTHONUNBUFFERED=1 (its lines arrive as printed), and for a share of
+a GPU TUNER_GPU_SHARE with TF_FORCE_GPU_ALLOW_GROWTH=true (TensorFlow then takes GPU
+memory as it needs it, not all of it; Ray sets CUDA_VISIBLE_DEVICES).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import IO, Any
+
+from tuner.errors import TrialFailed
+from tuner.program import command
+from tuner.program.collect import Collector
+from tuner.program.spec import ProgramSpec
+from tuner.reporting import ENV as REPORT_ENV
+from tuner.trial import Report
+
+LOG = "program.log"
+REPORTS = ".tuner-reports.jsonl"
+POLL_S = 0.5  # how often event files and the report file are read
+_NOISE = re.compile(r"^\s*(\d+/\d+\s|Epoch \d+/\d+\s*$)")  # progress, not a reason
+
+
+def run_program(
+    spec: ProgramSpec,
+    config: dict[str, Any],
+    report: Report,
+    trial_dir: Path,
+    *,
+    number: int = 0,
+    resume_epoch: int = 0,
+    gpu: float = 0.0,
+) -> dict[str, Any]:
+    trial_dir = Path(trial_dir)
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    words = command.argv(spec, config, trial_dir, number=number, resume_epoch=resume_epoch)
+    reports = trial_dir / REPORTS
+    reports.unlink(missing_ok=True)  # (a run's own reports: an earlier run's are recorded)
+    events = trial_dir / spec.tensorboard if spec.tensorboard else trial_dir
+    collector = Collector(spec.metrics, events, reports, spec.pattern)
+    env = _env(spec, trial_dir, number, resume_epoch, reports, gpu)
+    tail: deque[str] = deque(maxlen=50)
+    with (trial_dir / LOG).open("ab") as log:
+        log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {command.shown(words)}\n".encode())
+        log.flush()
+        try:
+            process = subprocess.Popen(
+                words,
+                cwd=spec.cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its group: stopped whole (its children too)
+                preexec_fn=_die_with_parent,
+            )
+        except OSError as exc:
+            raise TrialFailed(f"the program could not start: {exc}") from None
+        assert process.stdout is not None
+        woken = threading.Event()
+        reader = threading.Thread(
+            target=_read,
+            args=(process.stdout, log, collector, tail, woken),
+            name="tuner-program-output",
+            daemon=True,
+        )
+        reader.start()
+        started = time.monotonic()
+        try:
+            while True:
+                ended = process.poll() is not None and not reader.is_alive()
+                for epoch, metrics in collector.poll(final=ended):
+                    report(epoch, metrics)
+                if ended:
+                    break
+                if spec.timeout is not None and time.monotonic() - started > spec.timeout:
+                    raise TrialFailed(
+                        f"the program ran past its timeout ({spec.timeout:g} s) and was stopped"
+                    )
+                woken.wait(POLL_S)
+                woken.clear()
+        except BaseException:  # pruned (StopTrial), the sweep stopping, a timeout
+            stop(process, spec.grace)
+            reader.join(5)
+            raise
+    if process.returncode != 0:
+        raise TrialFailed(_failure(process.returncode, tail, trial_dir / LOG))
+    if collector.last == 0:
+        raise TrialFailed(
+            f"the program exited 0 without reporting {', '.join(spec.metrics)} (read from "
+            "its output lines, TensorBoard files under its trial folder, or tuner.report; "
+            f"its output: {trial_dir / LOG})",
+            hint="print `epoch=N name=value` lines, or set objective.pattern",
+        )
+    return {"status": "complete", "epochs": collector.last}
+
+
+def stop(process: subprocess.Popen, grace: float) -> None:
+    """SIGTERM to the program's process group, SIGKILL to what is left after `grace`."""
+    for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
+        if process.poll() is not None:
+            break
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(wait)
+    with contextlib.suppress(ProcessLookupError):  # what the group left behind
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _read(
+    stream: IO[bytes],
+    log: IO[bytes],
+    collector: Collector,
+    tail: deque[str],
+    woken: threading.Event,
+) -> None:
+    """The program's output, whole to its log, split on newlines and carriage returns
+    (progress bars) into lines for the collector."""
+    pending = b""
+    for chunk in iter(lambda: stream.read1(65536), b""):  # type: ignore[attr-defined]
+        log.write(chunk)
+        log.flush()
+        pending += chunk
+        *lines, pending = re.split(rb"\r\n|\r|\n", pending)
+        for raw in lines:
+            _line(raw, collector, tail, woken)
+    if pending:
+        _line(pending, collector, tail, woken)
+    woken.set()
+
+
+def _line(raw: bytes, collector: Collector, tail: deque[str], woken: threading.Event) -> None:
+    text = raw.decode("utf-8", "replace")
+    if text.strip() and not _NOISE.match(text):
+        tail.append(text.strip())
+    before = collector.last
+    collector.line(text)
+    if collector.pending() or collector.last != before:
+        woken.set()
+
+
+def _failure(code: int, tail: deque[str], log: Path) -> str:
+    if code < 0:
+        try:
+            how = f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"was killed by signal {-code}"
+    else:
+        how = f"exited with code {code}"
+    last = tail[-1] if tail else None
+    said = f": {last[:300]}" if last else ""
+    return f"the program {how}{said} (its output: {log})"
+
+
+def _env(
+    spec: ProgramSpec, trial_dir: Path, number: int, resume: int, reports: Path, gpu: float
+) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "TUNER_TRIAL_DIR": str(trial_dir),
+        "TUNER_TRIAL_NUMBER": str(number),
+        "TUNER_RESUME_EPOCH": str(resume),
+        "TUNER_CHECKPOINT_DIR": str(trial_dir / "checkpoints"),
+        REPORT_ENV: str(reports),
+    }
+    if 0 < gpu < 1:
+        env["TUNER_GPU_SHARE"] = f"{gpu:g}"
+        env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    env.update(spec.env)
+    return env
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child, before exec
+    """Linux: the program gets SIGKILL when the thread that started it dies (its trial's
+    worker process killed): no orphan keeps training. Elsewhere a no-op."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
