@@ -234,3 +234,43 @@ def test_a_program_that_cannot_start_fails_in_one_line(tmp_path: Path) -> None:
     spec = ProgramSpec(command="./gone.sh", metrics=("auc",), cwd=str(tmp_path))
     with pytest.raises(TrialFailed, match="the program could not start"):
         run(spec, tmp_path, Reports())
+
+
+CHECKPOINTING = """
+import os
+from pathlib import Path
+state = Path(os.environ["TUNER_TRIAL_DIR"]) / "epoch"
+start = int(state.read_text()) if state.exists() else 0
+for e in range(start + 1, 6):
+    state.write_text(str(e))
+    print(f"epoch={e} auc={e / 8}")
+"""
+
+
+@pytest.mark.parametrize("checkpoint", [4, 5], ids=["ahead", "finished"])
+def test_a_program_resumed_past_the_record_starts_over_in_a_fresh_folder(
+    tmp_path: Path, checkpoint: int
+) -> None:
+    """Its run before went on while the sweep was down: the sweep has epochs 1–2, its
+    checkpoint says 4 (it would report 5 first, a hole of 3–4) or 5 (nothing left):
+    the folder is kept aside and the program runs from the start."""
+    spec = program(tmp_path, CHECKPOINTING)
+    trial = tmp_path / "trial"
+    trial.mkdir()
+    (trial / "epoch").write_text(str(checkpoint))
+    reports = Reports()
+    run_program(spec, {}, reports, trial, number=0, resume_epoch=2)
+    assert [e for e, _ in reports.epochs] == [1, 2, 3, 4, 5]
+    assert int((tmp_path / "trial.ahead-1" / "epoch").read_text()) >= checkpoint
+    assert "starting it over" in (trial / LOG).read_text()
+
+
+def test_a_program_resumed_where_the_record_stands_continues(tmp_path: Path) -> None:
+    spec = program(tmp_path, CHECKPOINTING)
+    trial = tmp_path / "trial"
+    trial.mkdir()
+    (trial / "epoch").write_text("3")
+    reports = Reports()
+    run_program(spec, {}, reports, trial, number=0, resume_epoch=3)
+    assert [e for e, _ in reports.epochs] == [4, 5]
+    assert not (tmp_path / "trial.ahead-1").exists()

@@ -272,7 +272,22 @@ def train(
     \b
     Writes to --out: checkpoints/{last,best}, tensorboard/, metrics.json, config.yaml
     (the full config the trial ran), and model/ (a SavedModel serving raw features).
+
+    \b
+    A config with an `objective:` key (a program's mapping or module:function, as
+    `tune best --export` writes for such sweeps) runs that objective once in --out.
     """
+    from tuner.one_trial import names_objective, train_file
+
+    if names_objective(config_file):
+        if from_scratch or init_from or workers:
+            raise ConfigError(
+                "--from-scratch, --init-from and --workers are the built-in objective's",
+                where=config_file,
+                hint="a program or your own objective resumes from its own checkpoints",
+            )
+        train_file(config_file, overrides=list(overrides), out=out, echo=click.echo)
+        return
     from tuner.tabular.model.run import train_from_file
 
     if workers is not None:

@@ -35,6 +35,7 @@ class Collector:
         self.events = EventTail(events_root)
         self.reports = ReportTail(report_file)
         self.last = 0  # the last epoch handed out
+        self.first = 0  # the first one
         self.shift: int | None = None  # +1 when the output counts epochs from 0
         self._ready: list[tuple[int, dict[str, float]]] = []
         self._held: dict[int, dict[str, float]] = {}  # event-file epochs not yet whole
@@ -82,6 +83,7 @@ class Collector:
         if epoch <= self.last or not metrics:
             return
         self.last = epoch
+        self.first = self.first or epoch
         self._ready.append((epoch, metrics))
         for old in [e for e in self._held if e <= epoch]:  # (another route was first)
             del self._held[old]

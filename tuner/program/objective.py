@@ -27,16 +27,32 @@ def program_objective(ref: str) -> Objective:
 
 
 def _context(trial_dir: Path) -> tuple[int, int, float]:
-    """(trial number, resume epoch, GPU share) of the running trial."""
+    """(trial number, resume epoch, GPU share) of the running trial: the first two from
+    the trial's context (`tuner.trial.current_trial`), the share from Ray's resources
+    for the worker (none outside Ray)."""
     from tuner import trial
 
     current = getattr(trial, "current_trial", None)
     context = current() if current is not None else None
-    if context is not None:
-        return (
-            int(context.number),
-            int(context.resume_epoch),
-            float(getattr(context, "gpu", 0.0) or 0.0),
-        )
     name = Path(trial_dir).name
-    return (int(name) if name.isdigit() else 0), 0, 0.0
+    number = int(name) if name.isdigit() else 0
+    resume = 0
+    if context is not None:
+        number = number if context.number is None else int(context.number)
+        resume = int(context.resume_epoch)
+    return number, resume, _gpu_share()
+
+
+def _gpu_share() -> float:
+    import sys
+
+    if "ray" not in sys.modules:  # (`tune train`: no Ray, the whole machine)
+        return 0.0
+    try:
+        import ray
+
+        if not ray.is_initialized():
+            return 0.0
+        return float(ray.get_runtime_context().get_assigned_resources().get("GPU", 0.0))
+    except Exception:  # (not in a Ray worker)
+        return 0.0

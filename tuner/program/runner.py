@@ -45,6 +45,11 @@ POLL_S = 0.5  # how often event files and the report file are read
 _NOISE = re.compile(r"^\s*(\d+/\d+\s|Epoch \d+/\d+\s*$)")  # progress, not a reason
 
 
+class _Ahead(Exception):
+    """A resumed program is past the sweep's record of it: its run before went on while
+    the sweep was down (it reports a later epoch first, or has nothing left to do)."""
+
+
 def run_program(
     spec: ProgramSpec,
     config: dict[str, Any],
@@ -55,7 +60,37 @@ def run_program(
     resume_epoch: int = 0,
     gpu: float = 0.0,
 ) -> dict[str, Any]:
-    trial_dir = Path(trial_dir)
+    """Run the program for one trial (see the module doc). A program resumed past the
+    sweep's record of it (`resume_epoch`) would leave a hole in the record: its folder
+    is moved aside (`<number>.ahead-<k>`, nothing deleted) and it runs again from the
+    start, its epochs checked against the record as any re-run's are."""
+    try:
+        return _run(spec, config, report, Path(trial_dir), number, resume_epoch, gpu)
+    except _Ahead as ahead:
+        aside = _move_aside(Path(trial_dir))
+        with (Path(trial_dir) / LOG).open("a") as log:
+            log.write(f"--- {ahead}; its folder moved to {aside}, starting it over\n")
+        return _run(spec, config, report, Path(trial_dir), number, 0, gpu)
+
+
+def _move_aside(trial_dir: Path) -> Path:
+    k = 1
+    while (aside := trial_dir.with_name(f"{trial_dir.name}.ahead-{k}")).exists():
+        k += 1
+    trial_dir.rename(aside)
+    trial_dir.mkdir()
+    return aside
+
+
+def _run(
+    spec: ProgramSpec,
+    config: dict[str, Any],
+    report: Report,
+    trial_dir: Path,
+    number: int,
+    resume_epoch: int,
+    gpu: float,
+) -> dict[str, Any]:
     trial_dir.mkdir(parents=True, exist_ok=True)
     words = command.argv(spec, config, trial_dir, number=number, resume_epoch=resume_epoch)
     reports = trial_dir / REPORTS
@@ -89,11 +124,22 @@ def run_program(
             daemon=True,
         )
         reader.start()
+        threading.Thread(
+            target=_orphan_watch,
+            args=(process, spec.grace),
+            name="tuner-program-watch",
+            daemon=True,
+        ).start()
         started = time.monotonic()
         try:
             while True:
                 ended = process.poll() is not None and not reader.is_alive()
                 for epoch, metrics in collector.poll(final=ended):
+                    if resume_epoch and epoch > resume_epoch + 1 and epoch == collector.first:
+                        raise _Ahead(
+                            f"resumed at the sweep's epoch {resume_epoch}, it reported "
+                            f"epoch {epoch} first"
+                        )
                     report(epoch, metrics)
                 if ended:
                     break
@@ -109,6 +155,8 @@ def run_program(
             raise
     if process.returncode != 0:
         raise TrialFailed(_failure(process.returncode, tail, trial_dir / LOG))
+    if collector.last == 0 and resume_epoch:
+        raise _Ahead(f"resumed at the sweep's epoch {resume_epoch}, it had nothing left to do")
     if collector.last == 0:
         raise TrialFailed(
             f"the program exited 0 without reporting {', '.join(spec.metrics)} (read from "
@@ -130,6 +178,18 @@ def stop(process: subprocess.Popen, grace: float) -> None:
             process.wait(wait)
     with contextlib.suppress(ProcessLookupError):  # what the group left behind
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def _orphan_watch(process: subprocess.Popen, grace: float) -> None:
+    """Stop the program as soon as this process is orphaned (a Ray worker whose raylet
+    died with its driver lives on for seconds; the program, not held back by a report
+    nobody takes, would train on past the sweep's record)."""
+    parent = os.getppid()
+    while process.poll() is None:
+        if os.getppid() != parent:
+            stop(process, grace)
+            return
+        time.sleep(POLL_S)
 
 
 def _read(

@@ -88,6 +88,22 @@ class ProgramSpec:
         """How the objective reads in messages and MLflow: the command as written."""
         return f"program: {self.command}"
 
+    def written(self) -> dict[str, Any]:
+        """The `objective:` mapping a file would hold for it (defaults left out; the
+        folder absolute: `tune train` of an exported config runs it where it ran)."""
+        data: dict[str, Any] = {"command": self.command, "metrics": list(self.metrics)}
+        data["cwd"] = self.cwd
+        for key, default in (("flags", "auto"), ("pattern", None), ("tensorboard", None)):
+            if getattr(self, key) != default:
+                data[key] = getattr(self, key)
+        if self.grace != 10.0:
+            data["grace"] = f"{self.grace:g}s"
+        if self.timeout is not None:
+            data["timeout"] = f"{self.timeout:g}s"
+        if self.env:
+            data["env"] = dict(self.env)
+        return data
+
 
 def is_program(ref: str) -> bool:
     return ref.startswith(PREFIX)

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from tuner import faults
 from tuner.atomic import staged_dir
 from tuner.errors import ConfigError
+from tuner.one_trial import exported_config
 from tuner.space.yaml_file import dump_yaml
 from tuner.study import storage
 from tuner.study.ranking import finite, objective_value, top_trials
@@ -302,7 +303,7 @@ def export_best(
     out = Path(out).absolute() if out else storage.sweep_dir(results, name) / BEST_DIR
     _check_out(out)
     with staged_dir(out) as tmp:
-        dump_yaml(config, tmp / CONFIG)
+        dump_yaml(exported_config(record.objective or "tabular", config), tmp / CONFIG)
         trial_model(study, source, tmp / MODEL)
         metrics: dict[str, Any] = {}
         if (source / METRICS).is_file():
