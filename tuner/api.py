@@ -125,9 +125,12 @@ def _run(
 
     from tuner.atomic import writable_folder
     from tuner.study.storage import results_dir
+    from tuner.sweep import cluster
     from tuner.sweep.driver import RunOptions, run_sweep
     from tuner.tracking.uri import check_writable_store, resolve_tracking_uri
 
+    # a cluster address where nothing answers: one line at once, before anything is written
+    cluster.check_reachable(address or os.environ.get("RAY_ADDRESS"))
     folder = results_dir(results)
     uri = resolve_tracking_uri(folder, tracking_uri)
     if f"{folder}{os.sep}" in uri:  # the default store in the results folder

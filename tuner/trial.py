@@ -6,7 +6,9 @@ An objective is a function `objective(config, report, trial_dir) -> dict | None`
 - `report(epoch, metrics)` is called once per epoch, epochs counted from 1, with a dict
   of metric name → float; it may raise `StopTrial` (pruned, or the sweep is ending), which
   the objective lets propagate;
-- `trial_dir` is the trial's own folder: checkpoints, TensorBoard files, its model.
+- `trial_dir` is the trial's own folder: checkpoints, TensorBoard files, its model. It
+  exists when the objective starts (a sweep's runner creates it; a resumed trial finds
+  what it left there).
 It returns an optional summary dict (status, final metrics).
 
 It declares up front which metric names it reports — `metrics(config)` — so a space file

@@ -8,6 +8,9 @@ heartbeat (a driver stopped by Ctrl-Z or SIGSTOP is alive, not dead), and a live
 another start time is a reused pid. From another host only the heartbeat tells: older
 than STALE_AFTER seconds is a dead driver's and is taken over, so a SIGKILLed run never
 blocks its resume — and a driver that wakes to find its lock taken stops without writing.
+The holder also keeps there the session folder of the local Ray it started (`ray_session`):
+the driver that takes the lock over from a dead one on its host ends what that Ray left
+behind (tuner/sweep/local_ray.py).
 
 TUNER_LOCK_HEARTBEAT / TUNER_LOCK_STALE_AFTER (seconds) shorten both for tests.
 """
@@ -98,6 +101,9 @@ class SweepLock:
             "since": _now(),
         }
         self.on_lost = on_lost  # told once, from the heartbeat thread, if the lock is taken
+        # the lock of the dead driver this one took it from (what it may have left behind:
+        # its local Ray's session, tuner/sweep/local_ray.py); None if the sweep was free
+        self.predecessor: dict[str, Any] | None = None
         self.lost: str | None = None  # why this driver no longer holds the lock
         self._checked = -float("inf")  # time.monotonic() of the last read of the lock
         self._stop = threading.Event()
@@ -113,12 +119,20 @@ class SweepLock:
                 f"pid {held['pid']}, since {_stamp(held['since'])}",
                 hint="wait for it, stop it (Ctrl-C), or follow it with `tune status`",
             )
+        if held and (held["host"], held["pid"]) != mine:
+            self.predecessor = held
         self._beat()
         from tuner.study import fence
 
         self._fence = fence.arm(self.study, self._refuse)
         self._thread = threading.Thread(target=self._run, name="tuner-heartbeat", daemon=True)
         self._thread.start()
+
+    def record(self, **facts: Any) -> None:
+        """Keep more about this driver in its lock (the session folder of the local Ray it
+        started: `ray_session`), for the driver that takes over should this one die."""
+        self.me.update(facts)
+        self._beat()
 
     def _beat(self) -> None:
         records.write_lock(self.study, {**self.me, "heartbeat": _now()})

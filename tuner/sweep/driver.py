@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -103,14 +104,32 @@ def configure_ray_env() -> None:
         os.environ.setdefault(key, value)
 
 
+# The local Ray this process started: its session folder, the watcher of it.
+_LOCAL: dict[str, Any] = {"session": None, "watcher": None}
+
+
+def local_session() -> Path | None:
+    """The session folder of the local Ray this process started (None: it joined a
+    cluster, or has no Ray)."""
+    return cast("Path | None", _LOCAL["session"])
+
+
 def ensure_ray(
-    num_cpus: int | None = None, address: str | None = None, warm_up: str | None = None
+    num_cpus: int | None = None,
+    address: str | None = None,
+    warm_up: str | None = None,
+    sweep: Path | None = None,
 ) -> Any:
-    """Connect to the cluster at `address` (HOST:PORT or `auto`; default: $RAY_ADDRESS), or
-    start a local Ray, unless already up. A cluster started with token authentication
-    needs RAY_AUTH_MODE=token and its token (~/.ray/auth_token, RAY_AUTH_TOKEN or
-    RAY_AUTH_TOKEN_PATH) in this process's environment, as on every node. `warm_up` (a
-    `warm_up.plan`) makes every worker process this job starts warm itself up."""
+    """Join the cluster at `address` (HOST:PORT or `auto`; default: $RAY_ADDRESS), or
+    start a local Ray of this process's own, unless already up: never the cluster `ray
+    start` last left in /tmp/ray/ray_current_cluster (Ray's own default), which would be
+    a cluster the user never named, or a dead one waited on. The local Ray keeps its
+    session folder in the sweep's folder `sweep` (tuner/sweep/local_ray.py), and a
+    watcher process ends what is left of it when this process is gone. A cluster started
+    with token authentication needs RAY_AUTH_MODE=token and its token (~/.ray/auth_token,
+    RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH) in this process's environment, as on every
+    node. `warm_up` (a `warm_up.plan`) makes every worker process this job starts warm
+    itself up."""
     configure_ray_env()
     import ray
 
@@ -118,7 +137,7 @@ def ensure_ray(
         from tuner.sweep import warm_up as warming
 
         path = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-        address = address or os.environ.get("RAY_ADDRESS") or None
+        address = address or os.environ.get("RAY_ADDRESS") or "local"
         env = _worker_env(path)
         if warm_up is not None:
             env[warming.ENV] = warm_up
@@ -126,17 +145,40 @@ def ensure_ray(
         if warm_up is not None:
             runtime_env["worker_process_setup_hook"] = f"{warming.__name__}.start"
         _mask_ray_entrypoint()
-        with _hangup_spared(local=not address):
-            ray.init(
-                address=address,
-                num_cpus=None if address else num_cpus,  # a cluster has its own
-                include_dashboard=False,
-                log_to_driver=False,
-                logging_level=logging.ERROR,  # what Ray makes of "ERROR"
-                runtime_env=runtime_env,
-            )
+        options: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": logging.ERROR,  # what Ray makes of "ERROR"
+            "runtime_env": runtime_env,
+        }
+        if address == "local":
+            _start_local(ray, num_cpus, sweep, options)
+        else:
+            from tuner.sweep import cluster
+
+            _LOCAL["session"] = None
+            cluster.join(ray, address, options)  # (a cluster has its own CPUs)
     _quiet_full_disk_snapshots()
     return ray
+
+
+def _start_local(
+    ray: Any, num_cpus: int | None, sweep: Path | None, options: dict[str, Any]
+) -> None:
+    """Start this process's own Ray, its session folder under the sweep's folder, and the
+    watcher that ends what is left of it once this process is gone."""
+    from tuner.sweep import local_ray
+
+    temp = local_ray.temp_dir(sweep) if sweep is not None else None
+    if temp is not None:
+        options["_temp_dir"] = str(temp)
+    with _hangup_spared():
+        context = ray.init(address="local", num_cpus=num_cpus, **options)
+    session = Path(context.address_info["session_dir"])
+    _LOCAL["session"] = session
+    if sweep is not None:
+        local_ray.link_session(sweep, session)
+    _LOCAL["watcher"] = local_ray.watch(session)
 
 
 class _FullDiskSnapshot(logging.Filter):
@@ -159,12 +201,12 @@ def _quiet_full_disk_snapshots() -> None:
 
 
 @contextlib.contextmanager
-def _hangup_spared(local: bool) -> Iterator[None]:
+def _hangup_spared() -> Iterator[None]:
     """A closed terminal sends SIGHUP to the whole job, and the local Ray's processes
     (GCS, raylet, workers) would die of it under the driver, which handles it to stop
     gracefully. Started with SIGHUP blocked, they inherit the mask (as Ray itself blocks
     SIGINT for them); the driver's own mask is restored at once."""
-    if not local or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
@@ -415,7 +457,14 @@ def _open_and_run(
             except Exception:
                 discard = new_study
                 raise
-        ray = ensure_ray(address=options.address, warm_up=_warm_up_plan(spec))
+        _end_leftovers(directory, lock)
+        try:
+            ray = ensure_ray(address=options.address, warm_up=_warm_up_plan(spec), sweep=directory)
+        except Exception:
+            discard = new_study  # (a cluster that refused the driver: nothing ran)
+            raise
+        if local_session() is not None:  # for the next driver, should this one be killed
+            lock.record(ray_session=str(local_session()))
         from ray import tune
 
         mark("ray_ready")
@@ -455,6 +504,20 @@ def _last_budget(spec: SweepSpec, study: optuna.Study) -> SweepSpec:
             file=sys.stderr,
         )
     return kept
+
+
+def _end_leftovers(directory: Path, lock: SweepLock) -> None:
+    """End what a killed driver of this sweep left of its local Ray (tuner/sweep/
+    local_ray.py), saying so in one line."""
+    from tuner.sweep import local_ray
+
+    ended = local_ray.end_leftovers(directory, lock.predecessor, socket.gethostname())
+    if ended:
+        print(
+            f"tune: ended {len(ended)} process{'es' if len(ended) > 1 else ''} that a killed "
+            f"run of this sweep left of its Ray (pid {', '.join(map(str, ended))})",
+            file=sys.stderr,
+        )
 
 
 def _warm_start_sources(

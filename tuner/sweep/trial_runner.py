@@ -76,11 +76,11 @@ def trainable(ray_config: dict[str, Any]) -> None:
             raise StopTrial("stopped by the scheduler") from None
 
     try:
+        trial_dir = Path(ray_config[TRIAL_DIR])
+        trial_dir.mkdir(parents=True, exist_ok=True)  # the contract: the trial's own folder
         objective = load_objective(ray_config[OBJECTIVE])
         set_up_process(objective, ray_config)
-        objective.function(
-            dict(ray_config[CONFIG]), checked_report(report), Path(ray_config[TRIAL_DIR])
-        )
+        objective.function(dict(ray_config[CONFIG]), checked_report(report), trial_dir)
     except StopTrial:
         # End the thread the way Ray expects of a stopped trial: returning normally
         # would queue a final result nobody reads, and the reused actor would hang.
