@@ -15,11 +15,27 @@ from typing import Any
 from tuner.trial import MlflowModel, objective
 
 
-@objective(metrics=["score", "loss"])
+def _weights_model(model_dir: Path) -> MlflowModel:
+    """train's and tradeoff's model as an MLflow pyfunc model (`tune best --register`)."""
+    from mlflow.pyfunc import PythonModel
+
+    class Weights(PythonModel):
+        def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+            return model_input
+
+    return MlflowModel(
+        python_model=Weights(),
+        artifacts={"weights": str(model_dir / "weights.json")},
+        pip_requirements=["pandas"],
+    )
+
+
+@objective(metrics=["score", "loss"], mlflow_model=_weights_model)
 def train(config: dict[str, Any], report, trial_dir: Path) -> dict[str, Any]:
     """Checkpoints its epoch in trial_dir (like a real objective) and resumes after it;
     every epoch it trains is appended to trial_dir/epochs.log, so tests can tell a
-    resumed trial from one trained twice."""
+    resumed trial from one trained twice. A finished trial "exports" model/ (what `tune
+    best --export` copies and `--register` logs)."""
     x = float(config.get("x", 0.5))
     trial_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = trial_dir / "checkpoint.json"
@@ -45,6 +61,8 @@ def train(config: dict[str, Any], report, trial_dir: Path) -> dict[str, Any]:
         tmp.write_text(json.dumps({"history": history}))
         tmp.replace(checkpoint)
         report(epoch, {"score": score, "loss": 1 - score})
+    (trial_dir / "model").mkdir(exist_ok=True)
+    (trial_dir / "model" / "weights.json").write_text(json.dumps({"x": x}))
     (trial_dir / "done").write_text("ok")
     return {"status": "complete"}
 
@@ -72,21 +90,6 @@ def _warm(config: dict[str, Any]) -> None:
 def warmed(config: dict[str, Any], report, trial_dir: Path) -> None:
     """Records its process hooks in config["warm_log"] (and $CHEAP_WARM_LOG)."""
     report(1, {"score": float(config.get("x", 0.5))})
-
-
-def _weights_model(model_dir: Path) -> MlflowModel:
-    """tradeoff's model as an MLflow pyfunc model (`tune best --register`)."""
-    from mlflow.pyfunc import PythonModel
-
-    class Weights(PythonModel):
-        def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
-            return model_input
-
-    return MlflowModel(
-        python_model=Weights(),
-        artifacts={"weights": str(model_dir / "weights.json")},
-        pip_requirements=["pandas"],
-    )
 
 
 @objective(metrics=["score", "cost", "size"], mlflow_model=_weights_model)
