@@ -211,3 +211,63 @@ def test_disk_full_is_recognised_through_wrappers() -> None:
     with pytest.raises(StorageFull) as info:
         sweep()
     assert info.value.exit_code == 1 and "\n" not in info.value.format()
+
+
+# ---------------------------------------------------------------- the trial storage
+
+
+def test_a_trial_storage_inside_the_results_folder_is_kept_relative(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    assert storage.record_trial_storage(results, results) == "."
+    assert storage.record_trial_storage(results / "shared" / "x", results) == "shared/x"
+    assert storage.record_trial_storage(tmp_path / "shared", results) == str(tmp_path / "shared")
+
+
+def test_a_relative_trial_storage_is_in_the_results_folder_where_it_now_is(
+    tmp_path: Path,
+) -> None:
+    moved = tmp_path / "moved"
+    assert storage.resolve_trial_storage(None, moved, "s") == (moved, False)
+    assert storage.resolve_trial_storage(".", moved, "s") == (moved, False)
+    assert storage.resolve_trial_storage("shared/x", moved, "s") == (moved / "shared/x", False)
+
+
+def test_an_absolute_trial_storage_elsewhere_is_kept_while_it_exists(tmp_path: Path) -> None:
+    """--trial-storage on a cluster's shared filesystem: used wherever the results are."""
+    shared, results = tmp_path / "shared", tmp_path / "results"
+    (shared / "s" / "trials").mkdir(parents=True)
+    assert storage.resolve_trial_storage(str(shared), results, "s") == (shared, False)
+    inside = results / "deep"
+    inside.mkdir(parents=True)
+    assert storage.resolve_trial_storage(str(inside), results, "s") == (inside, False)
+
+
+def test_an_earlier_versions_absolute_results_folder_is_taken_as_moved(tmp_path: Path) -> None:
+    """Earlier versions kept the results folder absolute. Copied (`cp -a tiny roomy`), the
+    folder it names still exists — with the sweep's journal: it is where the sweep was, and
+    the copy writes there nothing. Moved (`mv`), it is gone and the trials are here."""
+    tiny, roomy = tmp_path / "tiny", tmp_path / "roomy"
+    for folder in (tiny, roomy):
+        (folder / "s" / "trials").mkdir(parents=True)
+        (folder / "s" / storage.JOURNAL).write_text("")
+    assert storage.resolve_trial_storage(str(tiny), roomy, "s") == (roomy, False)
+
+    gone = tmp_path / "gone"
+    assert storage.resolve_trial_storage(str(gone), roomy, "s") == (roomy, False)
+
+
+def test_a_trial_storage_that_is_gone_falls_back_to_the_results_folder(tmp_path: Path) -> None:
+    """Not reachable here (a shared folder not mounted) and no trial folders in the results
+    folder: the unfinished trials start over there, and the driver says so."""
+    results = tmp_path / "results"
+    assert storage.resolve_trial_storage(str(tmp_path / "nfs"), results, "s") == (results, True)
+
+
+def test_trial_root_reads_the_studys_record(tmp_path: Path) -> None:
+    from tuner.study import records
+
+    study = optuna.create_study(study_name="s")
+    results = tmp_path / "results"
+    assert storage.trial_root(study, results) == results
+    records.set_trial_storage(study, "shared")
+    assert storage.trial_root(study, results) == results / "shared"

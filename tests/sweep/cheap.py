@@ -16,12 +16,28 @@ from typing import Any
 from tuner.trial import MlflowModel, objective
 
 
-@objective(metrics=["score", "loss"])
+def _weights_model(model_dir: Path) -> MlflowModel:
+    """train's and tradeoff's model as an MLflow pyfunc model (`tune best --register`)."""
+    from mlflow.pyfunc import PythonModel
+
+    class Weights(PythonModel):
+        def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+            return model_input
+
+    return MlflowModel(
+        python_model=Weights(),
+        artifacts={"weights": str(model_dir / "weights.json")},
+        pip_requirements=["pandas"],
+    )
+
+
+@objective(metrics=["score", "loss"], mlflow_model=_weights_model)
 def train(config: dict[str, Any], report, trial_dir: Path) -> dict[str, Any]:
     """Checkpoints its epoch in trial_dir (like a real objective) and resumes after it;
     every epoch it trains is appended to trial_dir/epochs.log, so tests can tell a
-    resumed trial from one trained twice. `linger` keeps its thread that many seconds
-    after it ends (an objective slow to unwind: Ray cannot reuse its worker at once)."""
+    resumed trial from one trained twice. A finished trial "exports" model/ (what `tune
+    best --export` copies and `--register` logs). `linger` keeps its thread that many
+    seconds after it ends (an objective slow to unwind: Ray cannot reuse its worker)."""
     try:
         return _train(config, report, trial_dir)
     finally:
@@ -57,6 +73,8 @@ def _train(config: dict[str, Any], report, trial_dir: Path) -> dict[str, Any]:
         tmp.write_text(json.dumps({"history": history}))
         tmp.replace(checkpoint)
         report(epoch, {"score": score, "loss": 1 - score})
+    (trial_dir / "model").mkdir(exist_ok=True)
+    (trial_dir / "model" / "weights.json").write_text(json.dumps({"x": x}))
     (trial_dir / "done").write_text("ok")
     return {"status": "complete"}
 
@@ -84,21 +102,6 @@ def _warm(config: dict[str, Any]) -> None:
 def warmed(config: dict[str, Any], report, trial_dir: Path) -> None:
     """Records its process hooks in config["warm_log"] (and $CHEAP_WARM_LOG)."""
     report(1, {"score": float(config.get("x", 0.5))})
-
-
-def _weights_model(model_dir: Path) -> MlflowModel:
-    """tradeoff's model as an MLflow pyfunc model (`tune best --register`)."""
-    from mlflow.pyfunc import PythonModel
-
-    class Weights(PythonModel):
-        def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
-            return model_input
-
-    return MlflowModel(
-        python_model=Weights(),
-        artifacts={"weights": str(model_dir / "weights.json")},
-        pip_requirements=["pandas"],
-    )
 
 
 @objective(metrics=["score", "cost", "size"], mlflow_model=_weights_model)

@@ -163,6 +163,26 @@ def test_resume_reuses_parent_and_child(where):
     assert again.experiment_id == exp
 
 
+def test_a_moved_sweep_continues_its_parent_and_children(where):
+    """The default journal's URL is absolute: a sweep whose folder was moved or copied
+    comes back with another storage URL, and is still the same study (its uid): the same
+    parent run, the same child runs, its storage tag saying where it is now."""
+    results, _ = where
+    first = tracker(results)
+    parent = sweep(first, study="uid-1", storage="journal:/old/demo/study.journal")
+    run = first.start_trial(parent, 0, {"learning_rate": 0.1})
+    first.flush()
+
+    again = tracker(results)
+    moved = sweep(again, study="uid-1", storage="journal:/new/demo/study.journal")
+    assert moved == parent
+    assert again.start_trial(parent, 0, {"learning_rate": 0.1}) == run
+    again.flush()
+    tags = again.client.get_run(parent).data.tags
+    assert tags["tuner.storage"] == "journal:/new/demo/study.journal"
+    assert sweep(again, study="uid-2", storage="journal:/new/demo/study.journal") != parent
+
+
 def test_nonfinite_values_are_skipped_and_tagged_once(where):
     results, _ = where
     t = tracker(results, flush_seconds=0)

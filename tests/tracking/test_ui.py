@@ -119,6 +119,54 @@ def test_tune_ui_prints_the_runs_page_and_stops_on_ctrl_c(tmp_path, monkeypatch,
         get(f"http://127.0.0.1:{port}/")
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_tune_ui_serves_the_artifacts_of_a_moved_results_folder(tmp_path, monkeypatch):
+    """A results folder moved elsewhere (the old one gone): `tune ui` points the store's
+    artifact locations at it before serving, and the UI shows the runs' artifacts."""
+    import shutil
+
+    from tuner.tracking.runs import Tracker, default_artifact_root, default_tracking_uri
+    from tuner.tracking.ui import free_port
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    first, moved = tmp_path / "A", tmp_path / "B"
+    tracker = Tracker(default_tracking_uri(first), default_artifact_root(first))
+    parent = tracker.start_sweep("demo", "name: demo\n", None, "demo", "journal:x", {})
+    tracker.end_sweep(parent)
+    shutil.move(first, moved)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", TUNE_UI, "ui", "--results", str(moved), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + STARTUP + 10
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("MLflow UI: "):
+                break
+        url = f"http://127.0.0.1:{port}/get-artifact?path=space.yaml&run_uuid={parent}"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.read() == b"name: demo\n"
+        assert any("the results folder was moved" in line for line in lines), "".join(lines)
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert not first.exists()
+
+
 LAZY = r"""
 import json, sys
 from tuner.cli.app import main

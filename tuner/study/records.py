@@ -41,7 +41,9 @@ MAX_EPOCHS = "max_epochs"
 UID = "uid"  # this sweep's identity (a --fresh sweep of the same name gets a new one)
 TRIALS = "trials"  # the trial budget (after --trials)
 CONCURRENCY = "concurrency"
-TRIAL_STORAGE = "trial_storage"  # the folder holding <name>/trials/<n> (every node's)
+# the folder holding <name>/trials/<n> (every node's): relative to the results folder
+# when inside it (a moved sweep resumes where it is), else absolute
+TRIAL_STORAGE = "trial_storage"
 LOCK = "run_lock"  # the driver holding the sweep (tuner.study.lock)
 WARM_START = "warm_start"  # what the warm start added (once: a resume never repeats it)
 
@@ -213,6 +215,7 @@ def describe(study: optuna.Study, spec: SweepSpec) -> None:
 
 
 def set_trial_storage(study: optuna.Study, root: str) -> None:
+    """Keep the trial storage as `tuner.study.storage.record_trial_storage` writes it."""
     if study.user_attrs.get(TRIAL_STORAGE) != root:
         study.set_user_attr(TRIAL_STORAGE, root)
 

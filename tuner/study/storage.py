@@ -39,13 +39,47 @@ def trial_dir(results: Path, name: str, number: int) -> Path:
 
 
 def trial_root(study: Any, results: Path) -> Path:
-    """The folder a sweep's trial folders live under (`<root>/<name>/trials/<n>`): the one
-    kept in the study (`--trial-storage`, or the results folder it first ran with) while it
-    exists here, else `results`."""
+    """The folder a sweep's trial folders live under (`<root>/<name>/trials/<n>`), from
+    the trial storage kept in the study (`resolve_trial_storage`)."""
     from tuner.study.records import SweepRecord
 
-    kept = SweepRecord.of(study).trial_storage
-    return Path(kept) if kept and Path(kept).is_dir() else results
+    return resolve_trial_storage(SweepRecord.of(study).trial_storage, results, study.study_name)[0]
+
+
+def resolve_trial_storage(kept: str | None, results: Path, name: str) -> tuple[Path, bool]:
+    """(the trial storage a study's record `kept` names, given the results folder the
+    sweep is found in now; whether an absolute folder it names was not reachable).
+
+    A trial storage inside the results folder is kept relative to it (`record_trial_storage`),
+    so a sweep whose folder was moved or copied resumes where it now is. Earlier versions
+    kept it absolute; such a record means the results folder it ran in — this one, moved —
+    when that folder holds this sweep's journal too (the folder it was copied from: a
+    copy writes nothing back there), or when it is gone and this results folder holds the
+    sweep's trial folders. An absolute folder elsewhere (`--trial-storage` on a cluster's
+    shared filesystem) is used while it exists; otherwise the results folder."""
+    results = Path(results).absolute()
+    if not kept:
+        return results, False
+    path = Path(kept)
+    if not path.is_absolute():
+        return results / path, False
+    if path == results or path.is_relative_to(results):
+        return path, False
+    if (sweep_dir(path, name) / JOURNAL).is_file():  # the results folder it was copied from
+        return results, False
+    if path.is_dir():
+        return path, False
+    moved = (sweep_dir(results, name) / "trials").is_dir()
+    return results, not moved
+
+
+def record_trial_storage(root: Path, results: Path) -> str:
+    """How a study keeps its trial storage `root`: relative to the results folder when
+    inside it (`.` for the results folder itself), else absolute."""
+    root, results = Path(root).absolute(), Path(results).absolute()
+    if root == results or root.is_relative_to(results):
+        return root.relative_to(results).as_posix()
+    return str(root)
 
 
 def storage_url(results: Path, name: str, url: str | None = None) -> str:

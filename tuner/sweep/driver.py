@@ -608,6 +608,7 @@ def _open_tracker(
     if not options.track:
         return (lambda: None), (lambda discard: None)
     uri = resolve_tracking_uri(results, options.tracking_uri)
+    _follow_move(uri, results)
     if os.environ.get("TUNER_MLFLOW_WRITER", "process") == "inline":
         return _inline_tracker(options, results, is_server(uri))
     from tuner.tracking.writer import RemoteTracker
@@ -621,6 +622,17 @@ def _open_tracker(
             remote.close()
             raise
     return remote.ready, lambda discard: remote.close(discard=discard)
+
+
+def _follow_move(uri: str, results: Path) -> None:
+    """A results folder moved or copied here: its MLflow store's artifact locations are
+    pointed here before MLflow opens it (tuner/tracking/moved.py), so the resumed sweep's
+    artifacts go here, not to the folder it came from."""
+    from tuner.tracking.moved import describe, follow_move
+
+    moves = follow_move(uri, results)
+    if moves:
+        print(f"tune: {describe(moves)}", file=sys.stderr, flush=True)
 
 
 def _inline_tracker(
@@ -701,6 +713,7 @@ def _run_locked(
     )
     progress.load(study)
     bridge = Bridge(spec, study, results, tracker, parent, progress, lock)
+    bridge.trial_root = root  # (as decided above: --trial-storage wins over the record)
     caught = bridge.catch_up()
     if caught:
         print(
@@ -818,17 +831,21 @@ def _tracking_failed(name: str, error: BaseException) -> BaseException:
 def _trial_storage(study: optuna.Study, results: Path, explicit: Path | None, name: str) -> Path:
     """The folder under which trial folders go (`<root>/<name>/trials/<n>`), kept in the
     study so that a resume from any node finds the checkpoints: --trial-storage, else the
-    one the sweep used before (if it is still there), else the results folder."""
-    root = Path(explicit).absolute() if explicit else storage.trial_root(study, results)
+    one the sweep used before (if it is still there), else the results folder. Kept
+    relative to the results folder when inside it: a moved sweep resumes where it is."""
     kept = SweepRecord.of(study).trial_storage
-    if kept and not explicit and Path(kept) != root:
-        print(
-            f"tune: warning: the sweep's trial storage {kept} is not reachable here; "
-            f"trial folders go under {root} (unfinished trials start over)",
-            file=sys.stderr,
-        )
+    if explicit:
+        root = Path(explicit).absolute()
+    else:
+        root, unreachable = storage.resolve_trial_storage(kept, results, name)
+        if unreachable:
+            print(
+                f"tune: warning: the sweep's trial storage {kept} is not reachable here; "
+                f"trial folders go under {root} (unfinished trials start over)",
+                file=sys.stderr,
+            )
     (storage.sweep_dir(root, name) / "trials").mkdir(parents=True, exist_ok=True)
-    records.set_trial_storage(study, str(root))
+    records.set_trial_storage(study, storage.record_trial_storage(root, results))
     return root
 
 

@@ -60,6 +60,7 @@ def register_best(
     from tuner.study import storage
     from tuner.study.best import has_model, pick_trial, trial_model
     from tuner.study.records import SweepRecord, TrialRecord
+    from tuner.tracking import moved
     from tuner.tracking.runs import resolve_tracking_uri
     from tuner.trial import load_objective
 
@@ -87,6 +88,9 @@ def register_best(
             f"no MLflow store at {mask_url(uri)}",
             hint="pass the sweep's --tracking-uri or --results",
         )
+    moves = moved.follow_move(uri, results)  # a moved results folder: its artifacts here
+    if moves:
+        log.warning("%s", moved.describe(moves))
     client = MlflowClient(tracking_uri=uri)
     try:
         run = client.get_run(run_id)

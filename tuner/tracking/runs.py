@@ -10,7 +10,8 @@ Traps handled here (MLflow 3.17):
 - with a SQLite store the default artifact root is `./mlruns` relative to the current
   directory: every experiment we create gets an explicit `artifact_location` under
   `results/mlartifacts/<experiment>` instead (for database and file stores; an
-  http(s) tracking server decides its own artifact location);
+  http(s) tracking server decides its own artifact location); MLflow keeps it absolute,
+  so a moved results folder's store is pointed at it first (tuner/tracking/moved.py);
 - params are immutable: logging a changed value for an existing key fails, so a resumed
   parent logs only new keys and records a changed value as a `tuner.param.<key>` tag;
 - metrics are append-only: a resumed trial does not log again an epoch it already
@@ -271,12 +272,19 @@ class Tracker:
         return run_id
 
     def _find_parent(self, exp_id: str, study_name: str, storage_url: str) -> Any:
+        """The sweep's parent run: the one of this study (its uid: a `--fresh` sweep of
+        the same name has another) in this storage, else — the sweep's folder was moved
+        or copied, and the default journal's URL with it — the study's first one."""
         # filter on a constant only (no quoting of user text), compare the rest here
-        for run in self._search(exp_id, f"tags.`{TAG_KIND}` = 'sweep'"):
-            tags = run.data.tags
-            if tags.get(TAG_STUDY) == study_name and tags.get(TAG_STORAGE) == storage_url:
+        found = [
+            run
+            for run in self._search(exp_id, f"tags.`{TAG_KIND}` = 'sweep'")
+            if run.data.tags.get(TAG_STUDY) == study_name
+        ]
+        for run in found:
+            if run.data.tags.get(TAG_STORAGE) == storage_url:
                 return run
-        return None
+        return min(found, key=lambda run: run.info.start_time or 0, default=None)
 
     def _search(self, exp_id: str, filter_string: str) -> Iterable[Any]:
         token = None

@@ -173,6 +173,8 @@ def run_ui(
         port = free_port()
     experiment_id = None
     db = _sqlite_path(uri)
+    if db is not None and db.exists():  # a moved results folder: its artifacts here
+        _follow_move(uri, results, echo)
     if db is None or db.exists():  # before the server starts: never race it to create a DB
         try:
             from tuner.tracking.runs import latest_sweep_experiment
@@ -199,6 +201,21 @@ def run_ui(
     finally:
         stop_ui(proc)
         _restore_sigterm(previous)
+
+
+def _follow_move(uri: str, results: Path, echo: Callable[[str], Any]) -> None:
+    """Point the store's artifact locations at a moved results folder
+    (tuner/tracking/moved.py); the UI still starts on a store that cannot be written."""
+    from tuner.errors import TunerError
+    from tuner.tracking.moved import describe, follow_move
+
+    try:
+        moves = follow_move(uri, results)
+    except TunerError as exc:
+        echo(f"(artifacts may not show: {exc})")
+        return
+    if moves:
+        echo(f"({describe(moves)})")
 
 
 def _on_sigterm_raise() -> Any:
