@@ -546,3 +546,59 @@ def test_one_trial_on_two_workers_across_the_two_nodes(
     summary = json.loads((folder / "metrics.json").read_text())
     assert (summary["status"], summary["workers"]) == ("complete", 2)
     assert (folder / "model" / "saved_model.pb").is_file()
+
+
+PROGRAM_SPACE = """\
+name: {name}
+objective:
+  command: python prog.py
+  metrics: [score]
+metric: {{name: score, goal: maximize}}
+budget: {{trials: 2, max_epochs: 3}}
+concurrency: 2
+sampler: {{type: random, seed: 1}}
+pruner: {{type: none}}
+params:
+  x: {{float: [0.1, 1.0]}}
+"""
+
+PROGRAM = """\
+import argparse, os, time
+p = argparse.ArgumentParser()
+p.add_argument("--x", type=float)
+p.add_argument("--epochs", type=int)
+a = p.parse_args()
+print("cwd", os.getcwd(), flush=True)
+for e in range(1, a.epochs + 1):
+    time.sleep(1.0)
+    print(f"epoch={e} score={a.x * e}", flush=True)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_a_program_runs_on_both_nodes_from_the_folder_ray_shipped(
+    cluster: Cluster, databases: Databases, tmp_path: Path
+) -> None:
+    """A program objective on the two-node cluster: each node runs it in its copy of the
+    program's folder that Ray's working_dir shipped, not at the driver's path (which
+    another machine would not have)."""
+    c, dbs = cluster, databases
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "prog.py").write_text(PROGRAM)
+    space = write(project / "space.yaml", PROGRAM_SPACE.format(name="cl_prog"))
+    shared = tmp_path / "shared"
+    done = _tune(
+        c, "run", space, "--address", c.address, "--storage", dbs.url(dbs.optuna),
+        "--tracking-uri", c.mlflow, "--trial-storage", shared, cwd=tmp_path / "driver",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    trials = _study(dbs, "cl_prog").get_trials(deepcopy=False)
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 2
+    assert len({t.user_attrs["node_id"] for t in trials}) == 2
+    for t in trials:
+        log = (shared / "cl_prog" / "trials" / str(t.number) / "program.log").read_text()
+        (cwd,) = [line.split(" ", 1)[1] for line in log.splitlines() if line.startswith("cwd ")]
+        assert not Path(cwd).samefile(project) and "working_dir" in cwd, cwd
+        assert sorted(t.intermediate_values) == [1, 2, 3]

@@ -36,8 +36,10 @@ def argv(
     *,
     number: int = 0,
     resume_epoch: int = 0,
+    folder: str | None = None,
 ) -> list[str]:
-    """The program and its arguments for one trial (nothing goes through a shell)."""
+    """The program and its arguments for one trial (nothing goes through a shell), run
+    in `folder` (default: the program's own)."""
     places = {
         **{k: flag_value(v) for k, v in config.items() if v is not None},
         "trial_dir": str(trial_dir),
@@ -45,7 +47,7 @@ def argv(
         "resume_epoch": str(resume_epoch),
     }
     words = [word.format(**places) for word in spec.words()]
-    words[0] = spec.program()
+    words[0] = spec.program(folder)
     if spec.flags == "auto":
         placed = set(spec.fields())
         words += [

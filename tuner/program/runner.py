@@ -92,7 +92,10 @@ def _run(
     gpu: float,
 ) -> dict[str, Any]:
     trial_dir.mkdir(parents=True, exist_ok=True)
-    words = command.argv(spec, config, trial_dir, number=number, resume_epoch=resume_epoch)
+    folder = _folder(spec)
+    words = command.argv(
+        spec, config, trial_dir, number=number, resume_epoch=resume_epoch, folder=folder
+    )
     reports = trial_dir / REPORTS
     reports.unlink(missing_ok=True)  # (a run's own reports: an earlier run's are recorded)
     events = trial_dir / spec.tensorboard if spec.tensorboard else trial_dir
@@ -105,7 +108,7 @@ def _run(
         try:
             process = subprocess.Popen(
                 words,
-                cwd=spec.cwd,
+                cwd=folder,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -178,6 +181,15 @@ def stop(process: subprocess.Popen, grace: float) -> None:
             process.wait(wait)
     with contextlib.suppress(ProcessLookupError):  # what the group left behind
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def _folder(spec: ProgramSpec) -> str:
+    """Where the program runs: its folder, or on a Ray cluster the node's copy of it
+    (Ray's working_dir, the worker's current folder: see driver.ship)."""
+    shipped = os.environ.get("TUNER_SHIPPED_DIR")
+    if shipped and Path(spec.cwd).is_relative_to(shipped):
+        return str(Path.cwd() / Path(spec.cwd).relative_to(shipped))
+    return spec.cwd
 
 
 def _orphan_watch(process: subprocess.Popen, grace: float) -> None:

@@ -74,14 +74,15 @@ class ProgramSpec:
             if name is not None and name != ""
         ]
 
-    def program(self) -> str:
+    def program(self, folder: str | None = None) -> str:
         """The executable: `python` is the interpreter tuner runs under; a name is looked
-        up on PATH, a path in the program's folder."""
+        up on PATH, a path in the program's folder (`folder`: where it runs, e.g. a
+        cluster node's copy of it)."""
         first = self.words()[0]
         if first in PYTHONS:
             return sys.executable
         if "/" in first:
-            return str((Path(self.cwd) / first).absolute())
+            return str((Path(folder or self.cwd) / first).absolute())
         return shutil.which(first) or first
 
     def describe(self) -> str:

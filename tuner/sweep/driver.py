@@ -119,6 +119,7 @@ def ensure_ray(
     address: str | None = None,
     warm_up: str | None = None,
     sweep: Path | None = None,
+    code: Path | None = None,
 ) -> Any:
     """Join the cluster at `address` (HOST:PORT or `auto`; default: $RAY_ADDRESS), or
     start a local Ray of this process's own, unless already up: never the cluster `ray
@@ -129,7 +130,8 @@ def ensure_ray(
     with token authentication needs RAY_AUTH_MODE=token and its token (~/.ray/auth_token,
     RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH) in this process's environment, as on every
     node. `warm_up` (a `warm_up.plan`) makes every worker process this job starts warm
-    itself up."""
+    itself up. `code` (a program's folder, or a user objective's space file's folder)
+    reaches every node of a cluster through Ray's `working_dir` (`ship`)."""
     configure_ray_env()
     import ray
 
@@ -157,9 +159,43 @@ def ensure_ray(
             from tuner.sweep import cluster
 
             _LOCAL["session"] = None
+            if code is not None:
+                ship(runtime_env, code, sweep)
             cluster.join(ray, address, options)  # (a cluster has its own CPUs)
     _quiet_full_disk_snapshots()
     return ray
+
+
+SHIPPED = "TUNER_SHIPPED_DIR"  # the folder shipped to the nodes, as the driver names it
+# never shipped: what a project folder holds that no trial needs (Ray caps a working_dir
+# at 500 MiB), in .gitignore syntax as Ray's `excludes` takes it
+_NOT_SHIPPED = [".git/", ".venv/", "venv/", "__pycache__/", "mlruns/", "*.tfrecord*", "*.db"]
+
+
+def code_folder(spec: SweepSpec) -> Path | None:
+    """The folder a trial's code lives in, which a cluster's nodes need: a program's
+    folder, a user objective's space file's folder; None for the built-in objective."""
+    from tuner.program.spec import ProgramSpec, is_program
+
+    if is_program(spec.objective):
+        return Path(ProgramSpec.from_ref(spec.objective).cwd)
+    if spec.objective == "tabular" or spec.path is None:
+        return None
+    return spec.path.parent
+
+
+def ship(runtime_env: dict[str, Any], code: Path, sweep: Path | None) -> None:
+    """Ray uploads `code` to the cluster and starts each worker in its node's copy (on
+    its import path too); a program runs there (tuner/program/runner.py), not at the
+    driver's path, which another machine does not have. The sweep's own folder and what
+    no trial needs stay behind."""
+    excludes = list(_NOT_SHIPPED)
+    for folder in (sweep.parent if sweep is not None else None,):  # the results folder
+        if folder is not None and folder.is_relative_to(code) and folder != code:
+            excludes.append(f"/{folder.relative_to(code).as_posix()}/")
+    runtime_env["working_dir"] = str(code)
+    runtime_env["excludes"] = excludes
+    runtime_env["env_vars"][SHIPPED] = str(code)
 
 
 def _start_local(
@@ -459,7 +495,12 @@ def _open_and_run(
                 raise
         _end_leftovers(directory, lock)
         try:
-            ray = ensure_ray(address=options.address, warm_up=_warm_up_plan(spec), sweep=directory)
+            ray = ensure_ray(
+                address=options.address,
+                warm_up=_warm_up_plan(spec),
+                sweep=directory,
+                code=code_folder(spec),
+            )
         except Exception:
             discard = new_study  # (a cluster that refused the driver: nothing ran)
             raise
