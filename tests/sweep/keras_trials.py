@@ -44,10 +44,13 @@ def train(config: dict[str, Any], report: Any, trial_dir: Path) -> None:
         keras.optimizers.Adam(0.05), "binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")]
     )
 
-    class Trace(keras.callbacks.Callback):
+    class Trace(keras.callbacks.Callback):  # (before Report: a trained epoch is logged)
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             with (trial_dir / "epochs.log").open("a") as log:
                 log.write(f"{epoch + 1}\n")
+
+    class Die(keras.callbacks.Callback):  # (after Report)
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             deaths = trial_dir / "deaths.log"
             dying = trial.number in config.get("dying", [])
             if dying and epoch + 1 == config.get("die_at") and not deaths.exists():
@@ -63,8 +66,9 @@ def train(config: dict[str, Any], report: Any, trial_dir: Path) -> None:
         verbose=0,
         callbacks=[
             keras.callbacks.BackupAndRestore(trial_dir / "backup", delete_checkpoint=False),
-            Report(report),
             Trace(),
+            Report(report),
+            Die(),
         ],
     )
     (trial_dir / "fit_returned").write_text("yes")

@@ -71,3 +71,45 @@ def test_keras_fit_is_reported_pruned_and_resumed(sweeper: Sweeper) -> None:
         assert [step for step, _ in history(client, runs[0], "loss")] == sorted(
             trial.intermediate_values
         )
+
+
+KILLED = """\
+name: kdriver
+objective: tests.sweep.keras_trials:train
+metric: {name: val_auc, goal: maximize}
+budget: {trials: 2, max_epochs: 4}
+concurrency: 2
+sampler: {type: random, seed: 0}
+pruner: {type: none}
+params:
+  width: {choice: [6, 8]}
+"""
+
+
+@pytest.mark.timeout(600)
+def test_a_killed_driver_resumes_its_keras_trials_from_their_backups(tmp_path: Path) -> None:
+    """The driver SIGKILLed at the sweep's third epoch (its workers die with it); `tune
+    resume` runs the interrupted trials again in their folders: each continues from its
+    BackupAndRestore backup, no epoch trained twice, every epoch recorded once."""
+    import signal
+
+    from tests.sweep.test_resume import _study, _tune
+
+    space = tmp_path / "kdriver.yaml"
+    space.write_text(KILLED)
+    results = tmp_path / "results"
+    killed = _tune("run", space, "--results", results, "-q", fault="epoch:3")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert "RUNNING" in {t.state.name for t in _study(results, "kdriver").get_trials()}
+    done = _tune("resume", "kdriver", "--results", results, "-q")
+    assert done.returncode == 0, done.stderr[-3000:]
+    study = _study(results, "kdriver")
+    assert [t.state.name for t in study.get_trials()] == ["COMPLETE", "COMPLETE"]
+    resumed = 0
+    for trial in study.get_trials():
+        folder = results / "kdriver" / "trials" / str(trial.number)
+        assert sorted(trial.intermediate_values) == [1, 2, 3, 4]
+        assert _lines(folder, "epochs.log") == ["1", "2", "3", "4"], trial.number
+        contexts = [json.loads(line) for line in _lines(folder, "contexts.log")]
+        resumed += len(contexts) > 1 and contexts[-1]["resume_epoch"] > 0
+    assert resumed >= 1  # at least one trial was interrupted after an epoch and continued
