@@ -48,6 +48,7 @@ def test_the_facade_is_the_api_and_the_contract() -> None:
     assert tuner.run is api.run and tuner.resume is api.resume
     assert tuner.objective is trial.objective and tuner.StopTrial is trial.StopTrial
     assert tuner.TunerError is errors.TunerError
+    assert tuner.current_trial is trial.current_trial and tuner.TrialContext is trial.TrialContext
     with pytest.raises(AttributeError):
         tuner.no_such_thing  # noqa: B018
 

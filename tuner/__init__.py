@@ -1,8 +1,10 @@
 """tuner: hyperparameter sweeps for TensorFlow models.
 
 The library's face (see tuner.api): `load_space`, `run`, `resume`, `best_trial`,
-`export_best`; for objectives, `objective` (the decorator), `StopTrial` and `TrialFailed`;
-for a training program a sweep runs, `report(epoch, **metrics)`;
+`export_best`; for objectives, `objective` (the decorator), `StopTrial`, `TrialFailed` and
+`current_trial` (the trial running, a `TrialContext`: see tuner.trial; Keras code's
+callback is `tuner.keras.Report`); for a training program a sweep runs,
+`report(epoch, **metrics)`;
 and the error root `TunerError`. They are loaded on first use: importing the package must
 stay cheap (no TensorFlow, Ray or MLflow), since the CLI's help and bad-input errors are
 promised to return in well under a second.
@@ -25,6 +27,8 @@ _EXPORTS = {
     "objective": "tuner.trial",
     "report": "tuner.reporting",  # for a program a sweep runs (tuner.program)
     "StopTrial": "tuner.trial",
+    "current_trial": "tuner.trial",
+    "TrialContext": "tuner.trial",
     "TrialFailed": "tuner.errors",
     "TunerError": "tuner.errors",
 }

@@ -30,15 +30,37 @@ everything about its models, so that tuner itself never looks inside one:
   framework, reading the data set) happens while Ray is still scheduling it. It must be
   safe to run while a trial starts in the same process. The built-in `tabular` objective is
 `objectives.tabular`; a user's is `package.module:function`, decorated with
-`@tuner.trial.objective(metrics=[...])`.
+`@tuner.trial.objective(metrics=[...])`. The module is imported as Python would, else from
+the space file's folder (`tune run` in any folder, and its Ray workers, find
+`my_module.py` beside the space file without PYTHONPATH).
+
+The resume contract. A trial can run more than once in the same `trial_dir`: a resumed
+sweep re-runs the trials it interrupted, a trial whose worker died runs again. While an
+objective runs, `current_trial()` says which trial it is (`TrialContext`): its number,
+its folder, and `resume_epoch`, the last epoch the study already has of it (0 for a new
+trial). An objective that checkpoints in `trial_dir` (Keras: `BackupAndRestore`, see
+`tuner.keras`) continues after its checkpoint and may re-report the epochs its checkpoint
+holds; the study takes a re-reported epoch with the value it has recorded as a replay,
+and one with another value as a sign that the objective started over (no checkpoint):
+the trial is then failed and its config run again as a new trial, never stitched from
+two runs. So an objective without checkpoints needs nothing: it is simply run again.
+
+Without hooks, every objective also gets: `tune best --export` copies `trial_dir/model`;
+`tune best --register` logs a SavedModel (`model.export(trial_dir / "model")`) or a
+`.keras` file there as an MLflow pyfunc model (`tuner.tracking.saved_model`); a trial
+holding a fraction of a GPU gets TensorFlow's memory kept to its share (`tuner.gpu`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
 import json
 import math
-from collections.abc import Callable, Iterable
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -69,6 +91,60 @@ class StopTrial(Exception):
     def __init__(self, reason: str = "stopped"):
         self.reason = reason
         super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """The trial an objective is running (see `current_trial`): `number` (the study's
+    trial number; None for `tune train`), `trial_dir`, and `resume_epoch`, the last epoch
+    the study already has of this trial (0: a new trial). A re-run that resumes from a
+    checkpoint continues after its checkpoint's epoch; one that re-reports an epoch the
+    study has with another value is run again from scratch as a new trial (see the
+    module text). `checkpoint_dir` is where the contract keeps checkpoints."""
+
+    number: int | None
+    trial_dir: Path
+    resume_epoch: int = 0
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.trial_dir / CHECKPOINTS
+
+    @property
+    def resumed(self) -> bool:
+        return self.resume_epoch > 0
+
+
+_current: contextvars.ContextVar[TrialContext | None] = contextvars.ContextVar(
+    "tuner_trial", default=None
+)
+_running: dict[int, TrialContext] = {}  # id(context) → context, of every trial scope open
+_running_lock = threading.Lock()
+
+
+def current_trial() -> TrialContext | None:
+    """The trial the calling code runs in (set by the trial runner, and by `tune train`),
+    None outside one. A thread the objective starts itself sees it too while only one
+    trial runs in the process (as in a Ray worker)."""
+    context = _current.get()
+    if context is not None:
+        return context
+    with _running_lock:
+        return next(iter(_running.values())) if len(_running) == 1 else None
+
+
+@contextlib.contextmanager
+def trial_scope(context: TrialContext) -> Iterator[TrialContext]:
+    """Run the block as trial `context` (what `current_trial` returns inside it)."""
+    token = _current.set(context)
+    with _running_lock:
+        _running[id(context)] = context
+    try:
+        yield context
+    finally:
+        with _running_lock:
+            _running.pop(id(context), None)
+        _current.reset(token)
 
 
 @dataclass(frozen=True)
@@ -156,9 +232,12 @@ def objective_name(ref: str) -> str:
     return ProgramSpec.from_ref(ref).describe() if ref.startswith(PREFIX) else ref
 
 
-def load_objective(ref: str, where: str | None = None) -> Objective:
+def load_objective(
+    ref: str, where: str | None = None, folder: str | Path | None = None
+) -> Objective:
     """'tabular', 'package.module:function' or a program's reference (`program:` + its
-    spec, see tuner/program/spec.py) → the function and its declarations."""
+    spec, see tuner/program/spec.py) → the function and its declarations. `folder` (the
+    space file's) is where a module Python cannot find is looked for."""
     from tuner.program.spec import PREFIX
 
     if ref.startswith(PREFIX):
@@ -174,10 +253,16 @@ def load_objective(ref: str, where: str | None = None) -> Objective:
             hint=f"expected one of {sorted(BUILTIN_OBJECTIVES)} or package.module:function",
         )
     try:
-        module = importlib.import_module(module_name)
+        module = import_module(module_name, folder)
     except ImportError as exc:
+        itself = isinstance(exc, ModuleNotFoundError) and _names_module(exc, module_name)
+        looked = f" (looked on the import path and in {folder})" if folder and itself else ""
         raise ConfigError(
-            f"objective '{ref}': cannot import {module_name}: {exc}", where=where
+            f"objective '{ref}': cannot import {module_name}: {exc}{looked}",
+            where=where,
+            hint="put the module beside the space file, or its folder on PYTHONPATH"
+            if itself
+            else None,
         ) from None
     fn = getattr(module, attr, None)
     if not callable(fn):
@@ -211,6 +296,29 @@ def load_objective(ref: str, where: str | None = None) -> Objective:
         setup_process=getattr(fn, "tuner_setup_process", None),
         warm_up=getattr(fn, "tuner_warm_up", None),
     )
+
+
+def import_module(name: str, folder: str | Path | None = None) -> Any:
+    """Import module `name`; when Python cannot find it (the module itself, not one it
+    imports), from `folder` too, which joins the end of the import path (so it never
+    hides an installed module)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        place = str(Path(folder).absolute()) if folder is not None else None
+        if place is None or place in sys.path or not Path(place).is_dir():
+            raise
+        if not _names_module(exc, name):  # one of its own imports is missing
+            raise
+        sys.path.append(place)
+        importlib.invalidate_caches()
+        return importlib.import_module(name)
+
+
+def _names_module(exc: ModuleNotFoundError, name: str) -> bool:
+    """Whether the missing module is `name` (or a package above it)."""
+    missing = exc.name or ""
+    return bool(missing) and (name == missing or name.startswith(missing + "."))
 
 
 def checked_report(report: Report) -> Report:

@@ -476,3 +476,30 @@ def test_register_logs_a_pyfunc_model_on_the_trial_run(cli, sweep: Sweep, tmp_pa
     code, out, err = cli(*args, "--register", "demo", "--json")
     assert code == 0, err
     assert json.loads(out)["registered"]["version"] == 2
+
+
+@pytest.mark.parametrize(
+    ("ref", "hint"),
+    [
+        ("tabular", "retrain it: tune train {out}/config.yaml"),
+        (None, "retrain it: tune train {out}/config.yaml"),  # (a study from before the attr)
+        (
+            "mine:train",
+            "it holds model/ (what objective mine:train saved), config.yaml (the trial's "
+            "config: mine:train(config, report, trial_dir) trains it again) and metrics.json",
+        ),
+    ],
+)
+def test_the_next_step_after_an_export_fits_the_objective(
+    tmp_path: Path, ref: str | None, hint: str
+) -> None:
+    """`tune train` runs a config of the built-in objective only: a user objective's
+    export is not sent there."""
+    import optuna
+
+    from tuner.study import best
+
+    study = optuna.create_study()
+    if ref is not None:
+        study.set_user_attr(records.OBJECTIVE, ref)
+    assert best.next_step(study, tmp_path) == hint.format(out=tmp_path)

@@ -213,8 +213,10 @@ def test_ask_returns_the_ray_config_of_a_new_trial_and_records_it(tmp_path: Path
         "cpu",
         "gpu",
         "resume_epoch",
+        "objective_folder",
     }
     assert config["number"] == 0 and config["resume_epoch"] == 0  # (a new trial)
+    assert config["objective_folder"] == str(Path.cwd())  # the space file's ("space.yaml")
     assert config["objective"] == "tests.sweep.cheap:train"
     assert config["config"]["epochs"] == 3 and 0.0 <= config["config"]["x"] <= 1.0
     assert config["trial_dir"] == str(tmp_path / "unit" / "trials" / "0")

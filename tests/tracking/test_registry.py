@@ -92,12 +92,18 @@ def test_a_user_objective_is_registered_as_its_hook_describes(tmp_path: Path, mo
 
 
 @pytest.mark.timeout(120)
-def test_an_objective_without_the_hook_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
+def test_a_model_without_the_hook_in_an_unknown_format_is_one_clear_error(
+    tmp_path: Path, monkeypatch
+) -> None:
     from tuner.tracking.registry import register_best
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     results = tmp_path / "results"
     study, uri, _ = _sweep(results, f"{__name__}:unloggable")
-    with pytest.raises(ConfigError, match="has no mlflow_model hook") as caught:
+    with pytest.raises(ConfigError) as caught:
         register_best(study, results, "m", uri)
     assert caught.value.exit_code == 2
+    text = caught.value.format()  # what it holds is no model tuner can log by itself
+    assert text.startswith(f"{storage.trial_dir(results, 'reg', 0) / 'model'}: cannot register")
+    assert "neither a TensorFlow SavedModel (saved_model.pb) nor one .keras file" in text
+    assert "['weights.txt']" in text and "give the objective an mlflow_model hook" in text

@@ -644,8 +644,9 @@ def best_cmd(
     epochs, state, MLflow run and trial folder. On a running sweep: the best so far.
 
     \b
-    tune best NAME --export       writes results/NAME/best/; then retrain the trial with
-                                  tune train results/NAME/best/config.yaml
+    tune best NAME --export       writes results/NAME/best/ (the trial's model/, config
+                                  and metrics); the built-in objective's trial is
+                                  retrained by tune train results/NAME/best/config.yaml
     tune best NAME --register M   registers models:/M/<version>; serve it with
                                   mlflow models serve -m models:/M/<version>
     """
@@ -671,7 +672,7 @@ def best_cmd(
         data["export"] = str(path)
         chosen = number if number is not None else data["trials"][0]["number"]
         messages.append(f"exported trial {chosen} to {path}")
-        messages.append(f"retrain it: tune train {path / 'config.yaml'}")
+        messages.append(best.next_step(study, path))
     if model_name:
         model_dir = Path(data["export"]) / "model" if "export" in data else None
         from tuner.tracking.registry import register_best

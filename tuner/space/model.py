@@ -457,6 +457,12 @@ class SweepSpec:
     given: frozenset[str] = frozenset()
 
     @property
+    def folder(self) -> Path | None:
+        """The space file's folder (absolute): where a `module:function` objective that
+        Python cannot import is looked for, by the driver and by its workers."""
+        return self.path.absolute().parent if self.path is not None else None
+
+    @property
     def metrics(self) -> tuple[Metric, ...]:
         """Every objective, the first one `metric`."""
         return self.objectives or (self.metric,)

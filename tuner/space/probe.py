@@ -78,7 +78,9 @@ def probes(p: Param) -> list[tuple[Any, str]]:
 def check_objective(spec: SweepSpec, located: Located) -> SweepSpec:
     from tuner.trial import load_objective
 
-    objective = load_objective(spec.objective, where=located.where(("objective",)))
+    objective = load_objective(
+        spec.objective, where=located.where(("objective",)), folder=spec.folder
+    )
     schema = objective.config_schema
     ref = spec.objective
     props = (schema or {}).get("properties", {})

@@ -242,22 +242,40 @@ def trial_model(study: optuna.Study, trial_dir: Path, dest: Path) -> Path:
             where=trial_dir,
             hint="pass the sweep's --results folder",
         )
-    ref = SweepRecord.of(study).objective
+    record = SweepRecord.of(study)
+    ref = record.objective
     try:
-        hook = load_objective(ref).export_model if ref else None
-    except ConfigError:  # not importable here: there is nothing to ask
-        hook = None
+        hook = load_objective(ref, folder=record.folder).export_model if ref else None
+    except ConfigError as exc:  # not importable here: there is nothing to ask
+        raise ConfigError(
+            "the trial exported no model (its model/ folder is missing or empty)",
+            where=trial_dir,
+            hint=f"and its objective cannot be asked for one: {exc.message}",
+        ) from None
     if hook is None:
         raise ConfigError(
             "the trial exported no model (its model/ folder is missing or empty)",
             where=trial_dir,
-            hint=f"objective '{ref}' has no export_model hook to make one from the trial folder",
+            hint=f"objective '{ref}' saves nothing to trial_dir/model and has no "
+            "export_model hook to make one from the trial folder",
         )
     log.warning("trial folder %s has no exported model: its objective makes one", trial_dir)
     return hook(trial_dir, dest)
 
 
 # ---------------------------------------------------------------- export
+
+
+def next_step(study: optuna.Study, out: Path) -> str:
+    """What to do with an export, in one line: `tune train` runs the config of the
+    built-in objective only; a user objective's export is what it holds."""
+    ref = SweepRecord.of(study).objective or "tabular"
+    if ref == "tabular":
+        return f"retrain it: tune train {out / CONFIG}"
+    return (
+        f"it holds {MODEL}/ (what objective {ref} saved), {CONFIG} (the trial's config: "
+        f"{ref}(config, report, trial_dir) trains it again) and {METRICS}"
+    )
 
 
 def _check_out(out: Path) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -152,6 +153,12 @@ class SweepRecord:
         )
 
     @property
+    def folder(self) -> Path | None:
+        """The space file's folder: where the objective's module is looked for when
+        Python cannot import it (`tuner.trial.load_objective`)."""
+        return Path(self.space_path).absolute().parent if self.space_path else None
+
+    @property
     def where(self) -> str:
         """Where the kept space file came from, for messages about it."""
         return self.space_path or f"<study {self.name}>"
@@ -187,7 +194,7 @@ def describe(study: optuna.Study, spec: SweepSpec) -> None:
 
     attrs = {
         SPACE: spec.source,
-        SPACE_PATH: str(spec.path) if spec.path else None,
+        SPACE_PATH: str(spec.path.absolute()) if spec.path else None,  # (any cwd reads it)
         OBJECTIVE: spec.objective,
         METRIC: spec.metric.name,
         GOAL: spec.metric.goal,

@@ -32,6 +32,7 @@ from tuner.sweep.trial_runner import (
     CPU,
     EPOCH,
     FAILED,
+    FOLDER,
     GPU,
     NODE,
     NUMBER,
@@ -441,6 +442,7 @@ class Bridge:
                 CPU: self.cpu,
                 GPU: self.gpu,
                 RESUME: max(known, default=0),
+                FOLDER: str(self.spec.folder) if self.spec.folder else None,
             }
         return None  # the fence refused a write: the lock is lost
 

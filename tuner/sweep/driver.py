@@ -617,7 +617,8 @@ def _warm_start(study: optuna.Study, spec: SweepSpec, sources: list[Source]) -> 
 def _warm_up_plan(spec: SweepSpec) -> str:
     from tuner.sweep.warm_up import plan
 
-    return plan(spec.objective, spec.base_config(), spec.resources.cpu, spec.resources.gpu)
+    folder = str(spec.folder) if spec.folder else None
+    return plan(spec.objective, spec.base_config(), spec.resources.cpu, spec.resources.gpu, folder)
 
 
 def _discard(study: optuna.Study, url: str, folder: Path | None) -> None:

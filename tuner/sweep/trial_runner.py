@@ -31,6 +31,7 @@ TRIAL_DIR = "trial_dir"
 CPU = "cpu"
 GPU = "gpu"
 RESUME = "resume_epoch"  # the last epoch the study has of this trial (0: a new trial)
+FOLDER = "objective_folder"  # the space file's folder: where the objective's module is
 _set_up: set[str] = set()  # objectives whose setup_process ran in this process
 _set_up_lock = threading.Lock()  # the warm-up thread and a first trial may meet here
 
@@ -46,16 +47,16 @@ def _one_line(exc: BaseException) -> str:
 def set_up_process(objective: Objective, ray_config: dict[str, Any]) -> None:
     """The objective's `setup_process` hook, once per objective in this (reused) worker
     process, before its first trial: what it sets up (a GPU memory cap, say) can only
-    be set before the framework starts."""
-    if objective.setup_process is None:
-        return
+    be set before the framework starts. Without the hook, a trial holding a fraction of
+    a GPU gets TensorFlow kept to its share all the same (`tuner.gpu.keep_to_share`)."""
+    from tuner.gpu import keep_to_share
+
+    hook = objective.setup_process or keep_to_share
     with _set_up_lock:
         if objective.ref in _set_up:
             return
         _set_up.add(objective.ref)
-        objective.setup_process(
-            {"cpu": float(ray_config.get(CPU, 1)), "gpu": float(ray_config.get(GPU, 0) or 0)}
-        )
+        hook({"cpu": float(ray_config.get(CPU, 1)), "gpu": float(ray_config.get(GPU, 0) or 0)})
 
 
 def trainable(ray_config: dict[str, Any]) -> None:
@@ -63,7 +64,7 @@ def trainable(ray_config: dict[str, Any]) -> None:
     from ray.runtime_context import get_runtime_context
 
     from tuner.timeline import mark
-    from tuner.trial import StopTrial, checked_report, load_objective
+    from tuner.trial import StopTrial, TrialContext, checked_report, load_objective, trial_scope
 
     mark("trial_start", number=ray_config[NUMBER])
     identity = {PID: os.getpid(), NODE: get_runtime_context().get_node_id()}
@@ -75,12 +76,14 @@ def trainable(ray_config: dict[str, Any]) -> None:
         except SystemExit:  # Ray stops a trial by exiting its thread at a report
             raise StopTrial("stopped by the scheduler") from None
 
+    trial_dir = Path(ray_config[TRIAL_DIR])
+    context = TrialContext(ray_config[NUMBER], trial_dir, int(ray_config.get(RESUME) or 0))
     try:
-        trial_dir = Path(ray_config[TRIAL_DIR])
         trial_dir.mkdir(parents=True, exist_ok=True)  # the contract: the trial's own folder
-        objective = load_objective(ray_config[OBJECTIVE])
+        objective = load_objective(ray_config[OBJECTIVE], folder=ray_config.get(FOLDER))
         set_up_process(objective, ray_config)
-        objective.function(dict(ray_config[CONFIG]), checked_report(report), trial_dir)
+        with trial_scope(context):
+            objective.function(dict(ray_config[CONFIG]), checked_report(report), trial_dir)
     except StopTrial:
         # End the thread the way Ray expects of a stopped trial: returning normally
         # would queue a final result nobody reads, and the reused actor would hang.

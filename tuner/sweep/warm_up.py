@@ -22,10 +22,12 @@ ENV = "TUNER_WARM_UP"  # JSON: {objective, config, cpu, gpu}
 _started = threading.Event()  # once per process, however often Ray calls the hook
 
 
-def plan(objective: str, config: dict[str, Any], cpu: float, gpu: float) -> str:
-    from tuner.sweep.trial_runner import CONFIG, CPU, GPU, OBJECTIVE
+def plan(
+    objective: str, config: dict[str, Any], cpu: float, gpu: float, folder: str | None = None
+) -> str:
+    from tuner.sweep.trial_runner import CONFIG, CPU, FOLDER, GPU, OBJECTIVE
 
-    return json.dumps({OBJECTIVE: objective, CONFIG: config, CPU: cpu, GPU: gpu})
+    return json.dumps({OBJECTIVE: objective, CONFIG: config, CPU: cpu, GPU: gpu, FOLDER: folder})
 
 
 def start() -> None:
@@ -37,14 +39,14 @@ def start() -> None:
 
 
 def _warm(text: str) -> None:
-    from tuner.sweep.trial_runner import CONFIG, OBJECTIVE, set_up_process
+    from tuner.sweep.trial_runner import CONFIG, FOLDER, OBJECTIVE, set_up_process
     from tuner.timeline import mark
     from tuner.trial import load_objective
 
     mark("warm_start")
     try:
         ray_config = json.loads(text)
-        objective = load_objective(ray_config[OBJECTIVE])
+        objective = load_objective(ray_config[OBJECTIVE], folder=ray_config.get(FOLDER))
         set_up_process(objective, ray_config)
         if objective.warm_up is not None:
             objective.warm_up(dict(ray_config[CONFIG]))

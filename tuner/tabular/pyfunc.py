@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tuner.tracking.registry import requirement
 from tuner.trial import MlflowModel
 
 if TYPE_CHECKING:
@@ -30,22 +31,6 @@ def mlflow_model(model_dir: Path) -> MlflowModel:
         metadata={"tuner.task": info["task"], "tuner.features": serving.feature_kinds(info)},
         pickle_by_value=(prediction, serving),  # the logged model loads without tuner
     )
-
-
-def requirement(dist: str) -> str:
-    """`dist>=MAJOR.MINOR,<MAJOR+1` for the installed version (plain `dist` if unknown)."""
-    from importlib import metadata
-
-    candidates = [dist, f"{dist}-cpu"] if dist == "tensorflow" else [dist]
-    for candidate in candidates:
-        try:
-            version = metadata.version(candidate)
-        except metadata.PackageNotFoundError:
-            continue
-        parts = version.split(".")
-        if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
-            return f"{dist}>={parts[0]}.{parts[1]},<{int(parts[0]) + 1}"
-    return dist
 
 
 def signature(info: dict[str, Any]) -> Any:

@@ -2,8 +2,10 @@
 as a new version in MLflow's model registry.
 
 The model is the objective's business: its `mlflow_model` hook (`tuner.trial`) says how
-MLflow logs it (the tabular objective: `tuner.tabular.pyfunc`); this module does the
-MLflow side (the run, the registry, the tags). MLflow is imported inside the functions.
+MLflow logs it (the tabular objective: `tuner.tabular.pyfunc`); an objective without
+the hook gets a SavedModel or `.keras` model logged as `tuner.tracking.saved_model`
+describes it. This module does the MLflow side (the run, the registry, the tags).
+MLflow is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -76,12 +78,9 @@ def register_best(
         )
     record = SweepRecord.of(study)
     ref = record.objective or "tabular"
-    describe = load_objective(ref).mlflow_model
-    if describe is None:
-        raise ConfigError(
-            f"objective '{ref}' has no mlflow_model hook: tuner cannot log its models",
-            hint="export the trial with --export, or give the objective an mlflow_model hook",
-        )
+    describe = load_objective(ref, folder=record.folder).mlflow_model
+    if describe is None:  # a SavedModel or a .keras file is logged all the same
+        describe = _default_model
     uri = resolve_tracking_uri(results, tracking_uri)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         raise ConfigError(  # MlflowClient would create an empty store there
@@ -104,12 +103,16 @@ def register_best(
     metric = record.metric.name
     with tempfile.TemporaryDirectory(prefix="tuner-register-") as tmp:
         if model_dir is not None and has_model(Path(model_dir)):
-            directory = Path(model_dir)
+            directory = origin = Path(model_dir)
         else:
             root = storage.trial_root(study, results)
             source = storage.trial_dir(root, study.study_name, trial.number)
             directory = trial_model(study, source, Path(tmp) / "model")
-        model = describe(directory)
+            origin = source / "model"
+        try:
+            model = describe(directory)
+        except ConfigError as exc:  # named by the trial's folder, not the copy's
+            raise ConfigError(exc.message, where=origin, hint=exc.hint) from None
         for module in model.pickle_by_value:
             cloudpickle.register_pickle_by_value(module)
         try:
@@ -147,6 +150,28 @@ def register_best(
         logged_uri=logged.model_uri,
         trial=trial.number,
     )
+
+
+def _default_model(model_dir: Path) -> Any:
+    from tuner.tracking.saved_model import mlflow_model
+
+    return mlflow_model(model_dir)
+
+
+def requirement(dist: str) -> str:
+    """`dist>=MAJOR.MINOR,<MAJOR+1` for the installed version (plain `dist` if unknown)."""
+    from importlib import metadata
+
+    candidates = [dist, f"{dist}-cpu"] if dist == "tensorflow" else [dist]
+    for candidate in candidates:
+        try:
+            version = metadata.version(candidate)
+        except metadata.PackageNotFoundError:
+            continue
+        parts = version.split(".")
+        if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+            return f"{dist}>={parts[0]}.{parts[1]},<{int(parts[0]) + 1}"
+    return dist
 
 
 @contextmanager

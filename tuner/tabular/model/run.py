@@ -54,8 +54,25 @@ def train_from_file(
         line = format_epoch(epoch, config["epochs"], metrics) if format_epoch else str(metrics)
         echo(line)
 
-    summary = run_trial(
-        config, report, out, resume=not from_scratch, init_from=init_from, on_resume=on_resume
-    )
+    from tuner.trial import TrialContext, trial_scope
+
+    context = TrialContext(None, out.absolute(), 0 if from_scratch else _recorded_epoch(out))
+    with trial_scope(context):  # (what `tuner.trial.current_trial()` says, as in a sweep)
+        summary = run_trial(
+            config, report, out, resume=not from_scratch, init_from=init_from, on_resume=on_resume
+        )
     echo(f"model exported to {out / 'model'}")
     return summary
+
+
+def _recorded_epoch(out: Path) -> int:
+    """The last epoch an earlier `tune train` into `out` recorded (its metrics.json)."""
+    import json
+
+    from tuner.trial import METRICS
+
+    try:
+        history = json.loads((out / METRICS).read_text()).get("history") or []
+        return max((int(h["epoch"]) for h in history), default=0)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return 0
