@@ -219,7 +219,7 @@ def test_the_resume_point_and_a_gpu_share_reach_the_program(tmp_path: Path) -> N
         tmp_path,
         """
         import os
-        print("epoch=3 auc=0.5", os.environ["TUNER_RESUME_EPOCH"], os.environ["TUNER_GPU_SHARE"],
+        print("epoch=3 auc=0.5", os.environ["TUNER_RESUME_EPOCH"], os.environ["TUNER_GPU_FRACTION"],
               os.environ["TF_FORCE_GPU_ALLOW_GROWTH"], os.environ["TUNER_CHECKPOINT_DIR"])
         """,
     )

@@ -483,18 +483,19 @@ def test_register_logs_a_pyfunc_model_on_the_trial_run(cli, sweep: Sweep, tmp_pa
     [
         ("tabular", "retrain it: tune train {out}/config.yaml"),
         (None, "retrain it: tune train {out}/config.yaml"),  # (a study from before the attr)
+        ("mine:train", "retrain it: tune train {out}/config.yaml (where mine imports)"),
         (
-            "mine:train",
-            "it holds model/ (what objective mine:train saved), config.yaml (the trial's "
-            "config: mine:train(config, report, trial_dir) trains it again) and metrics.json",
+            'program:{"command":"./t.sh","cwd":"/w","env":{},"flags":"auto","grace":10.0,'
+            '"metrics":["a"],"pattern":null,"tensorboard":null,"timeout":null}',
+            "retrain it: tune train {out}/config.yaml",
         ),
     ],
 )
 def test_the_next_step_after_an_export_fits_the_objective(
     tmp_path: Path, ref: str | None, hint: str
 ) -> None:
-    """`tune train` runs a config of the built-in objective only: a user objective's
-    export is not sent there."""
+    """`tune train` runs the exported config of any objective (it names its objective
+    unless it is the built-in one); a user's module imports where it runs."""
     import optuna
 
     from tuner.study import best

@@ -14,8 +14,9 @@ keeps checkpoints, TensorBoard files and `model/`), TUNER_TRIAL_NUMBER,
 TUNER_RESUME_EPOCH (the last epoch the sweep has of this trial: a re-run after a kill
 continues from its checkpoint there), TUNER_CHECKPOINT_DIR, TUNER_REPORT_FILE (for
 `tuner.report`), PYTHONUNBUFFERED=1 (its lines arrive as printed), and for a share of
-a GPU TUNER_GPU_SHARE with TF_FORCE_GPU_ALLOW_GROWTH=true (TensorFlow then takes GPU
-memory as it needs it, not all of it; Ray sets CUDA_VISIBLE_DEVICES).
+a GPU what `tuner.gpu.share_env` sets (TF_FORCE_GPU_ALLOW_GROWTH=true: TensorFlow takes
+memory as it needs it, not all of it; TUNER_GPU_FRACTION, TUNER_GPU_MEMORY_MB; Ray sets
+CUDA_VISIBLE_DEVICES).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tuner.errors import TrialFailed
+from tuner.gpu import share_env
 from tuner.program import command
 from tuner.program.collect import Collector
 from tuner.program.spec import ProgramSpec
@@ -261,9 +263,7 @@ def _env(
         "TUNER_CHECKPOINT_DIR": str(trial_dir / "checkpoints"),
         REPORT_ENV: str(reports),
     }
-    if 0 < gpu < 1:
-        env["TUNER_GPU_SHARE"] = f"{gpu:g}"
-        env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    env.update(share_env(gpu))  # (a share of a GPU: tuner/gpu.py)
     env.update(spec.env)
     return env
 

@@ -44,6 +44,7 @@ from tuner import faults
 from tuner.atomic import staged_dir
 from tuner.errors import ConfigError
 from tuner.one_trial import exported_config
+from tuner.program.spec import PREFIX as PROGRAM_PREFIX
 from tuner.space.yaml_file import dump_yaml
 from tuner.study import storage
 from tuner.study.ranking import finite, objective_value, top_trials
@@ -256,7 +257,10 @@ def trial_model(study: optuna.Study, trial_dir: Path, dest: Path) -> Path:
         raise ConfigError(
             "the trial exported no model (its model/ folder is missing or empty)",
             where=trial_dir,
-            hint=f"objective '{ref}' saves nothing to trial_dir/model and has no "
+            hint="the program writes nothing there (give it the folder: --model_dir "
+            "{trial_dir}/model in its command, or $TUNER_TRIAL_DIR/model)"
+            if ref and ref.startswith(PROGRAM_PREFIX)
+            else f"objective '{ref}' saves nothing to trial_dir/model and has no "
             "export_model hook to make one from the trial folder",
         )
     log.warning("trial folder %s has no exported model: its objective makes one", trial_dir)
@@ -267,15 +271,16 @@ def trial_model(study: optuna.Study, trial_dir: Path, dest: Path) -> Path:
 
 
 def next_step(study: optuna.Study, out: Path) -> str:
-    """What to do with an export, in one line: `tune train` runs the config of the
-    built-in objective only; a user objective's export is what it holds."""
-    ref = SweepRecord.of(study).objective or "tabular"
-    if ref == "tabular":
-        return f"retrain it: tune train {out / CONFIG}"
-    return (
-        f"it holds {MODEL}/ (what objective {ref} saved), {CONFIG} (the trial's config: "
-        f"{ref}(config, report, trial_dir) trains it again) and {METRICS}"
-    )
+    """What to do with an export, in one line: `tune train` runs its config again (the
+    config names its objective unless it is the built-in one; a module of the user's is
+    imported where `tune train` runs, so say where that is)."""
+    record = SweepRecord.of(study)
+    ref = record.objective or "tabular"
+    command = f"tune train {out / CONFIG}"
+    if ref == "tabular" or ref.startswith(PROGRAM_PREFIX):
+        return f"retrain it: {command}"
+    where = f"cd {record.folder} && " if record.folder is not None else ""
+    return f"retrain it: {where}{command} (where {ref.partition(':')[0]} imports)"
 
 
 def _check_out(out: Path) -> None:
