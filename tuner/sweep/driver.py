@@ -31,6 +31,7 @@ from tuner.study.lock import SweepLock, check_same_sweep
 from tuner.study.records import SweepRecord
 from tuner.sweep.bridge import Bridge, Stop
 from tuner.timeline import mark
+from tuner.trial import objective_name
 
 if TYPE_CHECKING:
     import optuna
@@ -949,7 +950,7 @@ def _sweep_params(spec: SweepSpec) -> dict[str, Any]:
     return {
         **{f"fixed.{k}": v for k, v in spec.fixed.items()},
         "dataset": spec.dataset,
-        "objective": spec.objective,
+        "objective": objective_name(spec.objective),
         "metric": spec.metric.name,
         "goal": spec.metric.goal,
         "sampler": spec.sampler.type,
