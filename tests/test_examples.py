@@ -73,8 +73,10 @@ def test_the_keras_objective_example_runs_exports_and_registers(tmp_path: Path) 
         env=env,  # (another folder: the study says where the module is)
     )
     assert (out / "model" / "saved_model.pb").is_file() and (out / "config.yaml").is_file()
-    assert "tune train" not in shown.stdout  # no retrain hint that cannot work
-    assert "it holds model/ (what objective keras_objective:train saved)" in shown.stdout
+    hint = f"retrain it: cd {REPO / 'examples'} && tune train {out / 'config.yaml'}"
+    assert hint in shown.stdout, shown.stdout  # a hint that works, as it says:
+    _tune("train", out / "config.yaml", "--set", "epochs=1", "--out", tmp_path / "again",
+          cwd=REPO / "examples", env=env)  # fmt: skip
     assert "registered models:/cancer/1" in shown.stdout
     uri = f"sqlite:///{results / 'mlflow.db'}"
     loaded = subprocess.run(

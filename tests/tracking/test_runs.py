@@ -201,6 +201,19 @@ def test_nonfinite_values_are_skipped_and_tagged_once(where):
     assert data.tags["state"] == "FAIL"
 
 
+def test_a_step_logged_twice_in_one_run_is_written_once(where):
+    """A resumed trial's epochs come twice: from the study (what a killed writer lost)
+    and from the objective's replay of its checkpoint; the first value stays."""
+    results, _ = where
+    t = tracker(results, flush_seconds=60.0)
+    parent = sweep(t)
+    run = t.start_trial(parent, 0, {"learning_rate": 0.1})
+    for epoch, value in ((1, 0.5), (2, 0.6), (1, 0.5), (2, 0.61), (3, 0.7)):
+        t.log_epoch(run, epoch, {"val_auc": value})
+    t.end_trial(run, "COMPLETE", 0.7)
+    assert steps(t.client, run, "val_auc") == [(1, 0.5), (2, 0.6), (3, 0.7)]
+
+
 def test_a_fast_trial_costs_three_calls(where):
     """Batching: create the run, one log_batch with params + every epoch + the end, then
     terminate. (Per-call cost on SQLite is ~3–10 ms, so calls are what a trial costs.)"""

@@ -190,7 +190,7 @@ class Tracker:
         self._experiments: dict[str, str] = {}  # experiment name → id
         self._children: dict[str, dict[int, str]] = {}  # parent run id → {trial number: run id}
         self._statuses: dict[str, dict[int, str]] = {}  # ... → {trial number: its status}
-        self._logged: dict[str, dict[str, int]] = {}  # resumed run id → {metric: last step}
+        self._logged: dict[str, dict[str, int]] = {}  # run id → {metric: its last step}
         self._nonfinite: set[str] = set()  # runs already tagged tuner.nonfinite
         self._pending: dict[str, _Pending] = {}
 
@@ -403,17 +403,20 @@ class Tracker:
         self.log_metrics(run_id, metrics, epoch)
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, Any], step: int) -> None:
+        """A step of a run's metrics; a step a metric has already (logged here, or found
+        in a resumed run's history) is not logged again: the first value stays."""
         stamp = _now()
-        done = self._logged.get(run_id)
+        done = self._logged.setdefault(run_id, {})
         batch, skipped = [], []
         for key, raw in metrics.items():
-            if done is not None and step <= done.get(key, -1):
+            if step <= done.get(key, -1):
                 continue
             value = _finite(raw)
             if value is None:
                 skipped.append(key)
             else:
                 batch.append(Metric(key, value, stamp, step))
+                done[key] = step
         tags = {}
         if skipped and run_id not in self._nonfinite:
             tags[TAG_NONFINITE] = f"{','.join(skipped)} at step {step}"
