@@ -67,6 +67,7 @@ from typing import Any, Protocol
 
 from tuner.errors import ConfigError
 from tuner.errors import TrialFailed as TrialFailed  # raised by objectives: tuner.trial.TrialFailed
+from tuner.space.model import Metric
 
 Metrics = dict[str, float]
 Report = Callable[[int, Metrics], None]
@@ -100,11 +101,19 @@ class TrialContext:
     the study already has of this trial (0: a new trial). A re-run that resumes from a
     checkpoint continues after its checkpoint's epoch; one that re-reports an epoch the
     study has with another value is run again from scratch as a new trial (see the
-    module text). `checkpoint_dir` is where the contract keeps checkpoints."""
+    module text). `checkpoint_dir` is where the contract keeps checkpoints.
+
+    `scored_by`: the sweep's metric when the trial's value is its best epoch's (the space
+    file's `score: best`, the default with one metric): the model the objective leaves in
+    `trial_dir/model` should be that epoch's (Keras: `ModelCheckpoint(save_best_only=True,
+    monitor=scored_by.name, mode=scored_by.mode)` or `EarlyStopping(restore_best_weights=
+    True)`), since `tune best --export/--register` take that folder. None: the trial is
+    scored by its last epoch (`score: last`, several metrics), or runs outside a sweep."""
 
     number: int | None
     trial_dir: Path
     resume_epoch: int = 0
+    scored_by: Metric | None = None
 
     @property
     def checkpoint_dir(self) -> Path:
