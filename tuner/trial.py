@@ -45,6 +45,12 @@ and one with another value as a sign that the objective started over (no checkpo
 the trial is then failed and its config run again as a new trial, never stitched from
 two runs. So an objective without checkpoints needs nothing: it is simply run again.
 
+The best epoch. A sweep scores a trial by its best epoch (`score: best`, the default with
+one metric): `current_trial().scored_by` names the metric, and the model an objective
+leaves in `trial_dir/model` should be that epoch's (`tuner.keras.Report(report,
+restore_best=True)` does it for Keras `fit`), since `tune best --export/--register`
+take that folder as it is; under `score: last` (`scored_by` None) the last epoch's.
+
 Without hooks, every objective also gets: `tune best --export` copies `trial_dir/model`;
 `tune best --register` logs a SavedModel (`model.export(trial_dir / "model")`) or a
 `.keras` file there as an MLflow pyfunc model (`tuner.tracking.saved_model`); a trial

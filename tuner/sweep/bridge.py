@@ -6,6 +6,11 @@ Ray calls its scheduler before its searcher for each result, so the scheduler's 
 records the epoch here first (intermediate value in the study, metrics in MLflow), then
 asks the Optuna pruner; the searcher only asks and tells. Plain data in, plain data out:
 the Ray classes around this stay thin.
+
+A finished trial is told the value of its best epoch (`score: best`, the default with
+one metric: of every epoch the study has of it, a resumed trial's earlier ones too) or
+its last (`score: last`, several metrics), and that epoch is kept as its `value_epoch`;
+the pruner compares each epoch's value as reported either way.
 """
 
 from __future__ import annotations
