@@ -679,6 +679,38 @@ def test_the_best_epochs_value_is_never_worse_than_the_last_epochs(
         assert best == last
 
 
+@pytest.mark.parametrize("goal", ["maximize", "minimize"])
+def test_best_epoch_scoring_is_never_worse_on_random_trials(tmp_path: Path, goal: str) -> None:
+    """The same 40 random trials (some epochs NaN) told under both scores: each trial's
+    best-epoch value is at least as good as its last-epoch value, and the same one
+    exactly when its last scored epoch is its best; the best trial too."""
+    import random
+
+    draw = random.Random(27)
+    trials = [
+        [math.nan if draw.random() < 0.15 else draw.random() for _ in range(draw.randint(1, 6))]
+        for _ in range(40)
+    ]
+    trials = [t for t in trials if any(math.isfinite(v) for v in t)]
+    told: dict[str, list[tuple[float, int]]] = {}
+    for score in ("best", "last"):
+        spec = make_spec(trials=len(trials), epochs=6, goal=goal, score=score)
+        bridge = make_bridge(spec, tmp_path / score)
+        for i, values in enumerate(trials):
+            complete(bridge, f"ray-{i}", values)
+        told[score] = [
+            (t.value, t.user_attrs[records.TRIAL_VALUE_EPOCH])
+            for t in bridge.study.get_trials(deepcopy=False)
+        ]
+    metric = make_spec(goal=goal).metric
+    for (best, best_at), (last, last_at) in zip(told["best"], told["last"], strict=True):
+        assert not metric.better(last, best)  # never worse
+        if best_at == last_at:  # its last scored epoch is its best: the same value
+            assert best == last
+    top = {score: min((v for v, _ in values), key=metric.key) for score, values in told.items()}
+    assert not metric.better(top["last"], top["best"])
+
+
 def test_a_resumed_trial_is_scored_by_its_best_epoch_of_both_runs(tmp_path: Path) -> None:
     """Its best epoch came before the kill: the re-run replays epochs 1-2 (a replay is not
     recorded again) and goes on worse; the best of all the study has of it is told. An
