@@ -9,10 +9,11 @@ What it takes: the `@tuner.objective` decorator naming the metrics it reports, a
 Keras callbacks in `fit` — `BackupAndRestore` in the trial folder (a trial run again
 after its worker died, or after its sweep was interrupted, continues from its last
 epoch) and `tuner.keras.Report` (each epoch's logs to the sweep; a pruned trial's `fit`
-stops). The model it saves to `trial_dir / "model"` is what `tune best` exports and
-registers. The space file names it `keras_objective:train`: tuner finds this module
-beside the space file. TensorFlow is imported inside the function, so loading the space
-file (and `tune status`, `tune best`) stays fast.
+stops; `restore_best=True`: `fit` ends with the weights of the best epoch, the one the
+sweep scores the trial by). The model it saves to `trial_dir / "model"` is what `tune
+best` exports and registers. The space file names it `keras_objective:train`: tuner
+finds this module beside the space file. TensorFlow is imported inside the function, so
+loading the space file (and `tune status`, `tune best`) stays fast.
 
 It runs on its own too: `python examples/keras_objective.py` trains one config.
 """
@@ -80,7 +81,7 @@ def train(config: dict[str, Any], report: Any, trial_dir: Path) -> dict[str, Any
             # first: each epoch is backed up before it is reported; kept at the end, so
             # that a trial stopped by the ending of its sweep continues on `tune resume`
             keras.callbacks.BackupAndRestore(trial_dir / "backup", delete_checkpoint=False),
-            Report(report),
+            Report(report, restore_best=True),  # ends with the best epoch's weights
         ],
     )
     model.export(str(trial_dir / "model"), verbose=False)  # a SavedModel: served as is

@@ -15,8 +15,9 @@ from tuner.trial import MlflowModel, Report, objective
 
 
 def export_model(trial_dir: Path, dest: Path) -> Path:
-    """A trial folder without an exported model (killed before its export): rebuilt from
-    its last checkpoint."""
+    """A trial folder without an exported model (killed or stopped before its export):
+    rebuilt from the checkpoint its model is from — its best epoch's when the sweep
+    scores it by that epoch, else its last."""
     from tuner.tabular.model.export import rebuild_from_checkpoint
 
     return rebuild_from_checkpoint(trial_dir, dest)
@@ -57,7 +58,18 @@ def train(config: dict[str, Any], report: Report, trial_dir: Path) -> dict[str, 
     from tuner.timeline import mark
 
     mark("tabular_import")
-    from tuner.tabular.model.train import run_trial
+    from tuner.tabular.model.train import KEPT_BEST, run_trial
+    from tuner.trial import current_trial
 
     mark("tabular_imported")
-    return run_trial(config, report, trial_dir)
+    # a sweep scoring the trial by its best epoch: that epoch (by the sweep's own metric)
+    # is the checkpoint kept as best, and its weights the model exported
+    context = current_trial()
+    scored_by = context.scored_by if context is not None else None
+    return run_trial(
+        config,
+        report,
+        trial_dir,
+        keep_best=scored_by or KEPT_BEST,
+        restore_best=scored_by is not None,
+    )

@@ -88,6 +88,7 @@ def test_run_best_and_resume_from_python(
     assert best.metric == "score" and best.goal == "maximize"
     assert best.config["x"] == best.params["x"] and best.config["epochs"] == 2
     assert best.trial_dir == results / "api" / "trials" / str(best.number)
+    assert best.value_epoch == 2  # (the cheap objective's score grows: its best is its last)
 
     more = tuner.resume("api", results=results, trials=4, quiet=True)
     assert more.counts == {"COMPLETE": 1}  # only the raised budget ran

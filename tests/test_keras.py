@@ -153,6 +153,98 @@ def test_a_trial_keeps_its_history_in_its_folder(tmp_path: Path) -> None:
         assert default_history() == tmp_path / HISTORY
 
 
+class Weights:
+    """A model's weights as `save` and `restore` see them: the epoch that trained them."""
+
+    def __init__(self) -> None:
+        self.epoch = 0
+        self.restored: list[str] = []
+
+    def save(self, path: Path) -> None:
+        path.write_text(str(self.epoch))
+
+    def restore(self, path: Path) -> None:
+        self.restored.append(path.read_text())
+
+
+def _fit_epochs(
+    history: Path, weights: Weights, values: list[float], start: int = 0, goal: str = "maximize"
+) -> EpochReporter:
+    """A `fit` from epoch `start + 1` reporting `values` with `restore_best`."""
+    from tuner.space.model import Metric
+
+    reporter = EpochReporter(
+        Sink(), history=history, best=Metric("val_auc", goal), weights=history.parent / "w"
+    )
+    reporter.train_begin()
+    for index, value in enumerate(values, start):
+        reporter.epoch_begin(index)
+        weights.epoch = index + 1
+        reporter.epoch_end(index, {"val_auc": value}, save=weights.save)
+    reporter.train_end(start + len(values), restore=weights.restore)
+    return reporter
+
+
+def test_restore_best_keeps_and_restores_the_best_epochs_weights(tmp_path: Path) -> None:
+    weights = Weights()
+    _fit_epochs(tmp_path / HISTORY, weights, [0.5, 0.8, 0.7, 0.8])
+    assert weights.restored == ["2"]  # the earliest of equal values, as the sweep's
+    (tmp_path / "low").mkdir()
+    low = Weights()
+    _fit_epochs(tmp_path / "low" / HISTORY, low, [0.5, 0.3, 0.4], goal="minimize")
+    assert low.restored == ["2"]
+
+
+def test_restore_best_counts_the_epochs_a_resumed_fit_replays(tmp_path: Path) -> None:
+    """Killed after epoch 3 (its backup), the best at epoch 2: the re-run replays 1-3,
+    trains 4 (worse), and ends with epoch 2's weights, kept by the first run. A backup
+    older than the kept weights' epoch forgets them: that epoch is trained again."""
+    history, weights = tmp_path / HISTORY, Weights()
+    _fit_epochs(history, weights, [0.5, 0.9, 0.6])
+    weights.restored.clear()
+    _fit_epochs(history, weights, [0.7], start=3)
+    assert weights.restored == ["2"]
+
+    again = Weights()
+    _fit_epochs(history, again, [0.55, 0.6], start=1)  # (a backup of epoch 1 only)
+    assert again.restored == ["3"]  # epoch 3 of this run: 0.6 beats epoch 1's 0.5
+
+
+def test_restore_best_without_kept_weights_warns_and_keeps_the_last(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tuner.space.model import Metric
+
+    weights = Weights()
+    reporter = EpochReporter(
+        Sink(), history=tmp_path / HISTORY, best=Metric("val_auc", "maximize"), weights=None
+    )
+    reporter.train_begin()
+    reporter.epoch_begin(0)
+    reporter.epoch_end(0, {"val_auc": 0.5}, save=weights.save)
+    reporter.train_end(1, restore=weights.restore)
+    assert weights.restored == []  # (no weights file: scored by its last, or no sweep)
+    unscored = EpochReporter(Sink(), history=tmp_path / "h.json", weights=tmp_path / "w")
+    unscored.train_begin()
+    unscored.epoch_begin(0)
+    unscored.epoch_end(0, {"val_auc": 0.5}, save=weights.save)
+    unscored.train_end(1, restore=weights.restore)
+    assert weights.restored == [] and not (tmp_path / "w").exists()
+
+    kept = EpochReporter(
+        Sink(),
+        history=tmp_path / "k.json",
+        best=Metric("val_auc", "maximize"),
+        weights=tmp_path / "gone",
+    )
+    kept.train_begin()
+    kept.epoch_begin(0)
+    kept.epoch_end(0, {"val_auc": 0.5})  # (no save function: nothing kept)
+    kept.train_end(1, restore=weights.restore)
+    assert weights.restored == []
+    assert "weights of the best epoch (1) were not kept" in capsys.readouterr().err
+
+
 def test_importing_the_callback_imports_no_keras() -> None:
     code = (
         "import sys\nfrom tuner.keras import Report\n"
@@ -165,7 +257,7 @@ def test_importing_the_callback_imports_no_keras() -> None:
 # ------------------------------------------------------------ real fits (TensorFlow)
 
 
-def _fit(trial_dir: Path, report: Any, epochs: int, *extra: Any) -> Any:
+def _fit(trial_dir: Path, report: Any, epochs: int, *extra: Any, restore_best: bool = False) -> Any:
     import keras
     import numpy as np
 
@@ -180,7 +272,7 @@ def _fit(trial_dir: Path, report: Any, epochs: int, *extra: Any) -> Any:
     )
     model.compile("adam", "mse", metrics=[keras.metrics.AUC(name="auc")])
     backup = keras.callbacks.BackupAndRestore(trial_dir / "backup", delete_checkpoint=False)
-    callback = Report(report, rename={"val_auc": "auc_v"})
+    callback = Report(report, rename={"val_auc": "auc_v"}, restore_best=restore_best)
     assert isinstance(callback, (Report, keras.callbacks.Callback))
     model.fit(
         x[:180],
@@ -236,3 +328,31 @@ def test_a_fit_resumed_by_backup_and_restore_goes_on_from_its_epoch(tmp_path: Pa
     assert [e for e, _ in first.sent] == [1, 2]
     assert again.sent[:2] == first.sent  # replayed: the same values (the study's replay)
     assert [e for e, _ in again.sent] == [1, 2, 3, 4]  # 3 and 4 trained now
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_fit_with_restore_best_ends_with_the_scored_epochs_weights(tmp_path: Path) -> None:
+    """The model `fit` leaves (what the objective saves to model/) is the scored epoch's:
+    scored by the highest val_loss (an early epoch, as this model learns), its val_loss is
+    that epoch's, not the last one's."""
+    import numpy as np
+
+    from tuner.keras import BEST_WEIGHTS
+    from tuner.space.model import Metric
+
+    sink = Sink()
+    scored = TrialContext(0, tmp_path, scored_by=Metric("val_loss", "maximize"))
+    with trial_scope(scored):
+        model = _fit(tmp_path, checked_report(sink), 12, restore_best=True)
+    losses = {e: m["val_loss"] for e, m in sink.sent}
+    best = max(losses, key=lambda e: (losses[e], -e))
+    assert best < 12 and losses[best] - losses[12] > 1e-3, losses  # (else it tests nothing)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(240, 6)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    now = model.evaluate(x[180:], y[180:], verbose=0, return_dict=True)["loss"]
+    assert now == pytest.approx(losses[best], rel=1e-5)
+    assert (tmp_path / BEST_WEIGHTS).is_file()
+    kept = json.loads((tmp_path / HISTORY).read_text())
+    assert kept["best_weights"] == best

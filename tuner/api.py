@@ -162,6 +162,7 @@ class BestTrial:
     epochs: int
     trial_dir: Path
     mlflow_run_id: str | None
+    value_epoch: int | None = None  # the epoch its value (and its model) is from
 
 
 def best_trial(
@@ -196,6 +197,7 @@ def best_trial(
         epochs=row["epochs"],
         trial_dir=Path(row["trial_dir"]),
         mlflow_run_id=row["mlflow_run_id"],
+        value_epoch=row["value_epoch"],
     )
 
 

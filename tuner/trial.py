@@ -45,6 +45,12 @@ and one with another value as a sign that the objective started over (no checkpo
 the trial is then failed and its config run again as a new trial, never stitched from
 two runs. So an objective without checkpoints needs nothing: it is simply run again.
 
+The best epoch. A sweep scores a trial by its best epoch (`score: best`, the default with
+one metric): `current_trial().scored_by` names the metric, and the model an objective
+leaves in `trial_dir/model` should be that epoch's (`tuner.keras.Report(report,
+restore_best=True)` does it for Keras `fit`), since `tune best --export/--register`
+take that folder as it is; under `score: last` (`scored_by` None) the last epoch's.
+
 Without hooks, every objective also gets: `tune best --export` copies `trial_dir/model`;
 `tune best --register` logs a SavedModel (`model.export(trial_dir / "model")`) or a
 `.keras` file there as an MLflow pyfunc model (`tuner.tracking.saved_model`); a trial
@@ -67,6 +73,7 @@ from typing import Any, Protocol
 
 from tuner.errors import ConfigError
 from tuner.errors import TrialFailed as TrialFailed  # raised by objectives: tuner.trial.TrialFailed
+from tuner.space.model import Metric
 
 Metrics = dict[str, float]
 Report = Callable[[int, Metrics], None]
@@ -100,11 +107,19 @@ class TrialContext:
     the study already has of this trial (0: a new trial). A re-run that resumes from a
     checkpoint continues after its checkpoint's epoch; one that re-reports an epoch the
     study has with another value is run again from scratch as a new trial (see the
-    module text). `checkpoint_dir` is where the contract keeps checkpoints."""
+    module text). `checkpoint_dir` is where the contract keeps checkpoints.
+
+    `scored_by`: the sweep's metric when the trial's value is its best epoch's (the space
+    file's `score: best`, the default with one metric): the model the objective leaves in
+    `trial_dir/model` should be that epoch's (Keras: `ModelCheckpoint(save_best_only=True,
+    monitor=scored_by.name, mode=scored_by.mode)` or `EarlyStopping(restore_best_weights=
+    True)`), since `tune best --export/--register` take that folder. None: the trial is
+    scored by its last epoch (`score: last`, several metrics), or runs outside a sweep."""
 
     number: int | None
     trial_dir: Path
     resume_epoch: int = 0
+    scored_by: Metric | None = None
 
     @property
     def checkpoint_dir(self) -> Path:

@@ -118,3 +118,24 @@ def test_nsga_samplers_are_built_with_their_options(tmp_path: Path):
     # constraints reach the sampler through Trial.set_constraint (the bridge), not
     # Optuna's deprecated constraints_func
     assert make_sampler(spec)._constraints_func is None
+
+
+def test_one_metric_scores_a_trial_by_its_best_epoch_unless_told_last(tmp_path: Path):
+    best = load_spec(write(tmp_path / "a.yaml", space(SINGLE)))
+    assert best.score == "best" and best.scored_by == best.metric
+    last = load_spec(write(tmp_path / "b.yaml", space(SINGLE, extra="score: last\n")))
+    assert last.score == "last" and last.scored_by is None
+
+
+def test_several_metrics_score_a_trial_by_its_last_epoch(tmp_path: Path):
+    spec = load_spec(write(tmp_path / "a.yaml", space()))
+    assert spec.score == "last" and spec.scored_by is None
+    assert load_spec(write(tmp_path / "b.yaml", space(extra="score: last\n"))).score == "last"
+    refused(
+        tmp_path,
+        space(extra="score: best  # <-\n"),
+        "key 'score'",
+        "metrics: names several",
+        "leave out score:",
+    )
+    refused(tmp_path, space(SINGLE, extra="score: first  # <-\n"), "score")

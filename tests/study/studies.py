@@ -49,8 +49,11 @@ def make_study(
     name: str = "demo",
     trials: list[tuple[dict[str, Any], str, list[float], str | None]] = TRIALS,
     goal: str = "maximize",
+    score: str = "last",
 ) -> Any:
-    """A sweep's study as the driver leaves it, under results/<name>/study.journal."""
+    """A sweep's study as the driver leaves it, under results/<name>/study.journal: a
+    COMPLETE trial told its last epoch's value (`score: last`) or its best's (`best`),
+    with that epoch as its `value_epoch`."""
     import optuna
     from optuna.distributions import CategoricalDistribution, FloatDistribution
     from optuna.trial import TrialState
@@ -71,6 +74,7 @@ def make_study(
     study.set_user_attr(records.METRIC, "val_auc")
     study.set_user_attr(records.GOAL, goal)
     study.set_user_attr(records.MAX_EPOCHS, 4)
+    study.set_user_attr(records.SCORE, score)
     for params, state, values, reason in trials:
         study.enqueue_trial(params)
         trial = study.ask({k: dists[k] for k in params})
@@ -81,7 +85,12 @@ def make_study(
         if reason:
             trial.set_user_attr(records.TRIAL_REASON, reason)
         if state == "COMPLETE":
-            study.tell(trial, values[-1])
+            epoch = len(values)
+            if score == "best":  # the earliest of equal values
+                pick = max if goal == "maximize" else min
+                epoch = 1 + values.index(pick(values))
+            trial.set_user_attr(records.TRIAL_VALUE_EPOCH, epoch)
+            study.tell(trial, values[epoch - 1])
         elif state != "RUNNING":
             study.tell(trial, state=TrialState[state])
     return study

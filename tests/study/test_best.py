@@ -108,6 +108,94 @@ def test_best_prints_the_best_and_the_top_k_as_json(cli, tmp_path: Path) -> None
     assert out.count("COMPLETE") == 4  # the best line, then 3 rows
 
 
+# each trial's val_auc by epoch: trial 0 peaks at epoch 2 and ends below trial 1's end
+EPOCHS = [[0.70, 0.95, 0.80], [0.85, 0.86, 0.87], [0.60, 0.90, 0.90]]
+
+
+def _scored_sweep(results: Path, score: str) -> Any:
+    """EPOCHS told through the sweep's own bridge under `score:` best or last, each trial
+    folder as the tabular objective leaves it (a model, its checkpoints, metrics.json)."""
+    import optuna
+
+    from tuner.space.load import parse_spec
+    from tuner.study.records import describe
+    from tuner.sweep.bridge import Bridge
+    from tuner.sweep.trial_runner import EPOCH
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    text = TINY.read_text().replace("max_epochs: 2", "max_epochs: 3") + f"score: {score}\n"
+    spec = parse_spec(text, TINY, check_objective=False)
+    study = optuna.create_study(
+        study_name=spec.name,
+        storage=storage.open_storage(storage.storage_url(results, spec.name)),
+        direction="maximize",
+    )
+    describe(study, spec)
+    bridge = Bridge(spec, study, results)
+    for i, values in enumerate(EPOCHS):
+        asked = bridge.ask(f"ray-{i}")
+        assert asked is not None
+        folder = Path(asked["trial_dir"])
+        for epoch, value in enumerate(values, 1):
+            bridge.record(f"ray-{i}", {EPOCH: epoch, "val_auc": value})
+        best = 1 + values.index(max(values))
+        kept = "best" if score == "best" else "last"
+        model = best if score == "best" else len(values)
+        (folder / "model").mkdir(parents=True)
+        (folder / "model" / "weights").write_text(f"epoch {model}")
+        for name, epoch in (("best", best), ("last", len(values))):
+            (folder / "checkpoints" / name).mkdir(parents=True)
+            (folder / "checkpoints" / name / "ckpt").write_text(f"epoch {epoch}")
+        summary = {"best": {"metric": "val_auc", "epoch": best}, "model_checkpoint": kept}
+        (folder / "metrics.json").write_text(json.dumps({**summary, "model_epoch": model}))
+        bridge.finish(f"ray-{i}", {}, False)
+    return study
+
+
+@pytest.mark.parametrize(
+    ("score", "order", "value", "epoch"),
+    [("best", [0, 2, 1], 0.95, 2), ("last", [2, 1, 0], 0.90, 3)],
+)
+def test_ranking_leaderboard_best_and_export_agree_on_the_scored_epoch(
+    cli, tmp_path: Path, score: str, order: list[int], value: float, epoch: int
+) -> None:
+    """The same trials under `score: best` and `score: last`: the ranking, the
+    leaderboard, `tune best` (text and JSON) and `--export` (its metrics.json, its model
+    and the checkpoint it keeps) all read the value the bridge told and its epoch."""
+    from tuner.study.leaderboard import leaderboard
+    from tuner.study.ranking import top_trials
+
+    results = tmp_path / "results"
+    study = _scored_sweep(results, score)
+    assert [t.number for t in top_trials(study, 3)] == order
+    frame = leaderboard(study).set_index("number")
+    assert frame["value"].to_dict() == pytest.approx(
+        {n: (max(v) if score == "best" else v[-1]) for n, v in enumerate(EPOCHS)}
+    )
+    assert frame.loc[order[0], "value_epoch"] == epoch
+
+    code, out, err = cli("best", "tiny", "--results", results, "--top", "3", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["score"] == score
+    top = data["trials"][0]
+    assert (top["number"], top["value"], top["value_epoch"]) == (order[0], value, epoch)
+    code, out, err = cli("best", "tiny", "--results", results)
+    assert code == 0, err
+    assert f"#{order[0]} val_auc={value:.4f} (epoch {epoch})" in out
+    assert f"scored by its {score} epoch" in out
+
+    code, _, err = cli("best", "tiny", "--results", results, "--out", tmp_path / "out")
+    assert code == 0, err
+    exported = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert (exported["value"], exported["value_epoch"], exported["score"]) == (value, epoch, score)
+    assert exported["model_epoch"] == epoch
+    assert (tmp_path / "out" / "model" / "weights").read_text() == f"epoch {epoch}"
+    # the checkpoint of the exported model's weights (what --init-from starts from)
+    kept = (tmp_path / "out" / "checkpoints" / "last" / "ckpt").read_text()
+    assert kept == f"epoch {epoch}"
+
+
 def test_top_trials_follows_the_direction(tmp_path: Path) -> None:
     from tuner.study.best import top_trials
 

@@ -32,6 +32,7 @@ def test_leaderboard_order_and_columns(study: Any) -> None:
         "number",
         "state",
         "value",
+        "value_epoch",
         "best_epoch",
         "best_value",
         "epochs",
@@ -42,7 +43,8 @@ def test_leaderboard_order_and_columns(study: Any) -> None:
         "reason",
     ]
     rows = frame.set_index("number")
-    assert rows.loc[0, "value"] == pytest.approx(0.88)
+    assert rows.loc[0, "value"] == pytest.approx(0.88) and rows.loc[0, "value_epoch"] == 4
+    assert pd.isna(rows.loc[2, "value_epoch"])  # (not told a value)
     assert rows.loc[0, "best_epoch"] == 3 and rows.loc[0, "best_value"] == pytest.approx(0.90)
     assert rows.loc[5, "best_epoch"] == 2  # the earliest of equal values
     assert rows.loc[2, "epochs"] == 2 and rows.loc[4, "epochs"] == 1

@@ -70,9 +70,11 @@ def test_sweep_status(study: Any) -> None:
     assert status["best"] == {
         "number": 1,
         "value": pytest.approx(0.95),
+        "value_epoch": 4,
         "params": {"optimizer": "adam", "learning_rate": 0.003},
         "epochs": 4,
     }
+    assert status["score"] == "last"
     assert status["epochs"] == 4 + 4 + 2 + 1 + 1 + 4 + 2
     assert [r["number"] for r in status["top"]] == [1, 5, 0]
     assert status["elapsed_s"] >= 0 and status["remaining_s"] >= 0  # 5 finished of 10 left
@@ -98,15 +100,15 @@ def test_render_status(study: Any) -> None:
         "trials   3 done · 1 running · 2 pruned · 1 failed · 3 waiting of 10  (18 epochs trained)"
     )
     assert lines[2].startswith("time     ") and "elapsed" in lines[2]
-    assert lines[3] == "best     #1 val_auc=0.9500  optimizer=adam learning_rate=0.003"
+    assert lines[3] == "best     #1 val_auc=0.9500 (epoch 4)  optimizer=adam learning_rate=0.003"
     header = lines[5].split()
-    assert header == ["#", "state", "val_auc", "epochs", "optimizer", "learning_rate"]
-    assert lines[6].split() == ["1", "COMPLETE", "0.9500", "4", "adam", "0.003"]
-    assert lines[9].split() == ["6", "RUNNING", "0.5500", "2", "adam", "0.02"]
+    assert header == ["#", "state", "val_auc", "@epoch", "epochs", "optimizer", "learning_rate"]
+    assert lines[6].split() == ["1", "COMPLETE", "0.9500", "4", "4", "adam", "0.003"]
+    assert lines[9].split() == ["6", "RUNNING", "0.5500", "-", "2", "adam", "0.02"]
     assert lines[-1] == "(4 of 7 trials shown)"
     full = render_status(sweep_status(study, 10)).splitlines()
     assert full[5].split()[-1] == "reason"  # only when a shown row failed
-    assert full[-1].split() == ["3", "FAIL", "-", "1", "sgd", "0.1", "0.5", *REASON.split()]
+    assert full[-1].split() == ["3", "FAIL", "-", "-", "1", "sgd", "0.1", "0.5", *REASON.split()]
     assert "reason" not in lines[5]
 
 

@@ -42,7 +42,7 @@ SPACE = """\
 name: unit
 objective: tests.sweep.cheap:train
 metric: {{name: score, goal: {goal}}}
-budget: {{trials: {trials}, max_epochs: {epochs}, max_retries: {retries}{budget}}}
+{score}budget: {{trials: {trials}, max_epochs: {epochs}, max_retries: {retries}{budget}}}
 concurrency: {concurrency}
 sampler: {{type: random, seed: 1}}
 pruner: {pruner}
@@ -60,9 +60,14 @@ def make_spec(
     goal: str = "maximize",
     budget: str = "",
     concurrency: int = 8,
+    score: str | None = None,
+    constraints: str = "",
 ) -> SweepSpec:
-    """A small space file's spec (objective not loaded: nothing runs it here)."""
+    """A small space file's spec (objective not loaded: nothing runs it here); `score`
+    the space file's `score:` (None: not given, the best epoch's), `constraints` YAML
+    lines of its own."""
     text = SPACE.format(
+        score=(f"score: {score}\n" if score else "") + constraints,
         trials=trials,
         epochs=epochs,
         retries=retries,
@@ -182,7 +187,8 @@ def run_epochs(bridge: Bridge, ray_id: str, values: list[float], start: int = 1)
 
 
 def complete(bridge: Bridge, ray_id: str, values: list[float]) -> int:
-    """Ask, report `values`, finish: one trial COMPLETE with values[-1]; its number."""
+    """Ask, report `values`, finish: one trial COMPLETE (its best value, unless
+    `score: last`); its number."""
     config = bridge.ask(ray_id)
     assert config is not None
     run_epochs(bridge, ray_id, values)
@@ -214,7 +220,11 @@ def test_ask_returns_the_ray_config_of_a_new_trial_and_records_it(tmp_path: Path
         "gpu",
         "resume_epoch",
         "objective_folder",
+        "scored_by",
     }
+    # the objective is told the metric whose best epoch scores the trial (it keeps that
+    # epoch's weights as its model)
+    assert config["scored_by"] == {"name": "score", "goal": "maximize"}
     assert config["number"] == 0 and config["resume_epoch"] == 0  # (a new trial)
     assert config["objective_folder"] == str(Path.cwd())  # the space file's ("space.yaml")
     assert config["objective"] == "tests.sweep.cheap:train"
@@ -592,23 +602,168 @@ def test_a_trial_marked_pruned_by_another_scheduler_is_told_pruned(tmp_path: Pat
 # ----------------------------------------------------------------------------- telling
 
 
-def test_finish_tells_complete_with_the_last_reported_value(tmp_path: Path) -> None:
+def test_finish_tells_complete_with_the_best_epochs_value(tmp_path: Path) -> None:
     tracker, progress = FakeTracker(), FakeProgress()
     bridge = make_bridge(make_spec(), tmp_path, tracker=tracker, progress=progress)
 
     complete(bridge, "ray-1", [0.5, 0.7, 0.6])
 
     frozen = trial(bridge.study, 0)
-    assert frozen.state == State.COMPLETE and frozen.value == 0.6  # the last, not the best
+    assert frozen.state == State.COMPLETE and frozen.value == 0.7  # the best, not the last
+    assert frozen.user_attrs[records.TRIAL_VALUE_EPOCH] == 2
+    assert frozen.intermediate_values == {1: 0.5, 2: 0.7, 3: 0.6}  # (every epoch, as reported)
     assert records.TRIAL_REASON not in frozen.user_attrs
-    assert tracker.named("end_trial") == [("run-0-1", "COMPLETE", 0.6, None)]
+    assert tracker.named("set_tags")[-1] == ("run-0-1", {"value_epoch": "2"})
+    assert tracker.named("end_trial") == [("run-0-1", "COMPLETE", 0.7, None)]
     # the run's MLflow id, known to the tracker by now, is in the study before the tell
     assert frozen.user_attrs[records.TRIAL_RUN_ID] == "mlflow-run-0-1"
-    assert progress.named("trial_finished") == [(0, "COMPLETE", 0.6, None)]
+    assert progress.named("trial_finished") == [(0, "COMPLETE", 0.7, None)]
     assert bridge.counts.by_state == {"COMPLETE": 1} and bridge.counts.finished == 1
     assert bridge.running == {}
     # the bridge is the one judge of the best: it tells the display, which keeps it
-    assert progress.bests == [(0.6, 0, dict(frozen.params))]
+    assert progress.bests == [(0.7, 0, dict(frozen.params))]
+
+
+def test_score_last_tells_the_last_reported_value(tmp_path: Path) -> None:
+    tracker = FakeTracker()
+    bridge = make_bridge(make_spec(score="last"), tmp_path, tracker=tracker)
+    assert bridge.ask("ray-1")["scored_by"] is None  # type: ignore[index]  # (its last epoch)
+    run_epochs(bridge, "ray-1", [0.5, 0.7, 0.6])
+    bridge.finish("ray-1", {}, False)
+
+    frozen = trial(bridge.study, 0)
+    assert frozen.value == 0.6 and frozen.user_attrs[records.TRIAL_VALUE_EPOCH] == 3
+    assert tracker.named("end_trial") == [("run-0-1", "COMPLETE", 0.6, None)]
+
+
+# The same trials under both scores: (goal, each epoch's value (NaN: undefined), the value
+# told under `score: best`, its epoch, the value told under `score: last`, its epoch)
+SCORED = [
+    ("maximize", [0.5, 0.7, 0.6], 0.7, 2, 0.6, 3),
+    ("maximize", [0.5, 0.6, 0.7], 0.7, 3, 0.7, 3),  # the last is the best: the same
+    ("maximize", [0.7, 0.6, 0.7], 0.7, 1, 0.7, 3),  # a tie: the earliest (the checkpoint's)
+    ("minimize", [0.5, 0.3, 0.4], 0.3, 2, 0.4, 3),
+    ("minimize", [0.5, 0.4, 0.3], 0.3, 3, 0.3, 3),
+    ("maximize", [0.6, math.nan, 0.5], 0.6, 1, 0.5, 3),  # a NaN epoch never counts
+    ("minimize", [0.6, 0.2, math.nan], 0.2, 2, 0.2, 2),  # the last with a value
+    ("maximize", [math.nan, math.inf, 0.1], 0.1, 3, 0.1, 3),
+]
+
+
+@pytest.mark.parametrize(("goal", "values", "best", "best_at", "last", "last_at"), SCORED)
+def test_the_best_epochs_value_is_never_worse_than_the_last_epochs(
+    tmp_path: Path,
+    goal: str,
+    values: list[float],
+    best: float,
+    best_at: int,
+    last: float,
+    last_at: int,
+) -> None:
+    """The target: with the same trials, `score: best` tells each trial a value at least
+    as good as `score: last` does (≥ maximizing, ≤ minimizing), and the same one when the
+    last epoch is the best; the pruner saw every epoch alike."""
+    told = {}
+    for score in ("best", "last"):
+        bridge = make_bridge(make_spec(goal=goal, score=score), tmp_path / score)
+        complete(bridge, "ray-1", values)
+        frozen = trial(bridge.study, 0)
+        assert frozen.intermediate_values == {
+            e: v for e, v in enumerate(values, 1) if math.isfinite(v)
+        }
+        told[score] = (frozen.value, frozen.user_attrs[records.TRIAL_VALUE_EPOCH])
+    assert told == {"best": (best, best_at), "last": (last, last_at)}
+    metric = make_spec(goal=goal).metric
+    assert not metric.better(last, best)  # never worse
+    if best_at == last_at:
+        assert best == last
+
+
+@pytest.mark.parametrize("goal", ["maximize", "minimize"])
+def test_best_epoch_scoring_is_never_worse_on_random_trials(tmp_path: Path, goal: str) -> None:
+    """The same 40 random trials (some epochs NaN) told under both scores: each trial's
+    best-epoch value is at least as good as its last-epoch value, and the same one
+    exactly when its last scored epoch is its best; the best trial too."""
+    import random
+
+    draw = random.Random(27)
+    trials = [
+        [math.nan if draw.random() < 0.15 else draw.random() for _ in range(draw.randint(1, 6))]
+        for _ in range(40)
+    ]
+    trials = [t for t in trials if any(math.isfinite(v) for v in t)]
+    told: dict[str, list[tuple[float, int]]] = {}
+    for score in ("best", "last"):
+        spec = make_spec(trials=len(trials), epochs=6, goal=goal, score=score)
+        bridge = make_bridge(spec, tmp_path / score)
+        for i, values in enumerate(trials):
+            complete(bridge, f"ray-{i}", values)
+        told[score] = [
+            (t.value, t.user_attrs[records.TRIAL_VALUE_EPOCH])
+            for t in bridge.study.get_trials(deepcopy=False)
+        ]
+    metric = make_spec(goal=goal).metric
+    for (best, best_at), (last, last_at) in zip(told["best"], told["last"], strict=True):
+        assert not metric.better(last, best)  # never worse
+        if best_at == last_at:  # its last scored epoch is its best: the same value
+            assert best == last
+    top = {score: min((v for v, _ in values), key=metric.key) for score, values in told.items()}
+    assert not metric.better(top["last"], top["best"])
+
+
+def test_a_resumed_trial_is_scored_by_its_best_epoch_of_both_runs(tmp_path: Path) -> None:
+    """Its best epoch came before the kill: the re-run replays epochs 1-2 (a replay is not
+    recorded again) and goes on worse; the best of all the study has of it is told. An
+    objective that does not replay is scored the same from the study's record."""
+    spec = make_spec(epochs=4)
+    dead = make_bridge(spec, tmp_path)
+    dead.ask("ray-old")
+    run_epochs(dead, "ray-old", [0.6, 0.9])
+    tracker = FakeTracker()
+    bridge = make_bridge(spec, tmp_path, study=reopen(dead.study, spec), tracker=tracker)
+    assert bridge.ask("ray-new")["resume_epoch"] == 2  # type: ignore[index]
+    run_epochs(bridge, "ray-new", [0.6, 0.9, 0.7, 0.8])  # replays 1-2, then 3-4
+    bridge.finish("ray-new", {}, False)
+    frozen = trial(bridge.study, 0)
+    assert frozen.intermediate_values == {1: 0.6, 2: 0.9, 3: 0.7, 4: 0.8}
+    assert frozen.value == 0.9 and frozen.user_attrs[records.TRIAL_VALUE_EPOCH] == 2
+    assert tracker.named("end_trial") == [("run-0-1", "COMPLETE", 0.9, None)]
+
+    dead = make_bridge(spec, tmp_path / "quiet")
+    dead.ask("ray-old")
+    run_epochs(dead, "ray-old", [0.6, 0.9])
+    bridge = make_bridge(spec, tmp_path / "quiet", study=reopen(dead.study, spec))
+    bridge.ask("ray-new")
+    run_epochs(bridge, "ray-new", [0.7, 0.8], start=3)  # (no replay)
+    bridge.finish("ray-new", {}, False)
+    assert trial(bridge.study, 0).value == 0.9
+
+
+def test_the_time_budget_scores_a_stopped_trial_by_its_best_epoch(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(trials=1, epochs=5, goal="minimize"), tmp_path)
+    bridge.ask("ray-1")
+    run_epochs(bridge, "ray-1", [0.5, 0.2, 0.4])
+    bridge.stop(Stop.TIME_BUDGET, "the sweep's time budget ran out")
+    bridge.finish("ray-1", None, False)
+    frozen = trial(bridge.study, 0)
+    assert frozen.state == State.COMPLETE and frozen.value == 0.2
+    assert frozen.user_attrs[records.TRIAL_VALUE_EPOCH] == 2
+    assert frozen.user_attrs[records.TRIAL_REASON] == (
+        "stopped by the sweep's time budget after epoch 3 of 5"
+    )
+
+
+def test_constraints_are_read_at_the_epoch_the_trial_is_scored_by(tmp_path: Path) -> None:
+    """The exported model is the scored epoch's: a bound on another metric holds or not
+    at that epoch, not at the last."""
+    spec = make_spec(constraints="constraints: [{metric: size, max: 10}]\n")
+    bridge = make_bridge(spec, tmp_path)
+    bridge.ask("ray-1")
+    for epoch, (value, size) in enumerate([(0.5, 20.0), (0.9, 5.0), (0.6, 20.0)], 1):
+        bridge.record("ray-1", {EPOCH: epoch, "score": value, "size": size})
+    bridge.finish("ray-1", {}, False)
+    frozen = trial(bridge.study, 0)
+    assert frozen.value == 0.9 and records.feasible(frozen)
 
 
 def test_finish_fails_a_trial_with_the_reason_it_reported(tmp_path: Path) -> None:

@@ -75,7 +75,10 @@ def test_a_two_worker_sweep_completes_and_resumes_after_a_driver_sigkill(tmp_pat
         assert summary["workers"] == 2 and summary["status"] == "complete"
         assert [h["epoch"] for h in summary["history"]] == [1, 2, 3]
         assert (folder / "model" / "saved_model.pb").is_file()
-        assert t.value == pytest.approx(summary["final"]["val_auc"])
+        # scored by its best epoch (of both runs): the epoch the chief kept and exported
+        assert summary["best"]["metric"] == "val_auc"
+        assert t.value == pytest.approx(summary["best"]["value"])
+        assert summary["model_epoch"] == summary["best"]["epoch"] == t.user_attrs["value_epoch"]
 
 
 @pytest.mark.timeout(400)

@@ -160,6 +160,97 @@ def test_tiny_sweep_end_to_end_matches_study_and_mlflow(
         assert all(p.parts[0] in ("checkpoints", "model") for p in everywhere), everywhere
 
 
+BEST_EPOCH_SPACE = """\
+name: bestepoch
+dataset: builtin:breast_cancer
+metric: {name: val_loss, goal: minimize}
+budget: {trials: 2, max_epochs: 8}
+concurrency: 2
+sampler: {type: grid}
+pruner: {type: none}
+fixed: {model: dnn, optimizer: adam, width: 64, depth: 2, batch_size: 32, seed: 0}
+params:
+  learning_rate: {choice: [0.1, 0.003]}
+"""
+
+
+@pytest.mark.timeout(300)
+def test_a_trial_is_scored_and_exported_at_its_best_epoch(sweeper: Sweeper, cli) -> None:
+    """The real tabular objective, a learning rate that overfits breast cancer (its
+    val_loss is lowest at epoch 6 of 8, then climbs): the trial's value is that epoch's,
+    in the study, MLflow and the leaderboard; its metrics.json keeps that epoch's
+    checkpoint as best; `tune best --export` takes its model, which `tune predict` shows
+    to score that epoch's value on the validation split, not the last epoch's."""
+    import csv
+    import json
+
+    import numpy as np
+
+    from tuner.tabular.data import reader
+    from tuner.tabular.model.config import dataset_schema
+
+    outcome = sweeper.run(BEST_EPOCH_SPACE)
+    assert outcome.counts == {"COMPLETE": 2}
+    trials = outcome.study.get_trials(deepcopy=False)
+    _, children = sweeper.runs("bestepoch")
+    leaderboard = {int(r["number"]): r for r in csv.DictReader(outcome.leaderboard.open())}
+    for t in trials:
+        steps = t.intermediate_values
+        best = min(steps, key=lambda e: (steps[e], e))
+        assert t.value == steps[best] and t.user_attrs["value_epoch"] == best
+        (run,) = children[t.number]
+        assert run.data.tags["value_epoch"] == str(best)
+        assert run.data.metrics["value"] == pytest.approx(t.value, abs=1e-6)
+        assert int(leaderboard[t.number]["value_epoch"]) == best
+        assert float(leaderboard[t.number]["value"]) == pytest.approx(t.value)
+        kept = json.loads(
+            (sweeper.results / "bestepoch" / "trials" / str(t.number) / "metrics.json").read_text()
+        )
+        assert kept["best"] == {"metric": "val_loss", "epoch": best, "value": t.value}
+        assert kept["model_checkpoint"] == "best" and kept["model_epoch"] == best
+    (overfit,) = [t for t in trials if t.params["learning_rate"] == 0.1]
+    best, last = overfit.user_attrs["value_epoch"], max(overfit.intermediate_values)
+    assert best < last and overfit.value < overfit.intermediate_values[last]
+
+    out = sweeper.tmp / "export"
+    code, _, err = cli(
+        "best",
+        "bestepoch",
+        "--results",
+        sweeper.results,
+        "--trial",
+        str(overfit.number),
+        "--out",
+        out,
+    )
+    assert code == 0, err
+    exported = json.loads((out / "metrics.json").read_text())
+    assert (exported["value"], exported["value_epoch"]) == (overfit.value, best)
+    predictions = sweeper.tmp / "predictions.csv"
+    directory, _ = dataset_schema("builtin:breast_cancer")  # (the converted data set)
+    code, _, err = cli(
+        "predict",
+        out / "model",
+        directory,
+        "--split",
+        "validation",
+        "--out",
+        predictions,
+    )
+    assert code == 0, err
+    p = np.array([float(r["probability"]) for r in csv.DictReader(predictions.open())])
+    y = np.concatenate(
+        [
+            y.numpy()
+            for _, y in reader.dataset(directory, "validation", batch_size=1024, shuffle=False)
+        ]
+    ).astype(float)
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    log_loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    assert log_loss == pytest.approx(overfit.value, abs=1e-3)
+    assert log_loss != pytest.approx(overfit.intermediate_values[last], abs=1e-3)
+
+
 # ------------------------------------------------------------------ (b) pruning
 
 
@@ -327,8 +418,9 @@ def test_time_budget_stops_the_sweep_cleanly(sweeper: Sweeper) -> None:
     assert took < 20, f"the sweep took {took:.1f}s with a 3s budget"
     trials = outcome.study.get_trials(deepcopy=False)
     assert len(trials) < 8
-    # the budget's stop is no failure: a stopped trial stands at its last epoch, with its
-    # value (it can be the best), or, with none yet, stays RUNNING for `tune resume`
+    # the budget's stop is no failure: a stopped trial stands at its best epoch so far
+    # (the cheap objective's score only grows: its last), or, with none yet, stays
+    # RUNNING for `tune resume`
     # (how many epochs a trial reaches in the budget depends on the machine's load)
     assert not [t for t in trials if t.state == TrialState.FAIL], states(outcome.study)
     stopped = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -336,7 +428,8 @@ def test_time_budget_stops_the_sweep_cleanly(sweeper: Sweeper) -> None:
         assert t.user_attrs["reason"].startswith("stopped by the sweep's time budget after"), (
             t.user_attrs
         )
-        assert t.value == t.intermediate_values[max(t.intermediate_values)]
+        assert t.value == max(t.intermediate_values.values())
+        assert t.user_attrs["value_epoch"] == max(t.intermediate_values)
     unscored = [t for t in trials if t.state == TrialState.RUNNING]
     assert all(not t.intermediate_values for t in unscored), states(outcome.study)
     assert outcome.best_number in {t.number for t in stopped} | ({None} if not stopped else set())

@@ -84,8 +84,12 @@ _NO_BEST = "best     - (no complete trial yet)"
 
 
 def _best_line(metric: str, best: Mapping[str, Any]) -> str:
+    """`best     #3 val_auc=0.9512 (epoch 5)  lr=0.01`: the epoch is the one its value
+    (and its model) is from, when the study recorded it."""
+    epoch = best.get("value_epoch")
+    at = f" (epoch {epoch})" if epoch is not None else ""
     return (
-        f"best     #{best['number']} {metric}={fmt_value(best['value'])}  "
+        f"best     #{best['number']} {metric}={fmt_value(best['value'])}{at}  "
         f"{fmt_params(best['params'])}".rstrip()
     )
 
@@ -146,10 +150,11 @@ def render_status(status: Mapping[str, Any], top: int | None = None) -> str:
             ("#", lambda r: str(r["number"])),
             ("state", lambda r: r["state"]),
             (metric, lambda r: fmt_value(r["value"])),
+            ("@epoch", lambda r: str(r.get("value_epoch") or "-")),
             ("epochs", lambda r: str(r["epochs"])),
         ]
         lines.append("")
-        lines.extend(_with_reasons(_trials_table(rows, columns, right=(0, 2, 3)), rows))
+        lines.extend(_with_reasons(_trials_table(rows, columns, right=(0, 2, 3, 4)), rows))
         shown, total = len(rows), counts["total"]
         if shown < total:
             lines.append(f"({shown} of {total} trials shown)")
@@ -212,19 +217,22 @@ def render_best(table_data: dict[str, Any]) -> str:
         return "\n".join(lines)
     best = rows[0]
     lines.append(_best_line(metric, best))
-    lines.append(f"epochs   {best['epochs']}  ·  state {best['state']}")
+    score = {"best": "  ·  scored by its best epoch", "last": "  ·  scored by its last epoch"}
+    note = score.get(table_data.get("score") or "", "")
+    lines.append(f"epochs   {best['epochs']}{note}  ·  state {best['state']}")
     lines.append(f"mlflow   {best['mlflow_run_id'] or '-'}")
     lines.append(f"folder   {best['trial_dir']}")
     if len(rows) > 1:
         columns: list[_Column] = [
             ("#", lambda r: str(r["number"])),
             (metric, lambda r: fmt_value(r["value"])),
+            ("@epoch", lambda r: str(r.get("value_epoch") or "-")),
             ("epochs", lambda r: str(r["epochs"])),
             ("state", lambda r: r["state"]),
             ("mlflow run", lambda r: r["mlflow_run_id"] or "-"),
         ]
         lines.append("")
-        lines.extend(_trials_table(rows, columns, right=(0, 1, 2)))
+        lines.extend(_trials_table(rows, columns, right=(0, 1, 2, 3)))
     if table_data.get("constraints"):
         lines.append(
             f"within  {', '.join(table_data['constraints'])}  ·  "

@@ -28,7 +28,7 @@ import re
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tuner.errors import ConfigError
 from tuner.program.spec import ProgramSpec, check_placeholders, is_program
@@ -467,6 +467,7 @@ def _build(located: Located, text: str, raw: dict[str, Param]) -> SweepSpec:
         path=path.absolute() if path else None,
         source=text,
         warm_start=_warm_start(located, sampler),
+        score=_score(located, objectives),
     )
     if is_program(spec.objective):
         check_placeholders(
@@ -475,6 +476,22 @@ def _build(located: Located, text: str, raw: dict[str, Param]) -> SweepSpec:
             located.where(("objective", "command")),
         )
     return spec
+
+
+def _score(located: Located, objectives: tuple[Metric, ...]) -> Literal["best", "last"]:
+    """`score:` (the schema checked its value): best by default with one metric; with
+    several, a trial is scored by its last epoch (no epoch is best at a vector)."""
+    given = located.data.get("score")
+    if len(objectives) == 1:
+        return "last" if given == "last" else "best"
+    if given == "best":
+        raise key_error(
+            located,
+            ("score",),
+            "best picks the epoch best at one metric, and metrics: names several",
+            hint="leave out score: (several metrics score a trial by its last epoch)",
+        )
+    return "last"
 
 
 def _objective(located: Located) -> str:

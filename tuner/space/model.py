@@ -452,6 +452,9 @@ class SweepSpec:
     objectives: tuple[Metric, ...] = ()  # `metrics:` of the file; () means (metric,)
     constraints: tuple[Constraint, ...] = ()
     warm_start: WarmStart | None = None  # earlier sweeps a new sweep starts from
+    # which epoch's value is a trial's value: "best" (one metric's default) or "last"
+    # (several metrics score by the last epoch's vector); see `scored_by`
+    score: Literal["best", "last"] = "best"
     # the budget keys the command line set now (--trials → "trials", --concurrency →
     # "concurrency"): the others keep what the sweep was last given (`with_budget_of`)
     given: frozenset[str] = frozenset()
@@ -471,6 +474,13 @@ class SweepSpec:
     def multi(self) -> bool:
         """Several objectives: a multi-objective Optuna study, a Pareto front."""
         return len(self.metrics) > 1
+
+    @property
+    def scored_by(self) -> Metric | None:
+        """The metric whose best epoch is a trial's value (`score: best`), or None when
+        a trial's value is its last epoch's (`score: last`, and every sweep over several
+        metrics: an epoch's vector has no one best)."""
+        return self.metric if self.score == "best" and not self.multi else None
 
     @property
     def trials_at_once(self) -> int:

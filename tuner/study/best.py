@@ -11,11 +11,19 @@ finished sweep and on a running one (the best so far), also through `--storage U
   `config.yaml` — exactly the trial config the trial received (`tune train` retrains it);
   `model/` — the model the trial exported (copied, never retrained), or, for a trial
   that has none, the one its objective's `export_model` hook makes (the tabular
-  objective rebuilds it from `config.yaml` + `schema.json` with the weights of its last
-  epoch checkpoint); `metrics.json` — the trial's, plus the sweep,
-  the trial number, the metric and the study's value; `space.yaml` — the space file
-  narrowed to that point; and, when the trial has them, `schema.json` and
-  `checkpoints/last` (so the folder is also a `tune train --init-from` source).
+  objective rebuilds it from `config.yaml` + `schema.json` with the weights of the
+  checkpoint its model is from); `metrics.json` — the trial's, plus the sweep, the trial
+  number, the metric, `score` (best or last), the study's value and `value_epoch`, the
+  epoch it is from; `space.yaml` — the space file narrowed to that point; and, when the
+  trial has them, `schema.json` and, as `checkpoints/last`, the checkpoint of the
+  model's weights (`model_checkpoint`: so the folder is also a `tune train --init-from`
+  source that starts from the exported model).
+
+A trial's value is its best epoch's under `score: best` (the default with one metric),
+its last's under `score: last`: the study holds the value the sweep told and, as the
+trial's `value_epoch`, its epoch; everything here reads those. The model is the trial's
+`model/` as its objective left it: the tabular objective's is the scored epoch's
+weights; a user objective's whatever it saved (see `tuner.trial.TrialContext.scored_by`).
 - `trial_model(study, trial_dir, dest)`: the trial's exported model, or the one its
   objective's `export_model` hook makes (`tune best --register` logs it:
   `tuner.tracking.registry`).
@@ -142,6 +150,7 @@ def trial_row(trial: optuna.trial.FrozenTrial, results: Path, name: str) -> dict
     return {
         "number": trial.number,
         "value": objective_value(trial) if finite(objective_value(trial)) else None,
+        "value_epoch": TrialRecord.of(trial).value_epoch,
         "params": _params(trial),
         "epochs": _epochs(trial),
         "state": trial.state.name,
@@ -171,6 +180,7 @@ def best_table(study: optuna.Study, results: Path, k: int = 1) -> dict[str, Any]
         "name": name,
         "metric": record.metric.name,
         "goal": record.goal,
+        "score": record.score,
         "complete": complete,
         "total": len(trials),
         "running": sum(t.state.name == "RUNNING" for t in trials),
@@ -229,8 +239,8 @@ def has_model(directory: Path) -> bool:
 
 def trial_model(study: optuna.Study, trial_dir: Path, dest: Path) -> Path:
     """The trial's model: its exported `model/` copied to `dest`, else made there by its
-    objective's `export_model` hook (the tabular objective rebuilds it from its last
-    checkpoint); a clear error otherwise."""
+    objective's `export_model` hook (the tabular objective rebuilds it from the checkpoint
+    of the epoch its value is from); a clear error otherwise."""
     from tuner.trial import load_objective
 
     source = trial_dir / MODEL
@@ -265,6 +275,16 @@ def trial_model(study: optuna.Study, trial_dir: Path, dest: Path) -> Path:
         )
     log.warning("trial folder %s has no exported model: its objective makes one", trial_dir)
     return hook(trial_dir, dest)
+
+
+def model_checkpoint(trial_dir: Path, metrics: dict[str, Any]) -> Path | None:
+    """The trial's checkpoint of its model's weights: `checkpoints/best` when its
+    metrics.json says the model is its best epoch's (`model_checkpoint: best`, the
+    tabular objective in a sweep scored by the best epoch), else `checkpoints/last`;
+    None when it has not that one."""
+    kept = "best" if metrics.get("model_checkpoint") == "best" else "last"
+    found = trial_dir / CHECKPOINTS / kept
+    return found if found.is_dir() else None
 
 
 # ---------------------------------------------------------------- export
@@ -336,7 +356,9 @@ def export_best(
             number=trial.number,
             metric=record.metric.name,
             goal=record.goal,
+            score=record.score,
             value=objective_value(trial),
+            value_epoch=TrialRecord.of(trial).value_epoch,
             params=_params(trial),
             mlflow_run_id=TrialRecord.of(trial).run_id,
         )
@@ -353,8 +375,9 @@ def export_best(
             log.warning("sweep %s keeps no space file: no %s written", name, SPACE)
         if (source / SCHEMA).is_file():
             shutil.copy2(source / SCHEMA, tmp / SCHEMA)
-        if (source / CHECKPOINTS / "last").is_dir():
-            shutil.copytree(source / CHECKPOINTS / "last", tmp / CHECKPOINTS / "last")
+        kept = model_checkpoint(source, metrics)
+        if kept is not None:  # (as `last`: where `tune train --init-from` looks)
+            shutil.copytree(kept, tmp / CHECKPOINTS / "last")
         faults.point("export")
     return out
 

@@ -26,6 +26,7 @@ COLUMNS = (
     "number",
     "state",
     "value",
+    "value_epoch",
     "best_epoch",
     "best_value",
     "epochs",
@@ -36,12 +37,14 @@ COLUMNS = (
 def leaderboard(study: optuna.Study) -> pandas.DataFrame:
     """One row per trial, best first (see the module text).
 
-    Columns: number, state, value (the trial's value; a pruned trial's is its last
-    intermediate value), best_epoch and best_value (of its intermediate values, epochs
-    counted from 1), epochs (how many epochs reported), duration_s, `param_<name>` for
-    every param (empty where a conditional param was not sampled), reason. A sweep over
-    several metrics adds each objective's final value (`value_<name>`) and, with
-    constraints, `feasible`; `value` is then the first objective's."""
+    Columns: number, state, value (the trial's value: its best epoch's under `score:
+    best`, its last's under `score: last`; a pruned trial's is its last intermediate
+    value), value_epoch (the epoch a told trial's value, and its model, is from),
+    best_epoch and best_value (of its intermediate values, epochs counted from 1), epochs
+    (how many epochs reported), duration_s, `param_<name>` for every param (empty where a
+    conditional param was not sampled), reason. A sweep over several metrics adds each
+    objective's value (`value_<name>`) and, with constraints, `feasible`; `value` is
+    then the first objective's."""
     import pandas as pd
 
     record = SweepRecord.of(study)
@@ -58,6 +61,7 @@ def leaderboard(study: optuna.Study) -> pandas.DataFrame:
             "number": t.number,
             "state": t.state.name,
             "value": objective_value(t) if finite(objective_value(t)) else None,
+            "value_epoch": TrialRecord.of(t).value_epoch,
             "best_epoch": epoch,
             "best_value": value,
             "epochs": len(t.intermediate_values or epoch_values(t)),
@@ -79,6 +83,7 @@ def leaderboard(study: optuna.Study) -> pandas.DataFrame:
         {
             "number": "int64",
             "value": "float64",
+            "value_epoch": "Int64",
             "best_epoch": "Int64",
             "best_value": "float64",
             "epochs": "int64",

@@ -1,11 +1,12 @@
 """Which trials are best: the one ordering every reader of a study uses (the live
 line, `tune status`, the leaderboard, `tune best`), by the sweep's `Metric`.
 
-COMPLETE trials rank by their value in the metric's direction, the lowest number first
-on a tie (with several objectives: by the first, the documented rule for "the best" of a
-front; a trial outside a constraint is never the best); the leaderboard then puts
-RUNNING/WAITING and PRUNED trials by their last intermediate value, FAIL last.
-Everything reads the Optuna study (the single source of truth), so it works on a
+COMPLETE trials rank by their value (the one the sweep told: its best epoch's under
+`score: best`, its last's under `score: last`) in the metric's direction, the lowest
+number first on a tie (with several objectives: by the first, the documented rule for
+"the best" of a front; a trial outside a constraint is never the best); the leaderboard
+then puts RUNNING/WAITING and PRUNED trials by their last intermediate value, FAIL
+last. Everything reads the Optuna study (the single source of truth), so it works on a
 running sweep, a finished one, and one reached through `--storage URL` from elsewhere.
 Only the sweep's own trials rank: a warm start's history (`records.is_history`) never does.
 Optuna is imported inside the functions.

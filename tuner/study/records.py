@@ -2,10 +2,11 @@
 
 Optuna keeps free-form `user_attrs` on a study and on each trial. tuner keeps there what
 every verb needs from any machine that reaches the storage: on the study the space file
-(its text and path), the objective, the metric and its goal, the budget, the trial
-storage, the one-driver lock and what a warm start added; on each trial the exact config
-it ran with, its Ray id, MLflow run, node and process, why it failed or was pruned, and
-its re-runs. Each key is defined once, here; everything else reads them as `SweepRecord`
+(its text and path), the objective, the metric and its goal, which epoch scores a trial,
+the budget, the trial storage, the one-driver lock and what a warm start added; on each
+trial the exact config it ran with, its Ray id, MLflow run, node and process, why it
+failed or was pruned, its re-runs, and the epoch whose value is its value. Each key is
+defined once, here; everything else reads them as `SweepRecord`
 / `TrialRecord` and writes them through the functions below, and the space file kept in
 a study is parsed in one place (`SweepRecord.spec`, cached).
 
@@ -38,6 +39,7 @@ METRIC = "metric"
 GOAL = "goal"
 METRICS = "metrics"  # every objective, [[name, goal], ...] (several: a Pareto front)
 CONSTRAINTS = "constraints"  # [{"metric", "max", "min"}, ...]
+SCORE = "score"  # which epoch's value is a trial's: "best" or "last" (absent: before either)
 MAX_EPOCHS = "max_epochs"
 UID = "uid"  # this sweep's identity (a --fresh sweep of the same name gets a new one)
 TRIALS = "trials"  # the trial budget (after --trials)
@@ -56,6 +58,7 @@ TRIAL_NODE_ID = "node_id"
 TRIAL_PID = "pid"
 TRIAL_REASON = "reason"  # why a trial failed or was pruned
 TRIAL_RETRIES = "retries"  # re-runs after its worker process died
+TRIAL_VALUE_EPOCH = "value_epoch"  # the epoch whose value the trial was told (its model's)
 TRIAL_EPOCH_VALUES = "values@"  # + epoch: the objectives' vector that epoch (several)
 TRIAL_HISTORY = "history_of"  # {"sweep", "number"}: an earlier sweep's trial (warm start)
 TRIAL_REPLAY = "replay_of"  # {"sweep", "number"}: an own trial re-running a history trial
@@ -101,6 +104,7 @@ class SweepRecord:
     trial_storage: str | None = None
     objectives: tuple[tuple[str, str], ...] = ()  # (name, goal) of each, when several
     constraint_specs: tuple[dict[str, Any], ...] = ()
+    score: str = "last"  # which epoch's value is a trial's (a study kept none: "last")
 
     @classmethod
     def of(cls, study: optuna.Study) -> SweepRecord:
@@ -124,6 +128,7 @@ class SweepRecord:
             trial_storage=attrs.get(TRIAL_STORAGE) or None,
             objectives=tuple((str(n), str(g)) for n, g in attrs.get(METRICS) or () if g in _GOALS),
             constraint_specs=tuple(c for c in attrs.get(CONSTRAINTS) or () if isinstance(c, dict)),
+            score="best" if attrs.get(SCORE) == "best" else "last",
         )
 
     @property
@@ -208,6 +213,7 @@ def describe(study: optuna.Study, spec: SweepSpec) -> None:
             for c in spec.constraints
         ]
         or None,
+        SCORE: spec.score,
         MAX_EPOCHS: spec.budget.max_epochs,
         TRIALS: spec.budget.trials,
         CONCURRENCY: spec.concurrency,
@@ -249,6 +255,7 @@ class TrialRecord:
     reason: str | None = None
     retries: int = 0
     params: dict[str, Any] = field(default_factory=dict)
+    value_epoch: int | None = None  # the epoch whose value it was told (None: not told)
 
     @classmethod
     def of(cls, trial: optuna.trial.FrozenTrial) -> TrialRecord:
@@ -264,6 +271,7 @@ class TrialRecord:
             reason=attrs.get(TRIAL_REASON),
             retries=int(attrs.get(TRIAL_RETRIES) or 0),
             params=dict(trial.params),
+            value_epoch=_whole(attrs.get(TRIAL_VALUE_EPOCH)),
         )
 
     def decoded_params(self) -> dict[str, Any]:
@@ -283,6 +291,7 @@ def write_trial(
     pid: int | None = None,
     reason: str | None = None,
     retries: int | None = None,
+    value_epoch: int | None = None,
 ) -> None:
     """Record on a live trial what is given (None: left as it is)."""
     for key, value in (
@@ -293,6 +302,7 @@ def write_trial(
         (TRIAL_PID, pid),
         (TRIAL_REASON, reason),
         (TRIAL_RETRIES, retries),
+        (TRIAL_VALUE_EPOCH, value_epoch),
     ):
         if value is not None:
             trial.set_user_attr(key, value)

@@ -93,6 +93,7 @@ def _row(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "number": t.number,
         "state": t.state.name,
         "value": value if finite(value) else None,
+        "value_epoch": TrialRecord.of(t).value_epoch,  # (a told trial's: the value's epoch)
         "epochs": len(t.intermediate_values or epoch_values(t)),
         "params": dict(t.params),
     }
@@ -136,6 +137,7 @@ def sweep_status(
         "name": study.study_name,
         "metric": record.metric_name,
         "goal": record.goal,
+        "score": record.score,
         "budget": budget_trials,
         "max_epochs": record.max_epochs,
         "concurrency": concurrency,
@@ -146,6 +148,7 @@ def sweep_status(
         else {
             "number": best.number,
             "value": objective_value(best),
+            "value_epoch": TrialRecord.of(best).value_epoch,
             "params": dict(best.params),
             "epochs": len(best.intermediate_values or epoch_values(best)),
         },

@@ -6,6 +6,11 @@ Ray calls its scheduler before its searcher for each result, so the scheduler's 
 records the epoch here first (intermediate value in the study, metrics in MLflow), then
 asks the Optuna pruner; the searcher only asks and tells. Plain data in, plain data out:
 the Ray classes around this stay thin.
+
+A finished trial is told the value of its best epoch (`score: best`, the default with
+one metric: of every epoch the study has of it, a resumed trial's earlier ones too) or
+its last (`score: last`, several metrics), and that epoch is kept as its `value_epoch`;
+the pruner compares each epoch's value as reported either way.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from tuner.sweep.trial_runner import (
     PID,
     REASON,
     RESUME,
+    SCORED_BY,
     TRIAL_DIR,
 )
 from tuner.timeline import mark
@@ -61,7 +67,10 @@ class Running:
     last_epoch: int = 0
     last_value: float | None = None  # the first objective's
     last_vector: list[float] | None = None  # every objective's (several objectives)
+    value_epoch: int | None = None  # the epoch of last_value (and last_vector)
     last_metrics: dict[str, float] = field(default_factory=dict)  # for the constraints
+    # each epoch's metrics this run saw (the constraints read the scored epoch's)
+    epoch_metrics: dict[int, dict[str, float]] = field(default_factory=dict)
     pruned: bool = False
     identified: bool = False
     reason: str | None = None  # a failure the trial reported
@@ -125,6 +134,7 @@ class Stop(enum.Enum):
         )
 
 
+VALUE_EPOCH_TAG = "value_epoch"  # the MLflow tag: the epoch whose value is the trial's
 DROPPED_STARTS = 3  # times a trial Ray drops before it starts is started again
 
 
@@ -362,6 +372,8 @@ class Bridge:
                     return 0
                 self._replay_epochs(run_id, _recorded_epochs(frozen, self.spec.multi))
                 value = frozen.values[0] if frozen.values else None
+                if record.value_epoch is not None:
+                    self.tracker.set_tags(run_id, {VALUE_EPOCH_TAG: str(record.value_epoch)})
                 self.tracker.end_trial(run_id, frozen.state.name, value, record.reason)
         return len(behind)
 
@@ -444,6 +456,7 @@ class Bridge:
                 GPU: self.gpu,
                 RESUME: max(known, default=0),
                 FOLDER: str(self.spec.folder) if self.spec.folder else None,
+                SCORED_BY: self._scored_by(),
             }
         return None  # the fence refused a write: the lock is lost
 
@@ -484,13 +497,14 @@ class Bridge:
                     if not replayed:
                         records.write_epoch_values(entry.trial, epoch, entry.last_vector)
                         entry.known[epoch] = tuple(entry.last_vector)
-                    entry.last_value = value
+                    entry.last_value, entry.value_epoch = value, epoch
             elif value is not None and math.isfinite(value):
                 if not replayed:
                     entry.trial.report(value, epoch)
                     entry.known[epoch] = (value,)
-                entry.last_value = value
+                entry.last_value, entry.value_epoch = value, epoch
             entry.last_metrics.update(metrics)
+            entry.epoch_metrics[epoch] = metrics
             entry.last_epoch = epoch
             self.counts.epochs += 0 if replayed else 1
             if self.tracker is not None and entry.run_id:
@@ -648,16 +662,19 @@ class Bridge:
             elif self.stopping and entry.last_epoch < self.spec.budget.max_epochs:
                 state = State.FAIL
                 reason = f"interrupted after epoch {entry.last_epoch}: {self.stopping}"
-            elif entry.last_value is None or (self.spec.multi and entry.last_vector is None):
+            elif self._scored(entry) is None:
                 state = State.FAIL
                 reason = self._no_value_reason(entry)
             else:
                 state = State.COMPLETE
             if reason:
                 records.write_trial(entry.trial, reason=reason)
+            scored = self._scored(entry) if state == State.COMPLETE else None
+            if scored is not None:  # the epoch the trial is told (its model's: see score)
+                records.write_trial(entry.trial, value_epoch=scored[0])
             self._record_run(entry)
-            outside = self._check_constraints(entry, state)
-            value = entry.last_value if state == State.COMPLETE else None
+            outside = self._check_constraints(entry, state, scored[0] if scored else None)
+            value = scored[1] if scored is not None else None
             told: float | list[float] | None = value
             if self.spec.multi and state == State.COMPLETE:
                 told = entry.last_vector
@@ -667,6 +684,8 @@ class Bridge:
                 value = None  # kept in the study, never the best
             self._count(state.name)
             if self.tracker is not None and entry.run_id:
+                if scored is not None:
+                    self.tracker.set_tags(entry.run_id, {VALUE_EPOCH_TAG: str(scored[0])})
                 self.tracker.end_trial(entry.run_id, state.name, value, reason)
                 if value is not None and self.goal.better(value, self._best):
                     self.tracker.log_best(self._parent(), value, self.counts.finished)
@@ -686,12 +705,38 @@ class Bridge:
                 )
             faults.point("trial_end")
 
+    def _scored_by(self) -> dict[str, str] | None:
+        """The metric whose best epoch is a trial's value, for the objective (its
+        `TrialContext.scored_by`: it keeps that epoch's weights as its model), or None
+        when the trial's last epoch scores it."""
+        metric = self.spec.scored_by
+        return None if metric is None else {"name": metric.name, "goal": metric.goal}
+
+    def _scored(self, entry: Running) -> tuple[int, float] | None:
+        """(epoch, value) of the epoch whose value is the trial's, or None if it has none.
+        `score: best`: its best epoch of all the study has of it (a resumed trial's earlier
+        epochs too), the earliest of equal values, as the objective keeps its best
+        checkpoint; NaN epochs never count (they are not recorded). `score: last`, and
+        several objectives: the last epoch that reported a value (the whole vector)."""
+        if self.spec.scored_by is None:
+            if entry.last_value is None or entry.value_epoch is None:
+                return None
+            if self.spec.multi and entry.last_vector is None:
+                return None
+            return entry.value_epoch, entry.last_value
+        best: tuple[int, float] | None = None
+        for epoch in sorted(entry.known):
+            value = entry.known[epoch][0]
+            if math.isfinite(value) and self.goal.better(value, best[1] if best else None):
+                best = (epoch, value)
+        return best
+
     def _timed_out_unscored(self, entry: Running) -> bool:
         """A trial the time budget stopped before it reported a value: nothing to score
         it by, so it stays RUNNING for `tune resume` to run (not a failure of its own)."""
         if self.stop_kind is not Stop.TIME_BUDGET:
             return False
-        return entry.last_value is None or (self.spec.multi and entry.last_vector is None)
+        return self._scored(entry) is None
 
     def _no_value_reason(self, entry: Running) -> str:
         """Why a trial that ended has no objective value: it never reported the metric,
@@ -708,15 +753,17 @@ class Bridge:
             )
         return f"it never reported {', '.join(m.name for m in self.goals)}"
 
-    def _check_constraints(self, entry: Running, state: Any) -> list[str]:
-        """Each constraint's violation on the trial, at its last epoch (before it is told:
-        the sampler reads them from the trial); its feasibility in MLflow too. Returns
-        the constraints it lies outside (none: feasible)."""
+    def _check_constraints(self, entry: Running, state: Any, epoch: int | None) -> list[str]:
+        """Each constraint's violation on the trial (before it is told: the sampler reads
+        them from the trial), at the `epoch` whose value is the trial's (the model it
+        exports), else (pruned) at its last; its feasibility in MLflow too. Returns the
+        constraints it lies outside (none: feasible)."""
         if not self.spec.constraints or state.name not in ("COMPLETE", "PRUNED"):
             return []
+        # (a metric that epoch lacks, or one an earlier run reported: as last seen)
+        metrics = {**entry.last_metrics, **entry.epoch_metrics.get(epoch or 0, {})}
         violations = {
-            c.describe(): c.violation(entry.last_metrics.get(c.metric))
-            for c in self.spec.constraints
+            c.describe(): c.violation(metrics.get(c.metric)) for c in self.spec.constraints
         }
         records.write_violations(entry.trial, violations)
         outside = [name for name, v in violations.items() if v > 0]

@@ -32,6 +32,9 @@ CPU = "cpu"
 GPU = "gpu"
 RESUME = "resume_epoch"  # the last epoch the study has of this trial (0: a new trial)
 FOLDER = "objective_folder"  # the space file's folder: where the objective's module is
+# the metric whose best epoch is the trial's value ({"name", "goal"}: the objective keeps
+# that epoch's weights as its model), or None: its last epoch scores it
+SCORED_BY = "scored_by"
 _set_up: set[str] = set()  # objectives whose setup_process ran in this process
 _set_up_lock = threading.Lock()  # the warm-up thread and a first trial may meet here
 
@@ -63,6 +66,7 @@ def trainable(ray_config: dict[str, Any]) -> None:
     from ray import tune
     from ray.runtime_context import get_runtime_context
 
+    from tuner.space.model import Metric
     from tuner.timeline import mark
     from tuner.trial import StopTrial, TrialContext, checked_report, load_objective, trial_scope
 
@@ -77,7 +81,13 @@ def trainable(ray_config: dict[str, Any]) -> None:
             raise StopTrial("stopped by the scheduler") from None
 
     trial_dir = Path(ray_config[TRIAL_DIR])
-    context = TrialContext(ray_config[NUMBER], trial_dir, int(ray_config.get(RESUME) or 0))
+    scored_by = ray_config.get(SCORED_BY)
+    context = TrialContext(
+        ray_config[NUMBER],
+        trial_dir,
+        int(ray_config.get(RESUME) or 0),
+        scored_by=Metric(scored_by["name"], scored_by["goal"]) if scored_by else None,
+    )
     try:
         trial_dir.mkdir(parents=True, exist_ok=True)  # the contract: the trial's own folder
         objective = load_objective(ray_config[OBJECTIVE], folder=ray_config.get(FOLDER))

@@ -140,8 +140,10 @@ def register_best(
         "tuner.sweep": study.study_name,
         "tuner.trial_number": trial.number,
         metric: objective_value(trial),
+        "tuner.value_epoch": TrialRecord.of(trial).value_epoch,  # the model's epoch
     }.items():
-        client.set_model_version_tag(model_name, str(version), key, str(value))
+        if value is not None:  # (a study from before value_epoch was kept: no tag)
+            client.set_model_version_tag(model_name, str(version), key, str(value))
     return Registered(
         name=model_name,
         version=version,

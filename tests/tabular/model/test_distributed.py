@@ -218,3 +218,26 @@ def test_a_pruned_distributed_trial_stops_every_worker(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert (summary["status"], summary["epoch"]) == ("stopped", 1)  # as report said: no further
     assert (tmp_path / "out" / "checkpoints" / "last").is_dir()
+
+
+@pytest.mark.timeout(300)
+def test_two_workers_export_the_best_epochs_weights_when_asked(tmp_path: Path) -> None:
+    """`restore_best` (a sweep scoring by the best epoch) on two workers: the chief keeps
+    the best epoch by the sweep's metric and exports its weights, as one process does."""
+    from tests.tabular.model.test_train import OVERFIT, _validation_log_loss
+    from tuner.space.model import Metric
+
+    out = tmp_path / "two"
+    seen = _train(  # (its val_loss is lowest at epoch 7 of 8 on two workers)
+        {**OVERFIT, "learning_rate": 0.01, "workers": 2},
+        out,
+        keep_best=Metric("val_loss", "minimize"),
+        restore_best=True,
+    )
+    losses = {e: m["val_loss"] for e, m in seen}
+    best = min(losses, key=lambda e: (losses[e], e))
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["best"] == {"metric": "val_loss", "epoch": best, "value": losses[best]}
+    assert summary["model_checkpoint"] == "best" and summary["model_epoch"] == best
+    assert _validation_log_loss(out / "model") == pytest.approx(losses[best], abs=1e-3)
+    assert best < 8 and losses[8] - losses[best] > 2e-3, losses  # (else it tests nothing)

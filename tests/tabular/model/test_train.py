@@ -337,3 +337,74 @@ def test_a_validation_split_of_one_class_reports_no_auc_not_zero(tmp_path: Path,
     history = json.loads((tmp_path / "run" / "metrics.json").read_text())["history"]
     assert [h["val_auc"] for h in history] == ["nan", "nan"]  # metrics.json: no number
     assert all(0.0 <= h["auc"] <= 1.0 for h in history)  # the training rows have both
+
+
+OVERFIT = {  # breast cancer's val_loss is lowest at epoch 6 of 8 with this config
+    "dataset": "builtin:breast_cancer",
+    "model": "dnn",
+    "optimizer": "adam",
+    "learning_rate": 0.1,
+    "width": 64,
+    "depth": 2,
+    "batch_size": 32,
+    "epochs": 8,
+    "seed": 0,
+}
+
+
+def _validation_log_loss(model_dir: Path) -> float:
+    """The exported model's binary cross-entropy on breast cancer's validation split (in
+    float64: Keras's float32 val_loss is within 1e-3 of it)."""
+    import tensorflow as tf
+
+    from tuner.tabular.data import reader
+    from tuner.tabular.model.config import dataset_schema
+
+    directory, _ = dataset_schema("builtin:breast_cancer")
+    features, y = next(
+        iter(reader.dataset(directory, "validation", batch_size=4096, shuffle=False))
+    )
+    serve = tf.saved_model.load(str(model_dir)).signatures["serve"]
+    p = np.clip(np.asarray(serve(**features)["probability"]).reshape(-1), 1e-7, 1 - 1e-7)
+    y = y.numpy().astype(float)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+@pytest.mark.timeout(240)
+def test_restore_best_exports_the_best_epochs_weights_and_rebuilds_them(tmp_path: Path) -> None:
+    """A sweep scoring by the best epoch passes its metric as `keep_best` with
+    `restore_best`: `model/` holds that epoch's weights (its loss, not the last's), and
+    metrics.json says so, so that the objective's export hook rebuilds the same model from
+    `checkpoints/best` when `model/` is missing. Without it, the last epoch's weights."""
+    from objectives.tabular import export_model
+    from tuner.space.model import Metric
+    from tuner.tabular.model.train import run_trial
+
+    out = tmp_path / "best"
+    summary = run_trial(
+        OVERFIT,
+        lambda epoch, metrics: None,
+        out,
+        resume=False,
+        keep_best=Metric("val_loss", "minimize"),
+        restore_best=True,
+    )
+    losses = {h["epoch"]: h["val_loss"] for h in summary["history"]}
+    best = min(losses, key=lambda e: (losses[e], e))
+    # (the config overfits, by more than the tolerance below: else this tests nothing)
+    assert best < 8 and losses[8] - losses[best] > 0.01, losses
+    assert summary["best"] == {"metric": "val_loss", "epoch": best, "value": losses[best]}
+    assert summary["model_checkpoint"] == "best" and summary["model_epoch"] == best
+    assert json.loads((out / "metrics.json").read_text())["model_epoch"] == best
+    assert _validation_log_loss(out / "model") == pytest.approx(losses[best], abs=1e-3)
+
+    rebuilt = export_model(out, tmp_path / "rebuilt")  # (a trial stopped before its export)
+    assert _validation_log_loss(rebuilt) == pytest.approx(losses[best], abs=1e-3)
+
+    last = tmp_path / "last"
+    summary = run_trial(OVERFIT, lambda epoch, metrics: None, last, resume=False)
+    assert summary["model_checkpoint"] == "last" and summary["model_epoch"] == 8
+    final = summary["final"]["val_loss"]  # (its own run's: not bit-exact with the first)
+    assert _validation_log_loss(last / "model") == pytest.approx(final, abs=1e-3)
+    again = export_model(last, tmp_path / "again")
+    assert _validation_log_loss(again) == pytest.approx(final, abs=1e-3)

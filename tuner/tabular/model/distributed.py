@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tuner.errors import ConfigError, DataError, TrialFailed, TunerError
+from tuner.space.model import Metric
 from tuner.tabular.model import rank_end
 from tuner.trial import Report, StopTrial
 
@@ -77,6 +78,8 @@ def run_distributed(
     resume: bool = True,
     on_resume: Callable[[int], None] | None = None,
     host: str = "127.0.0.1",
+    keep_best: Metric | None = None,
+    restore_best: bool = False,
 ) -> dict[str, Any]:
     """Train `config` on `workers` processes (run_trial sends it the configs with
     workers > 1; one worker here is the same loop without peers, which
@@ -94,6 +97,8 @@ def run_distributed(
     created = not trial_dir.exists()
     logs = trial_dir / WORKER_LOGS
     spec = {"config": config, "trial_dir": str(trial_dir), "resume": resume}
+    if keep_best is not None:  # (else train.KEPT_BEST, the last epoch's model)
+        spec.update(keep_best=[keep_best.name, keep_best.goal], restore_best=restore_best)
     from tuner.tabular.model import ray_ranks
 
     placement = ray_ranks.spread_placement(workers)
@@ -350,8 +355,16 @@ def _worker_main(argv: list[str]) -> int:
         return None
 
     try:
+        kept = spec.get("keep_best")
         train_worker(
-            spec["config"], Path(spec["trial_dir"]), rank, len(cluster), spec["resume"], send
+            spec["config"],
+            Path(spec["trial_dir"]),
+            rank,
+            len(cluster),
+            spec["resume"],
+            send,
+            keep_best=Metric(*kept) if kept else None,
+            restore_best=bool(spec.get("restore_best")),
         )
     except TrialFailed as exc:
         send(
@@ -400,8 +413,12 @@ def train_worker(
     workers: int,
     resume: bool,
     send: Callable[[dict[str, Any]], str | None],
+    *,
+    keep_best: Metric | None = None,
+    restore_best: bool = False,
 ) -> None:
-    """Rank `rank`'s part of the trial (see the module text)."""
+    """Rank `rank`'s part of the trial (see the module text); `keep_best` and
+    `restore_best` as `train.run_trial` takes them."""
     import tensorflow as tf
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()  # first: before any other op
@@ -415,6 +432,7 @@ def train_worker(
     from tuner.trial import CHECKPOINTS, CONFIG, METRICS, MODEL, write_metrics
 
     chief = rank == 0
+    keep_best = keep_best or single.KEPT_BEST
     cfg = prepare({**config, "workers": workers})
     data_dir, data_schema = dataset_schema(cfg["dataset"])
     last_dir = trial_dir / CHECKPOINTS / "last"
@@ -462,9 +480,7 @@ def train_worker(
         checkpoint.restore(
             tf.train.latest_checkpoint(str(last_dir))
         ).assert_existing_objects_matched()
-        history, best_value, best_epoch = single.kept_history(
-            trial_dir, int(epoch_var), single.KEPT_BEST
-        )
+        history, best_value, best_epoch = single.kept_history(trial_dir, int(epoch_var), keep_best)
     summaries = None
     if chief:
         trial_dir.mkdir(parents=True, exist_ok=True)
@@ -559,9 +575,10 @@ def train_worker(
     payload: dict[str, Any] = {}
 
     def save_payload() -> None:
-        best = (single.KEPT_BEST, best_epoch, best_value)
+        best = (keep_best, best_epoch, best_value)
         payload.update(single.summary(status, int(epoch_var), cfg, history, best, {}))
         payload["workers"] = workers
+        payload["model_checkpoint"] = "best" if restore_best else "last"
         write_metrics(trial_dir / METRICS, payload)
 
     try:
@@ -609,11 +626,11 @@ def train_worker(
                 single.say_undefined(metrics, said)
                 history.append({"epoch": epoch, **metrics})
                 summaries.write(epoch, metrics)
-                value = metrics.get(single.KEPT_BEST.name)
+                value = metrics.get(keep_best.name)
                 if (
                     value is not None
                     and math.isfinite(value)
-                    and single.KEPT_BEST.better(value, best_value)
+                    and keep_best.better(value, best_value)
                 ):
                     best_value, best_epoch = value, epoch
                 save_payload()
@@ -631,6 +648,15 @@ def train_worker(
             from tuner.tabular.model.export import export_model
 
             plain.model.set_weights(model.get_weights())
+            payload["model_epoch"] = int(epoch_var)
+            if restore_best and best_epoch is not None and best_epoch != int(epoch_var):
+                # (a model of its own: `plain` is compiled, and its optimizer is in no
+                # checkpoint of the trial's)
+                plain = build_model(model_schema, cfg)
+                plain.model.set_weights(model.get_weights())
+                payload["model_epoch"] = single.restore_epoch(
+                    plain.model, trial_dir, best_epoch, epoch_var
+                )
             export_model(plain, model_schema, cfg, trial_dir / MODEL)
         summed(tf.constant([0.0]))  # the others wait for the chief's export
         status = "complete"

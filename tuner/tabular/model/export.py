@@ -134,8 +134,10 @@ def read_info(directory: Path) -> dict[str, Any]:
 
 def rebuild_from_checkpoint(trial_dir: Path, dest: Path) -> Path:
     """The tabular objective's `export_model` hook: a trial without an exported model
-    (killed before its export) is rebuilt from its folder's config.yaml + schema.json,
-    its last epoch checkpoint restored, and exported to `dest`."""
+    (killed or stopped before its export) is rebuilt from its folder's config.yaml +
+    schema.json, the checkpoint its model is from restored — its best epoch's when its
+    metrics.json says the model is that one's (`model_checkpoint: best`: a sweep scoring
+    it by its best epoch), else its last — and exported to `dest`."""
     import yaml
 
     from tuner.errors import ConfigError
@@ -154,7 +156,9 @@ def rebuild_from_checkpoint(trial_dir: Path, dest: Path) -> Path:
             where=trial_dir,
             hint="and it has no checkpoints/last to rebuild it from",
         )
-    checkpoint = tf.train.latest_checkpoint(str(trial_dir / CKPT / "last"))
+    checkpoint = _best_weights(trial_dir) or tf.train.latest_checkpoint(
+        str(trial_dir / CKPT / "last")
+    )
     if checkpoint is None:
         raise ConfigError("no exported model and no checkpoint here", where=trial_dir)
     cfg = yaml.safe_load((trial_dir / CFG).read_text()) or {}
@@ -172,3 +176,25 @@ def rebuild_from_checkpoint(trial_dir: Path, dest: Path) -> Path:
             hint=str(exc).splitlines()[0][:200],
         ) from None
     return export_model(built, schema, cfg, dest)
+
+
+def _best_weights(trial_dir: Path) -> str | None:
+    """The best epoch's checkpoint, when the trial's model is that epoch's (see
+    `rebuild_from_checkpoint`); None: the last one is."""
+    import sys
+
+    from tuner.tabular.model.train import METRICS, best_checkpoint
+
+    path = trial_dir / METRICS
+    summary = json.loads(path.read_text()) if path.is_file() else {}
+    best = summary.get("best") or {}
+    if summary.get("model_checkpoint") != "best" or not isinstance(best.get("epoch"), int):
+        return None
+    found = best_checkpoint(trial_dir, best["epoch"])
+    if found is None:
+        print(
+            f"tune: warning: {trial_dir}: no checkpoint of the best epoch {best['epoch']} "
+            "in checkpoints/best; the model is rebuilt from the last",
+            file=sys.stderr,
+        )
+    return found

@@ -219,10 +219,18 @@ def run_trial(
     keep_best: Metric = KEPT_BEST,
     export: bool = True,
     on_resume: Callable[[int], None] | None = None,
+    restore_best: bool = False,
 ) -> dict[str, Any]:
     """Train one config. Returns the summary also written to metrics.json.
     `on_resume(epoch)` is told the checkpoint's epoch before a resumed trial re-reports
     the epochs it holds.
+
+    `keep_best` is the metric whose best epoch's checkpoint is kept (`checkpoints/best`);
+    with `restore_best` the exported model is that epoch's weights, not the last's (as
+    Keras's `restore_best_weights`): a sweep that scores a trial by its best epoch
+    (`score: best`) passes its own metric, so that the model `tune best --export` takes
+    is the one its value was measured on. metrics.json says which checkpoint the model is
+    from (`model_checkpoint`) and, once exported, its epoch (`model_epoch`).
 
     Every epoch reports, besides the loss and quality metrics, the model's cost:
     `params` and `model_bytes` (`model_size`: the weights, not the SavedModel folder)
@@ -237,7 +245,14 @@ def run_trial(
         from tuner.tabular.model.distributed import run_distributed
 
         return run_distributed(
-            config, report, trial_dir, workers=cfg["workers"], resume=resume, on_resume=on_resume
+            config,
+            report,
+            trial_dir,
+            workers=cfg["workers"],
+            resume=resume,
+            on_resume=on_resume,
+            keep_best=keep_best,
+            restore_best=restore_best,
         )
     trial_dir = Path(trial_dir).absolute()
     data_dir, data_schema = dataset_schema(cfg["dataset"])
@@ -334,6 +349,7 @@ def run_trial(
                 keep_best=keep_best,
                 export=export,
                 on_resume=on_resume,
+                restore_best=restore_best,
             )
         history, best_value, best_epoch = kept_history(trial_dir, int(epoch_var), keep_best)
     dump_yaml(cfg, trial_dir / CONFIG)
@@ -351,6 +367,7 @@ def run_trial(
     def save_payload() -> None:
         best = (keep_best, best_epoch, best_value)
         payload.update(summary(status, int(epoch_var), cfg, history, best, timings))
+        payload["model_checkpoint"] = "best" if restore_best else "last"
         write_metrics(trial_dir / METRICS, payload)
 
     try:
@@ -419,6 +436,9 @@ def run_trial(
         if export:
             from tuner.tabular.model.export import export_model
 
+            payload["model_epoch"] = int(epoch_var)
+            if restore_best and best_epoch is not None and best_epoch != int(epoch_var):
+                payload["model_epoch"] = restore_epoch(model, trial_dir, best_epoch, epoch_var)
             export_model(built, model_schema, cfg, trial_dir / MODEL)
         status = "complete"
     except StopTrial as stop:
@@ -436,6 +456,32 @@ def run_trial(
         elif status != "diverged":
             save_payload()
     return payload
+
+
+def best_checkpoint(trial_dir: Path, epoch: int) -> str | None:
+    """The path of the checkpoint `checkpoints/best` keeps for `epoch`, or None when it
+    keeps another epoch's (kept by another metric) or none."""
+    found = tf.train.latest_checkpoint(str(trial_dir / CHECKPOINTS / "best"))
+    return found if found is not None and found.endswith(f"ckpt-{epoch}") else None
+
+
+def restore_epoch(model: Any, trial_dir: Path, epoch: int, last_epoch: Any) -> int:
+    """The model's weights set to the best `epoch`'s checkpoint (its optimizer and
+    `checkpoints/last` untouched); the epoch the weights are now from: the last one, with
+    a warning, when that checkpoint is missing."""
+    found = best_checkpoint(trial_dir, epoch)
+    if found is None:
+        message = (
+            f"{trial_dir}: no checkpoint of the best epoch {epoch} in checkpoints/best; "
+            "the model is the last epoch's"
+        )
+        warnings.warn(message, stacklevel=2)
+        print(f"tune: warning: {message}", file=sys.stderr)
+        return int(last_epoch)
+    tf.train.Checkpoint(model=model).restore(
+        found
+    ).expect_partial().assert_existing_objects_matched()
+    return epoch
 
 
 def kept_history(
