@@ -46,7 +46,8 @@ def train(config: dict[str, Any], report, trial_dir: Path) -> dict[str, Any]:
 def _train(config: dict[str, Any], report, trial_dir: Path) -> dict[str, Any]:
     """`checkpoint: false`: keeps no checkpoint (a run again starts from epoch 1);
     `jitter`: each run of the trial adds that much more to every score (a run again
-    reports other values, deterministically)."""
+    reports other values, deterministically). `meet`: a folder where each trial waits
+    until trials in two worker processes have started (concurrency, under any load)."""
     x = float(config.get("x", 0.5))
     trial_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = trial_dir / "checkpoint.json"
@@ -58,6 +59,15 @@ def _train(config: dict[str, Any], report, trial_dir: Path) -> dict[str, Any]:
     history = json.loads(checkpoint.read_text())["history"] if keep and checkpoint.exists() else []
     for past in history:  # re-report what the checkpoint holds, as the real objective does
         report(past["epoch"], {"score": past["score"], "loss": 1 - past["score"]})
+    if config.get("meet"):  # wait (≤ 60 s) until trials in two processes have started
+        meet = Path(config["meet"])
+        meet.mkdir(parents=True, exist_ok=True)
+        (meet / f"{os.getpid()}-{trial_dir.name}").touch()
+        deadline = time.monotonic() + 60
+        while len({p.name.split("-")[0] for p in meet.iterdir()}) < 2:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
     for epoch in range(len(history) + 1, int(config.get("epochs", 3)) + 1):
         time.sleep(float(config.get("sleep", 0.0)))
         if config.get("fail_at") == epoch or (config.get("fail_if_x_above", math.inf) < x):

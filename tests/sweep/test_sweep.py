@@ -315,7 +315,12 @@ def test_threshold_pruner_prunes_hopeless_trials(sweeper: Sweeper) -> None:
 
 @pytest.mark.timeout(90)
 def test_concurrency_two_runs_two_trials_at_once(sweeper: Sweeper) -> None:
-    outcome = sweeper.run(cheap("parallel", trials=4, epochs=3, fixed="{sleep: 0.3}"))
+    # each trial waits until trials in two processes have started: a second worker that
+    # starts slowly under load still gets its trial (else the first worker runs them all)
+    meet = sweeper.tmp / "meet"
+    outcome = sweeper.run(
+        cheap("parallel", trials=4, epochs=3, fixed=f"{{sleep: 0.3, meet: '{meet}'}}")
+    )
     study = outcome.study
     trials = study.get_trials(deepcopy=False)
     assert states(study) == {"COMPLETE": 4}
