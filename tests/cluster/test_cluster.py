@@ -575,6 +575,20 @@ for e in range(1, a.epochs + 1):
 """
 
 
+MODULE = """\
+import time
+from tuner import objective
+
+
+@objective(metrics=["score"])
+def train(config, report, trial_dir):
+    (trial_dir / "module").write_text(__file__)
+    for e in range(1, config["epochs"] + 1):
+        time.sleep(0.5)
+        report(e, {"score": config["x"] * e})
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_a_program_runs_on_both_nodes_from_the_folder_ray_shipped(
@@ -582,7 +596,8 @@ def test_a_program_runs_on_both_nodes_from_the_folder_ray_shipped(
 ) -> None:
     """A program objective on the two-node cluster: each node runs it in its copy of the
     program's folder that Ray's working_dir shipped, not at the driver's path (which
-    another machine would not have)."""
+    another machine would not have); a module:function objective beside its space file
+    is imported from that copy too."""
     c, dbs = cluster, databases
     project = tmp_path / "project"
     project.mkdir()
@@ -602,3 +617,22 @@ def test_a_program_runs_on_both_nodes_from_the_folder_ray_shipped(
         (cwd,) = [line.split(" ", 1)[1] for line in log.splitlines() if line.startswith("cwd ")]
         assert not Path(cwd).samefile(project) and "working_dir" in cwd, cwd
         assert sorted(t.intermediate_values) == [1, 2, 3]
+
+    # a module:function objective beside its space file: its code shipped the same way
+    (project / "mine.py").write_text(MODULE)
+    space = write(
+        project / "mine.yaml",
+        PROGRAM_SPACE.format(name="cl_mine").replace(
+            "objective:\n  command: python prog.py\n  metrics: [score]\n", "objective: mine:train\n"
+        ),
+    )
+    done = _tune(
+        c, "run", space, "--address", c.address, "--storage", dbs.url(dbs.optuna),
+        "--tracking-uri", c.mlflow, "--trial-storage", shared, cwd=tmp_path / "driver",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    trials = _study(dbs, "cl_mine").get_trials(deepcopy=False)
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 2
+    for t in trials:
+        where = (shared / "cl_mine" / "trials" / str(t.number) / "module").read_text()
+        assert "working_dir" in where and not where.startswith(str(project)), where
