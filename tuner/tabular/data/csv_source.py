@@ -158,6 +158,8 @@ def read_csv(
     delimiter: str | None = None,
     preferred_delimiter: str | None = None,
     decimal_comma: bool = False,
+    drop_missing_label: bool = False,
+    ignore: Iterable[str] = (),
 ) -> Table:
     """Read one CSV file. `kinds` (name → numeric|categorical) pins column kinds: those
     of the training file (a validation file) or of the model's data set (prediction).
@@ -166,6 +168,7 @@ def read_csv(
     leaves `labels` empty; columns not in `kinds` are then ignored too. `delimiter`
     pins the delimiter; otherwise it is detected (`detect_delimiter`), trying
     `preferred_delimiter` first. `decimal_comma` reads `1,5` as 1.5 in numeric columns.
+    `drop_missing_label` leaves out the rows without a label; `ignore` leaves out columns.
     """
     path = check_file(path)
     if delimiter is None:
@@ -230,7 +233,8 @@ def read_csv(
             where=path,
             hint=_suggest(label, header),
         )
-    categorical, numeric = set(categorical), set(numeric)
+    categorical, numeric, ignored = set(categorical), set(numeric), set(ignore)
+    _check_ignored(ignored, header, label, categorical, numeric, path, training=kinds is None)
     for name in sorted(categorical | numeric):
         if name not in header:
             raise DataError(
@@ -247,23 +251,28 @@ def read_csv(
 
     matrix = np.array(rows, dtype=object)
     line_numbers = np.array(lines, dtype=np.int64)
-    table = Table(source=str(path), label_name=label, lines=line_numbers)
-
-    if features_only:
-        table.labels = np.array([], dtype=object)
     label_col = matrix[:, header.index(label)] if label else np.array([], dtype=object)
     if label_map:
         label_col = np.array([label_map.get(v, v) for v in label_col.tolist()], dtype=object)
-    missing_label = np.flatnonzero(np.isin(label_col, list(MISSING_TOKENS)))
-    if len(missing_label) and not features_only:
-        row = int(missing_label[0])
-        raise DataError(f"label '{label}' is missing", where=f"{path}:{lines[row]}")
+    dropped = np.array([], dtype=np.int64)
     if not features_only:
+        missing_label = np.isin(label_col, list(MISSING_TOKENS))
+        _check_missing_labels(missing_label, label, path, line_numbers, drop_missing_label)
+        if missing_label.any():
+            dropped = line_numbers[missing_label]
+            keep = ~missing_label
+            matrix, line_numbers, label_col = matrix[keep], line_numbers[keep], label_col[keep]
+            lines = line_numbers.tolist()
+    table = Table(source=str(path), label_name=label, lines=line_numbers, dropped=dropped)
+
+    if features_only:
+        table.labels = np.array([], dtype=object)
+    else:
         table.labels = _label_numbers(label_col, label, decimal_comma, path, lines)
     pinned = "model" if features_only else "training"
 
     for j, name in enumerate(header):
-        if name == label:
+        if name == label or name in ignored:
             continue
         raw = matrix[:, j]
         source = pinned
@@ -303,7 +312,7 @@ def read_csv(
             )
         table.order.append(name)
     if kinds is not None:
-        absent = [k for k in kinds if k not in header]
+        absent = [k for k in kinds if k not in header or k in ignored]
         if absent:
             raise DataError(
                 f"{len(absent)} columns of the training data are missing: {few(absent)}",
@@ -311,6 +320,54 @@ def read_csv(
             )
     table.delimiter, table.decimal_comma = delimiter, decimal_comma
     return table
+
+
+def _check_ignored(
+    ignored: set[str],
+    header: Sequence[str],
+    label: str,
+    categorical: set[str],
+    numeric: set[str],
+    path: Path,
+    *,
+    training: bool,
+) -> None:
+    """`--ignore` names columns of the training file (a later file may lack them), never
+    the label, and no column it also gives a kind."""
+    for name in sorted(ignored):
+        if name == label:
+            raise DataError(f"column '{name}' is the label; it cannot be ignored", where=path)
+        if training and name not in header:
+            raise DataError(
+                f"--ignore: column '{name}' does not exist",
+                where=path,
+                hint=_suggest(name, header),
+            )
+    for option, given in (("--categorical", categorical), ("--numeric", numeric)):
+        if ignored & given:
+            raise DataError(
+                f"column(s) {sorted(ignored & given)} are both --ignore and {option}",
+                where=path,
+            )
+
+
+def _check_missing_labels(
+    missing: np.ndarray, label: str, path: Path, lines: np.ndarray, drop: bool
+) -> None:
+    """A row without a label is an error naming its line and the option that drops such
+    rows; with `drop`, only a file of no labelled row is."""
+    count = int(missing.sum())
+    if count == 0:
+        return
+    if not drop:
+        raise DataError(
+            f"label '{label}' is missing",
+            where=f"{path}:{lines[int(np.argmax(missing))]}",
+            hint=f"{count} row{'s' * (count != 1)} {'have' if count != 1 else 'has'} none; "
+            f"pass --drop-missing-label to leave {'them' if count != 1 else 'it'} out",
+        )
+    if count == len(missing):
+        raise DataError(f"every row's label '{label}' is missing", where=path)
 
 
 def _present(raw: np.ndarray) -> np.ndarray:

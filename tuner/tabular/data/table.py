@@ -49,6 +49,8 @@ class Table:
     label_name: str = "label"
     labels: np.ndarray | None = None
     lines: np.ndarray | None = None  # source line number of each row, for error messages
+    # the source lines of rows left out for having no label (--drop-missing-label)
+    dropped: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
     # a CSV source: how it was read (recorded in the schema, so predict reads alike)
     delimiter: str | None = None
     decimal_comma: bool = False
@@ -73,6 +75,7 @@ class Table:
             label_name=self.label_name,
             labels=None if self.labels is None else self.labels[index],
             lines=None if self.lines is None else self.lines[index],
+            dropped=self.dropped,
             delimiter=self.delimiter,
             decimal_comma=self.decimal_comma,
         )
