@@ -125,6 +125,13 @@ def _label_map(pairs: tuple[str, ...]) -> dict[str, str]:
     help="CSV: leave these columns out of the data set (repeatable or comma-separated); "
     "`tune predict` then ignores them in its input too.",
 )
+@click.option(
+    "--dates",
+    multiple=True,
+    metavar="COL[,COL]",
+    help="CSV: read these columns of dates as numbers COL.year, COL.month, COL.day_of_week, "
+    "COL.day_of_year (and COL.hour for date-times); `tune predict` reads them alike.",
+)
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 def data_convert(
     src: Path,
@@ -147,6 +154,7 @@ def data_convert(
     decimal_comma,
     drop_missing_label,
     ignore,
+    dates,
     force,
 ) -> None:
     """Convert a CSV or LIBSVM file SRC into a TFRecord data set with a schema.
@@ -181,6 +189,7 @@ def data_convert(
         decimal_comma=decimal_comma,
         drop_missing_label=drop_missing_label,
         ignore=[name for text in ignore for name in _names(text)],
+        dates=[name for text in dates for name in _names(text)],
     )
     notes: list[str] = []
     schema = convert(src, out, options, notes=notes.append)

@@ -22,7 +22,7 @@ def test_an_identifier_needs_fifty_values_and_half_of_them_distinct():
     assert column_warning("id", _column(ids[:49])) is None  # too few rows to tell
     half = [f"v{i // 2}" for i in range(100)]  # 50 values, each twice: still one
     assert column_warning("v", _column(half)) is not None
-    assert column_warning("v", _column(half[:-2] + ["v0", "v0"])) is None  # 49 of 100
+    assert column_warning("v", _column([*half[:-2], "v0", "v0"])) is None  # 49 of 100
     # missing values are not values: 50 ids and 200 blanks are 50 of 50
     assert column_warning("id", _column(ids + [""] * 200)) is not None
 
@@ -32,7 +32,8 @@ def test_dates_need_ten_distinct_days_in_one_format():
     said = column_warning("date", _column(days * 3))
     assert said == (
         "column 'date' holds dates (2016-07-01 …): as text it is a 10-value category that "
-        "a date the training rows lack never matches (--ignore date leaves it out)"
+        "a date the training rows lack never matches (--dates date makes it numbers: year, "
+        "month, day of week, day of year; --ignore date leaves it out)"
     )
     assert column_warning("wave", _column(days[:9] * 3)) is None  # a few survey dates
     assert column_warning("date", _column([*days, "soon"])) is None

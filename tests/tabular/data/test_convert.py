@@ -514,8 +514,11 @@ def test_identifier_and_date_columns_are_warned_about_and_ignore_leaves_them_out
     assert name.startswith(
         "column 'name' looks like an identifier: 687 distinct values in 700 rows, "
     ) and name.endswith("(--ignore name leaves it out)")
-    assert released.startswith("column 'released' holds dates (2010-04-18 …)")
-    assert "--ignore released" in released
+    assert released == (
+        "column 'released' holds dates (2010-04-18 …): as text it is a 177-value category "
+        "that a date the training rows lack never matches (--dates released makes it "
+        "numbers: year, month, day of week, day of year; --ignore released leaves it out)"
+    )
 
     _rdata("ISLR", "Auto").to_csv(tmp_path / "auto.csv", index=False)
     code, _, err = cli("data", "convert", tmp_path / "auto.csv", "--label", "mpg",
@@ -553,3 +556,43 @@ def test_columns_of_real_data_sets_that_are_neither_are_not_warned_about(tmp_pat
     convert(write(tmp_path / "small.csv", "id,x,y\n" + rows), tmp_path / "s", ConvertOptions(),
             warn=said.append)  # fmt: skip
     assert said == []
+
+
+def test_dates_on_a_real_data_set_are_parts_recorded_for_later_files(tmp_path, cli):
+    """modeldata's Chicago (ridership by day, 2001-2016): --dates date makes the ISO dates
+    four numeric features, as pandas reads them, recorded in schema.json so that a
+    validation file (and `tune predict`) reads its dates alike."""
+    import pandas as pd
+
+    from tests.corpus.datasets import split_rows
+
+    chicago = _rdata("modeldata", "Chicago")
+    train_rows, val_rows = split_rows(len(chicago))
+    chicago.iloc[train_rows].to_csv(tmp_path / "train.csv", index=False)
+    chicago.iloc[val_rows].to_csv(tmp_path / "val.csv", index=False)
+    code, _, err = cli("data", "convert", tmp_path / "train.csv", "--validation",
+                         tmp_path / "val.csv", "--label", "ridership", "--dates", "date",
+                         "--out", tmp_path / "ds")  # fmt: skip
+    assert (code, err) == (0, ""), err
+    schema = load_schema(tmp_path / "ds")
+    parts = ["date.year", "date.month", "date.day_of_week", "date.day_of_year"]
+    assert [f.name for f in schema.features][-4:] == parts
+    assert {schema.feature(p).kind for p in parts} == {"numeric"}
+    on_disk = json.loads((tmp_path / "ds" / "schema.json").read_text())["csv"]
+    assert on_disk["dates"] == {
+        "date": {
+            "format": "iso",
+            "parts": ["year", "month", "day_of_week", "day_of_year"],
+            "example": "2001-01-22",
+        }
+    }
+    features, _ = values(tmp_path / "ds", "validation")
+    days = pd.to_datetime(chicago.iloc[val_rows]["date"])
+    for part, expected in [
+        ("date.year", days.dt.year),
+        ("date.month", days.dt.month),
+        ("date.day_of_week", days.dt.day_of_week),
+        ("date.day_of_year", days.dt.day_of_year),
+    ]:
+        assert features[part] == expected.astype(float).tolist(), part
+    assert schema.feature("date.year").min == 2001.0

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from tuner.tabular.data.dates import date_format, parse
+from tuner.tabular.data.dates import DAY_PARTS, date_format, date_parts, parse, parts_of
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,16 @@ def test_two_digit_years_follow_r_and_strptime():
     assert parse("1/3/11", "m/d/y") == datetime(2011, 1, 3)
     assert parse("1/3/69", "m/d/y") == datetime(1969, 1, 3)
     assert parse("2016-07-02", "m/d/y") is None
+
+
+def test_date_parts_of_text_timestamps_and_missing_values():
+    import math
+
+    values = ["2016-07-02 13:30", "", "?", None, float("nan"), datetime(2017, 1, 1), "x", 3]
+    parts, bad = date_parts(values, "iso", ["year", "day_of_week", "hour"], missing=("", "?"))
+    assert bad == 6  # "x": the first value that is no date (its parts are NaN)
+    assert parts["year"][0] == 2016 and parts["day_of_week"][0] == 5
+    assert parts["hour"][0] == 13.5 and parts["year"][5] == 2017
+    assert all(math.isnan(parts["year"][i]) for i in (1, 2, 3, 4, 6, 7))
+    assert parts_of([datetime(2016, 7, 2)]) == DAY_PARTS
+    assert parts_of([datetime(2016, 7, 2), datetime(2016, 7, 2, 0, 0, 1)])[-1] == "hour"

@@ -6,7 +6,9 @@ twice, and new rows rarely match any, so it adds parameters and noise, not signa
 column of dates is one value per day: rows of days the training data never saw (every
 validation row of a later period) match none. Neither is refused (a user may know
 better, and `--categorical COL` says so and silences the word); each is one warning
-naming the column and `--ignore COL`.
+naming the column and what to do: `--ignore COL`, and for dates `--dates COL` (its year,
+month, day of week and day of year as numbers: on modeldata's Chicago ridership they cut
+the RMSE by a fifth against leaving the column out; see the README).
 
 The rules (training rows only, missing values aside):
 - dates: every value is a date (or date-time) in one format (dates.py) and there are
@@ -53,7 +55,8 @@ def column_warning(name: str, column: np.ndarray) -> str | None:
         return (
             f"column '{name}' holds dates ({present[0]} …): as text it is a "
             f"{len(distinct):,}-value category that a date the training rows lack never "
-            f"matches ({ignore} leaves it out)"
+            f"matches (--dates {shlex.quote(name)} makes it numbers: year, month, day of week, "
+            f"day of year; {ignore} leaves it out)"
         )
     rows = len(present)
     if rows >= IDENTIFIER_MIN_ROWS and len(distinct) >= IDENTIFIER_SHARE * rows:

@@ -69,6 +69,7 @@ class ConvertOptions:
     decimal_comma: bool = False  # CSV: numbers are written 1,5
     drop_missing_label: bool = False  # CSV: leave out rows without a label (else an error)
     ignore: Iterable[str] = ()  # CSV: columns left out of the data set
+    dates: Iterable[str] = ()  # CSV: columns of dates read as numeric parts (COL.year, …)
 
 
 def convert(
@@ -104,6 +105,7 @@ def convert(
             decimal_comma=options.decimal_comma,
             drop_missing_label=options.drop_missing_label,
             ignore=options.ignore,
+            dates=options.dates,
         )
         kinds = {n: "numeric" if n in train.numeric else "categorical" for n in train.order}
         tables = _split(train, options.split, options.seed, warn)
@@ -119,13 +121,14 @@ def convert(
                 decimal_comma=options.decimal_comma,
                 drop_missing_label=options.drop_missing_label,
                 ignore=options.ignore,
+                date_specs=train.dates,
             )
         if notes is not None:
             _note_dropped([train, *([tables["validation"]] if options.validation else [])], notes)
         from tuner.tabular.data.columns import warn_columns
 
         warn_columns(tables["train"], set(options.categorical), warn)
-        dialect = CsvDialect(train.delimiter or ",", options.decimal_comma)
+        dialect = CsvDialect(train.delimiter or ",", options.decimal_comma, dict(train.dates))
     elif fmt == "libsvm":
         from tuner.tabular.data.libsvm_source import read_libsvm
 
@@ -133,8 +136,10 @@ def convert(
             raise ConfigError("--split is supported for CSV sources only", where=src)
         if options.delimiter is not None or options.decimal_comma:
             raise ConfigError("--delimiter and --decimal-comma read CSV sources only", where=src)
-        if options.drop_missing_label or options.ignore:
-            raise ConfigError("--drop-missing-label and --ignore read CSV sources only", where=src)
+        if options.drop_missing_label or options.ignore or options.dates:
+            raise ConfigError(
+                "--drop-missing-label, --ignore and --dates read CSV sources only", where=src
+            )
         train, base = read_libsvm(src, dimension=options.dimension, max_dimension=_bound(options))
         tables = {"train": train}
         dialect = None

@@ -31,6 +31,16 @@ import numpy as np
 
 from tuner.errors import ConfigError, DataError
 from tuner.space.yaml_file import suggest
+from tuner.tabular.data.dates import (
+    DAY_PARTS,
+    FORMATS,
+    TIME_PARTS,
+    date_format,
+    date_parts,
+    parse,
+    parts_of,
+)
+from tuner.tabular.data.schema import DateColumn
 from tuner.tabular.data.sources import check_file
 from tuner.tabular.data.table import FLOAT32_MAX, MISSING_TOKENS, Table, few, not_finite
 
@@ -160,6 +170,8 @@ def read_csv(
     decimal_comma: bool = False,
     drop_missing_label: bool = False,
     ignore: Iterable[str] = (),
+    dates: Iterable[str] = (),
+    date_specs: Mapping[str, DateColumn] | None = None,
 ) -> Table:
     """Read one CSV file. `kinds` (name → numeric|categorical) pins column kinds: those
     of the training file (a validation file) or of the model's data set (prediction).
@@ -169,10 +181,13 @@ def read_csv(
     pins the delimiter; otherwise it is detected (`detect_delimiter`), trying
     `preferred_delimiter` first. `decimal_comma` reads `1,5` as 1.5 in numeric columns.
     `drop_missing_label` leaves out the rows without a label; `ignore` leaves out columns.
+    `dates` (training) names columns of dates to read as numeric parts, in the format
+    their values are written in; `date_specs` (a later file) says which, and how.
     """
     path = check_file(path)
+    specs = dict(date_specs or {})
     if delimiter is None:
-        expected = set(kinds or ()) if columns is None else set()
+        expected = _header_names(kinds or {}, specs) if columns is None else set()
         if expected and label and not features_only:
             expected.add(label)
         delimiter = detect_delimiter(path, preferred=preferred_delimiter, expected=expected)
@@ -235,6 +250,7 @@ def read_csv(
         )
     categorical, numeric, ignored = set(categorical), set(numeric), set(ignore)
     _check_ignored(ignored, header, label, categorical, numeric, path, training=kinds is None)
+    _check_dates(set(dates), header, label, categorical | numeric | ignored, path)
     for name in sorted(categorical | numeric):
         if name not in header:
             raise DataError(
@@ -275,6 +291,9 @@ def read_csv(
         if name == label or name in ignored:
             continue
         raw = matrix[:, j]
+        if name in specs or name in dates:
+            _add_date_parts(table, name, raw, specs.get(name), path)
+            continue
         source = pinned
         if kinds is not None:
             if name not in kinds:
@@ -312,7 +331,8 @@ def read_csv(
             )
         table.order.append(name)
     if kinds is not None:
-        absent = [k for k in kinds if k not in header or k in ignored]
+        made = {p: name for name, spec in specs.items() for p in spec.features(name)}
+        absent = list(dict.fromkeys(made.get(k, k) for k in kinds if k not in table.order))
         if absent:
             raise DataError(
                 f"{len(absent)} columns of the training data are missing: {few(absent)}",
@@ -349,6 +369,93 @@ def _check_ignored(
                 f"column(s) {sorted(ignored & given)} are both --ignore and {option}",
                 where=path,
             )
+
+
+def _header_names(kinds: Mapping[str, str], specs: Mapping[str, DateColumn]) -> set[str]:
+    """The columns a file of these kinds has: a date's parts are its one column."""
+    parts = {p for name, spec in specs.items() for p in spec.features(name)}
+    return (set(kinds) - parts) | set(specs)
+
+
+def _check_dates(
+    dates: set[str], header: Sequence[str], label: str, others: set[str], path: Path
+) -> None:
+    """`--dates` names columns of the file, not the label, none given another role, and
+    their parts' names are not columns of the file already."""
+    for name in sorted(dates):
+        if name not in header:
+            raise DataError(
+                f"--dates: column '{name}' does not exist", where=path, hint=_suggest(name, header)
+            )
+        if name == label:
+            raise DataError(f"column '{name}' is the label; it cannot be --dates", where=path)
+        if name in others:
+            raise DataError(
+                f"column '{name}' is --dates and also --ignore, --categorical or --numeric",
+                where=path,
+            )
+        taken = [f"{name}.{p}" for p in DAY_PARTS + TIME_PARTS if f"{name}.{p}" in header]
+        if taken:
+            raise DataError(
+                f"--dates {name}: its part '{taken[0]}' is a column of the file already",
+                where=path,
+                hint=f"rename that column, or leave {name} text",
+            )
+
+
+def _add_date_parts(
+    table: Table, name: str, raw: np.ndarray, spec: DateColumn | None, path: Path
+) -> None:
+    """The date column `name` as numeric features `name.year` …: read in `spec`'s format
+    (a later file), or in the one every training value is written in (`--dates`)."""
+    assert table.lines is not None
+    if spec is None:
+        spec = _date_spec(name, raw, path, table.lines)
+    parts, bad = date_parts(raw.tolist(), spec.format, spec.parts, MISSING_TOKENS)
+    if bad is not None:
+        raise DataError(
+            f"column '{name}': '{raw[bad]}' is not a date written as the training data "
+            f"writes them ({spec.example})",
+            where=f"{path}:{table.lines[bad]}",
+        )
+    for part, column in zip(spec.features(name), parts.values(), strict=True):
+        table.numeric[part] = np.array(column, dtype=np.float64)
+        table.order.append(part)
+    table.dates[name] = spec
+
+
+def _date_spec(name: str, raw: np.ndarray, path: Path, lines: np.ndarray) -> DateColumn:
+    """How the training column `name` writes its dates; a value that is no date, or one
+    written in another format than the first value, is an error naming its line."""
+    present = np.flatnonzero(_present(raw))
+    if len(present) == 0:
+        raise DataError(f"--dates {name}: the column has no values", where=path)
+    values = raw[present].tolist()
+    distinct = sorted(set(values))
+    fmt = date_format(distinct)
+    if fmt is None:
+        first = _format_of(values[0])
+        for row, text in zip(present.tolist(), values, strict=True):
+            if first is None or _format_of(text) is None:
+                problem = f"'{text}' is not a date"
+            elif parse(text, first) is None:
+                problem = f"'{text}' is not written as '{values[0]}' is"
+            else:
+                continue
+            raise DataError(
+                f"--dates {name}: {problem}",
+                where=f"{path}:{lines[row]}",
+                hint="expected dates written alike, such as 2016-07-02, 2016-07-02 13:40, "
+                "7/2/2016 or 2.7.2016",
+            )
+        raise DataError(f"--dates {name}: the values are dates of several formats", where=path)
+    moments = [parse(text, fmt) for text in distinct]
+    return DateColumn(fmt, parts_of(m for m in moments if m is not None), str(values[0]))
+
+
+def _format_of(text: str) -> str | None:
+    """The first format `text` is a date in, or None."""
+    return next((f for f in FORMATS if parse(text, f) is not None), None)
 
 
 def _check_missing_labels(

@@ -1,10 +1,16 @@
-"""Telling a column of dates (or date-times) from other text, and its format.
+"""Telling a column of dates (or date-times) from other text, its format, and its parts.
 
 A CSV holds dates as text; taken as a category, a date column is one value per day, and
 rows of days the training data never saw (every validation row of a later period) match
-none of them. `tune data convert` warns about such a column (csv_source), and this module
+none of them. `tune data convert` warns about such a column (columns.py), and this module
 says whether a column is one: every present value written in the same one of a few
-common formats. Standard library only.
+common formats. With `--dates COL` the column becomes numbers (`date_parts`): its year,
+month, day of the week (Monday 0), day of the year (1-366) and, when the training values
+have a time of day, the hour (13:30 → 13.5).
+
+Standard library only: the MLflow model (tuner.tabular.serving) takes this module with it
+(pickled by value) to compute the same parts from the same text as conversion and
+`tune predict` do.
 
 Formats, tried in this order (a column takes the first that reads every value):
 ISO `2016-07-02`, `2016-07-02 13:40[:36[.123]]` (or `T`, an optional `Z` or offset),
@@ -28,6 +34,8 @@ _SLASH = re.compile(r"\d{1,2}/\d{1,2}/(\d{2}|\d{4})")
 _DOTS = re.compile(r"\d{1,2}\.\d{1,2}\.\d{4}")
 
 FORMATS = ("iso", "y/m/d", "m/d/y", "d/m/y", "d.m.y")
+DAY_PARTS = ("year", "month", "day_of_week", "day_of_year")
+TIME_PARTS = ("hour",)
 
 
 def _iso(text: str) -> datetime:
@@ -69,3 +77,54 @@ def date_format(values: Iterable[str]) -> str | None:
         if all(parse(t, fmt) is not None for t in texts):
             return fmt
     return None
+
+
+def parts_of(moments: Iterable[datetime]) -> tuple[str, ...]:
+    """The parts a column of these (training) values becomes: the hour too when some
+    value has a time of day."""
+    timed = any(m.hour or m.minute or m.second or m.microsecond for m in moments)
+    return DAY_PARTS + (TIME_PARTS if timed else ())
+
+
+def part(moment: datetime, name: str) -> float:
+    if name == "year":
+        return float(moment.year)
+    if name == "month":
+        return float(moment.month)
+    if name == "day_of_week":
+        return float(moment.weekday())
+    if name == "day_of_year":
+        return float(moment.timetuple().tm_yday)
+    if name == "hour":
+        return moment.hour + moment.minute / 60 + moment.second / 3600
+    raise ValueError(f"unknown date part {name!r}")
+
+
+def date_parts(
+    values: Iterable[object], fmt: str, parts: Iterable[str], missing: Iterable[str] = ("",)
+) -> tuple[dict[str, list[float]], int | None]:
+    """Each part of each value as a float list, and the index of the first value that is
+    no date in `fmt` (its parts NaN), or None. A value is text written in `fmt`, or a
+    `datetime` (a pandas Timestamp: the MLflow model's caller may pass one); None, NaN,
+    NaT and the texts in `missing` are missing (NaN parts)."""
+    names = tuple(parts)
+    absent = frozenset(missing)
+    out: dict[str, list[float]] = {name: [] for name in names}
+    cache: dict[str, datetime | None] = {}
+    bad = None
+    nan = float("nan")
+    for i, value in enumerate(values):
+        moment = None
+        if isinstance(value, datetime):
+            moment = value if value == value else None  # NaT is not equal to itself
+        elif isinstance(value, str):
+            if value not in absent:
+                if value not in cache:
+                    cache[value] = parse(value, fmt)
+                moment = cache[value]
+                bad = i if moment is None and bad is None else bad
+        elif value is not None and value == value and bad is None:  # a number: no date
+            bad = i
+        for name in names:
+            out[name].append(nan if moment is None else part(moment, name))
+    return out, bad

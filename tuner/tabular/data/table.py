@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tuner.errors import DataError
-from tuner.tabular.data.schema import Feature, Label, LabelKind
+from tuner.tabular.data.schema import DateColumn, Feature, Label, LabelKind
 
 # Values (after stripping white space) that mean "no value" in a CSV cell.
 MISSING_TOKENS = frozenset({"", "?", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"})
@@ -54,6 +54,7 @@ class Table:
     # a CSV source: how it was read (recorded in the schema, so predict reads alike)
     delimiter: str | None = None
     decimal_comma: bool = False
+    dates: dict[str, DateColumn] = field(default_factory=dict)  # columns read as date parts
 
     @property
     def rows(self) -> int:
@@ -78,6 +79,7 @@ class Table:
             dropped=self.dropped,
             delimiter=self.delimiter,
             decimal_comma=self.decimal_comma,
+            dates=dict(self.dates),
         )
 
 
