@@ -4,7 +4,14 @@ Rules (also in the README):
 - The first non-blank line is the header unless `columns` is given; blank lines are skipped.
 - White space around every value is stripped.
 - `?`, empty, `NA`, `N/A`, `NaN`, `null`, `None` are missing values: numeric → NaN (the model
-  imputes the training mean), categorical → "" (its own lookup id). A missing label is an error.
+  imputes the training mean), categorical → "" (its own lookup id). A missing label is an
+  error naming its line, unless `drop_missing_label`: then the row is left out
+  (`Table.dropped` keeps its line) and kinds are inferred from the rows kept.
+- `ignore` leaves columns out as if the file did not hold them (a file that lacks one,
+  such as a validation file or a file to predict, is fine).
+- `dates` (`--dates`) reads columns of dates as numeric parts `COL.year` … (dates.py), in
+  the one format every training value is written in; a later file (validation, predict)
+  is read in that format (`date_specs`, from the schema), a value not so written an error.
 - A column is numeric when every present training value parses as a number, categorical
   otherwise; `categorical`/`numeric` override. A validation file follows the training kinds.
 - A numeric value must be a finite 32-bit float: `inf`, `-inf`, `Infinity` or 1e39 in a
@@ -185,7 +192,7 @@ def read_csv(
     their values are written in; `date_specs` (a later file) says which, and how.
     """
     path = check_file(path)
-    specs = dict(date_specs or {})
+    specs, dates = dict(date_specs or {}), set(dates)
     if delimiter is None:
         expected = _header_names(kinds or {}, specs) if columns is None else set()
         if expected and label and not features_only:
@@ -250,7 +257,7 @@ def read_csv(
         )
     categorical, numeric, ignored = set(categorical), set(numeric), set(ignore)
     _check_ignored(ignored, header, label, categorical, numeric, path, training=kinds is None)
-    _check_dates(set(dates), header, label, categorical | numeric | ignored, path)
+    _check_dates(dates, header, label, categorical | numeric | ignored, path)
     for name in sorted(categorical | numeric):
         if name not in header:
             raise DataError(
