@@ -111,6 +111,27 @@ def _label_map(pairs: tuple[str, ...]) -> dict[str, str]:
     is_flag=True,
     help="CSV: numbers are written with a decimal comma (1,5); recorded for `tune predict`.",
 )
+@click.option(
+    "--drop-missing-label",
+    "drop_missing_label",
+    is_flag=True,
+    help="CSV: leave out the rows without a label (in SRC and --validation), counted in the "
+    "summary; default: such a row is an error.",
+)
+@click.option(
+    "--ignore",
+    multiple=True,
+    metavar="COL[,COL]",
+    help="CSV: leave these columns out of the data set (repeatable or comma-separated); "
+    "`tune predict` then ignores them in its input too.",
+)
+@click.option(
+    "--dates",
+    multiple=True,
+    metavar="COL[,COL]",
+    help="CSV: read these columns of dates as numbers COL.year, COL.month, COL.day_of_week, "
+    "COL.day_of_year (and COL.hour for date-times); `tune predict` reads them alike.",
+)
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 def data_convert(
     src: Path,
@@ -131,6 +152,9 @@ def data_convert(
     max_dimension,
     delimiter,
     decimal_comma,
+    drop_missing_label,
+    ignore,
+    dates,
     force,
 ) -> None:
     """Convert a CSV or LIBSVM file SRC into a TFRecord data set with a schema.
@@ -163,8 +187,12 @@ def data_convert(
         force=force,
         delimiter=parse_delimiter(delimiter) if delimiter is not None else None,
         decimal_comma=decimal_comma,
+        drop_missing_label=drop_missing_label,
+        ignore=[name for text in ignore for name in _names(text)],
+        dates=[name for text in dates for name in _names(text)],
     )
-    schema = convert(src, out, options)
+    notes: list[str] = []
+    schema = convert(src, out, options, notes=notes.append)
     click.echo(describe_label(schema.label, inferred=task is None))
     kinds: dict[str, int] = {}
     for f in schema.features:
@@ -173,7 +201,9 @@ def data_convert(
     click.echo(
         f"wrote {out}: {rows} rows; {len(schema.features)} features "
         f"({', '.join(f'{n} {k}' for k, n in kinds.items())}); label {schema.label.name} "
-        f"({schema.label.kind})" + _dialect(schema, src, delimiter)
+        f"({schema.label.kind})"
+        + _dialect(schema, src, delimiter)
+        + "".join(f"; {n}" for n in notes)
     )
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 
 def mlflow_model(model_dir: Path) -> MlflowModel:
+    import tuner.tabular.data.dates as dates
     import tuner.tabular.prediction as prediction
     import tuner.tabular.serving as serving
 
@@ -29,7 +30,7 @@ def mlflow_model(model_dir: Path) -> MlflowModel:
         signature=signature(info),
         input_example=input_example(info),
         metadata={"tuner.task": info["task"], "tuner.features": serving.feature_kinds(info)},
-        pickle_by_value=(prediction, serving),  # the logged model loads without tuner
+        pickle_by_value=(prediction, dates, serving),  # the logged model loads without tuner
     )
 
 
@@ -43,11 +44,11 @@ def signature(info: dict[str, Any]) -> Any:
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
     from tuner.tabular.prediction import PREDICTED, output_columns
-    from tuner.tabular.serving import feature_kinds
+    from tuner.tabular.serving import feature_kinds, input_columns
 
     if any(k == "sparse" for k in feature_kinds(info).values()):
         return None
-    inputs = [ColSpec(AnyType(), name) for name in info["inputs"]]
+    inputs = [ColSpec(AnyType(), name) for name in input_columns(info)]
     outputs: list[ColSpec] = [
         ColSpec("string" if name == PREDICTED else "double", name) for name in output_columns(info)
     ]
@@ -56,11 +57,17 @@ def signature(info: dict[str, Any]) -> Any:
 
 def input_example(info: dict[str, Any]) -> Any:
     """One typical row (numeric: the training mean; categorical: the most frequent
-    value) for the logged model's input example; None for sparse inputs."""
+    value; a --dates column: a training value) for the logged model's input example;
+    None for sparse inputs."""
     import pandas as pd
 
+    dates = (info["schema"].get("csv") or {}).get("dates") or {}
+    made = {f"{c}.{p}": c for c, d in dates.items() for p in d["parts"]}
     row: dict[str, Any] = {}
     for f in info["schema"]["features"]:
+        if f["name"] in made:
+            row[made[f["name"]]] = dates[made[f["name"]]]["example"]
+            continue
         if f["kind"] == "numeric":
             row[f["name"]] = float(f.get("mean") or 0.0)
         elif f["kind"] == "categorical":

@@ -9,7 +9,10 @@ names them): numeric features → float32 (missing, empty or unparsable → NaN,
 missing value), categorical features → text (missing → "", its own category; a whole
 number, 3 or 3.0, → "3", or "3.0" when that is how the training data wrote it), sparse
 features → two columns `<name>_ids` and
-`<name>_values` holding lists, padded here (-1 ids) to the longest row. Extra columns
+`<name>_values` holding lists, padded here (-1 ids) to the longest row; a column of
+dates converted with `--dates` → the column itself, as text in the training data's
+format or as timestamps (its parts `<name>.year` … are computed here, as conversion and
+`tune predict` compute them; unparsable → NaN), or its parts. Extra columns
 (e.g. the label) are ignored; a missing input column is an error naming it. Columns keep
 the user's original names (`od280/od315_of_diluted_wines`); they are mapped here to the
 signature's input keys (Python identifiers), as tuner.json's `signature_keys` says.
@@ -18,8 +21,9 @@ Output: a DataFrame — binary: `probability` and `predicted` (the class); multi
 `p_<class>` per class and `predicted`; regression: `prediction`. The same columns as
 `tune predict`.
 
-This module imports nothing of tuner but `tuner.tabular.prediction` (which imports
-nothing), and both are pickled *by value* when a model is logged (see
+This module imports nothing of tuner but `tuner.tabular.prediction` and
+`tuner.tabular.data.dates` (which import nothing of tuner), and all three are pickled
+*by value* when a model is logged (see
 `tuner.tabular.pyfunc`), so the logged model loads and serves where
 only MLflow, TensorFlow and pandas are installed.
 """
@@ -29,6 +33,7 @@ from typing import Any
 import pandas as pd
 from mlflow.pyfunc.model import PythonModel
 
+from tuner.tabular.data.dates import date_parts
 from tuner.tabular.prediction import (
     PREDICTED,
     PREDICTION,
@@ -59,6 +64,29 @@ def signature_keys(info: dict[str, Any]) -> dict[str, str]:
     before column names were mapped)."""
     keys = info.get("signature_keys") or {}
     return {name: keys.get(name, name) for name in info["inputs"]}
+
+
+def _dates(info: dict[str, Any]) -> dict[str, Any]:
+    """Column → its --dates description (format, parts, example) from tuner.json."""
+    return ((info["schema"].get("csv") or {}).get("dates")) or {}
+
+
+def input_columns(info: dict[str, Any]) -> list[str]:
+    """The DataFrame columns the MLflow model takes: the model's inputs, with the parts
+    of a --dates column (`when.year` …) given as that one column (`when`)."""
+    made = {f"{c}.{p}": c for c, d in _dates(info).items() for p in d["parts"]}
+    return list(dict.fromkeys(made.get(name, name) for name in info["inputs"]))
+
+
+def _with_date_parts(frame: Any, info: dict[str, Any]) -> Any:
+    """`frame` with the parts of each --dates column it holds (and not its parts)."""
+    for column, d in _dates(info).items():
+        names = [f"{column}.{p}" for p in d["parts"]]
+        if column not in frame.columns or all(n in frame.columns for n in names):
+            continue
+        parts, _ = date_parts(list(frame[column]), d["format"], d["parts"])
+        frame = frame.assign(**dict(zip(names, parts.values(), strict=True)))
+    return frame
 
 
 def _category(value: Any, vocabulary: Any = ()) -> str:
@@ -102,14 +130,15 @@ def to_inputs(frame: Any, info: dict[str, Any]) -> dict[str, Any]:
 
     if not isinstance(frame, pd.DataFrame):
         frame = pd.DataFrame(frame)
+    frame = _with_date_parts(frame, info)
     kinds = feature_kinds(info)
     vocabularies = {
         f["name"]: frozenset(f.get("vocabulary") or ()) for f in info["schema"]["features"]
     }
-    missing = [name for name in info["inputs"] if name not in frame.columns]
-    if missing:
+    missing = [name for name in input_columns(info) if name not in frame.columns]
+    if any(name not in frame.columns for name in info["inputs"]) and missing:
         raise ValueError(
-            f"missing input column(s) {missing}; the model takes {list(info['inputs'])}"
+            f"missing input column(s) {missing}; the model takes {input_columns(info)}"
         )
     inputs: dict[str, Any] = {}
     for name in info["inputs"]:
@@ -196,6 +225,7 @@ def _empty(info: dict[str, Any]) -> Any:
 __all__ = [
     "ARTIFACT",
     "SavedModelPyfunc",
+    "input_columns",
     "output_columns",
     "signature_keys",
     "to_frame",

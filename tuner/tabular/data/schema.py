@@ -116,16 +116,45 @@ class Split:
 
 
 @dataclass(frozen=True)
+class DateColumn:
+    """A CSV column of dates made numeric features `<column>.<part>` (`--dates`): how its
+    text is written (tuner.tabular.data.dates.FORMATS), its parts, and a training value
+    (for messages and the MLflow model's input example)."""
+
+    format: str
+    parts: tuple[str, ...]
+    example: str
+
+    def features(self, column: str) -> list[str]:
+        return [f"{column}.{p}" for p in self.parts]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": self.format, "parts": list(self.parts), "example": self.example}
+
+
+@dataclass(frozen=True)
 class CsvDialect:
     """How a CSV source was read, so that a later CSV of the same data set (`tune
-    predict`) is read the same way: its delimiter, and whether numbers are written with a
-    decimal comma (`1,5`)."""
+    predict`) is read the same way: its delimiter, whether numbers are written with a
+    decimal comma (`1,5`), and which columns of dates became numeric parts."""
 
     delimiter: str = ","
     decimal_comma: bool = False
+    dates: dict[str, DateColumn] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"delimiter": self.delimiter, "decimal_comma": self.decimal_comma}
+        out: dict[str, Any] = {"delimiter": self.delimiter, "decimal_comma": self.decimal_comma}
+        if self.dates:
+            out["dates"] = {name: d.to_json() for name, d in self.dates.items()}
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CsvDialect:
+        dates = {
+            name: DateColumn(d["format"], tuple(d["parts"]), d["example"])
+            for name, d in data.get("dates", {}).items()
+        }
+        return cls(data["delimiter"], data.get("decimal_comma", False), dates)
 
 
 @dataclass(frozen=True)
@@ -211,7 +240,7 @@ class Schema:
             source_format=data["source_format"],
             compression=data.get("compression"),
             extra=data.get("extra", {}),
-            csv=CsvDialect(**data["csv"]) if "csv" in data else None,
+            csv=CsvDialect.from_json(data["csv"]) if "csv" in data else None,
         )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tuner.errors import DataError
-from tuner.tabular.data.schema import Feature, Label, LabelKind
+from tuner.tabular.data.schema import DateColumn, Feature, Label, LabelKind
 
 # Values (after stripping white space) that mean "no value" in a CSV cell.
 MISSING_TOKENS = frozenset({"", "?", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"})
@@ -49,9 +49,12 @@ class Table:
     label_name: str = "label"
     labels: np.ndarray | None = None
     lines: np.ndarray | None = None  # source line number of each row, for error messages
+    # the source lines of rows left out for having no label (--drop-missing-label)
+    dropped: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
     # a CSV source: how it was read (recorded in the schema, so predict reads alike)
     delimiter: str | None = None
     decimal_comma: bool = False
+    dates: dict[str, DateColumn] = field(default_factory=dict)  # columns read as date parts
 
     @property
     def rows(self) -> int:
@@ -73,8 +76,10 @@ class Table:
             label_name=self.label_name,
             labels=None if self.labels is None else self.labels[index],
             lines=None if self.lines is None else self.lines[index],
+            dropped=self.dropped,
             delimiter=self.delimiter,
             decimal_comma=self.decimal_comma,
+            dates=dict(self.dates),
         )
 
 

@@ -71,7 +71,8 @@ def read_csv_input(
 ) -> Table:
     """The CSV to predict, read whole and checked against the model's data set schema:
     its columns, each value parsing as its kind; read as the data set's CSV source was
-    (its recorded delimiter tried first, its decimal comma) unless the options say."""
+    (its recorded delimiter tried first, its decimal comma, its columns of dates made
+    parts in their format) unless the options say."""
     from tuner.tabular.data.csv_source import read_csv
 
     kinds = {f.name: f.kind for f in schema.features}
@@ -86,6 +87,7 @@ def read_csv_input(
         delimiter=delimiter,
         preferred_delimiter=dialect.delimiter if dialect else None,
         decimal_comma=decimal_comma or bool(dialect and dialect.decimal_comma),
+        date_specs=dialect.dates if dialect else None,
     )
 
 
