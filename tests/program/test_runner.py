@@ -261,7 +261,7 @@ def test_a_program_resumed_past_the_record_starts_over_in_a_fresh_folder(
     reports = Reports()
     run_program(spec, {}, reports, trial, number=0, resume_epoch=2)
     assert [e for e, _ in reports.epochs] == [1, 2, 3, 4, 5]
-    assert int((tmp_path / "trial.ahead-1" / "epoch").read_text()) >= checkpoint
+    assert int((tmp_path / "trial.aside-1" / "epoch").read_text()) >= checkpoint
     assert "starting it over" in (trial / LOG).read_text()
 
 
@@ -273,4 +273,35 @@ def test_a_program_resumed_where_the_record_stands_continues(tmp_path: Path) -> 
     reports = Reports()
     run_program(spec, {}, reports, trial, number=0, resume_epoch=3)
     assert [e for e, _ in reports.epochs] == [4, 5]
-    assert not (tmp_path / "trial.ahead-1").exists()
+    assert not (tmp_path / "trial.aside-1").exists()
+
+
+def test_a_program_whose_checkpoint_the_kill_tore_starts_over_once(tmp_path: Path) -> None:
+    """Killed mid-write, its checkpoint does not load: the resumed program fails before
+    its first epoch. That is what the kill left, not the configuration: its folder is
+    kept aside and it runs from the start; a program that fails from the start too is
+    a failed trial."""
+    spec = program(
+        tmp_path,
+        """
+        import os
+        from pathlib import Path
+        state = Path(os.environ["TUNER_TRIAL_DIR"]) / "epoch"
+        start = int(state.read_text()) if state.exists() else 0  # torn: ValueError
+        for e in range(start + 1, 4):
+            print(f"epoch={e} auc={e / 8}")
+        """,
+    )
+    trial = tmp_path / "trial"
+    trial.mkdir()
+    (trial / "epoch").write_text("\x00\x89HDF")
+    reports = Reports()
+    run_program(spec, {}, reports, trial, number=0, resume_epoch=2)
+    assert [e for e, _ in reports.epochs] == [1, 2, 3]
+    assert "failed before its first epoch" in (trial / LOG).read_text()
+    assert (tmp_path / "trial.aside-1" / "epoch").exists()
+
+    broken = program(tmp_path, "raise SystemExit('no data here')")
+    with pytest.raises(TrialFailed, match="no data here"):
+        run_program(broken, {}, Reports(), trial, number=0, resume_epoch=3)
+    assert (tmp_path / "trial.aside-2").is_dir()

@@ -47,9 +47,11 @@ POLL_S = 0.5  # how often event files and the report file are read
 _NOISE = re.compile(r"^\s*(\d+/\d+\s|Epoch \d+/\d+\s*$)")  # progress, not a reason
 
 
-class _Ahead(Exception):
-    """A resumed program is past the sweep's record of it: its run before went on while
-    the sweep was down (it reports a later epoch first, or has nothing left to do)."""
+class _StartOver(Exception):
+    """A resumed program cannot continue from what its interrupted run left: it is past
+    the sweep's record of it (its run before went on while the sweep was down: it
+    reports a later epoch first, or has nothing left to do), or it fails before its
+    first epoch (what the kill left — a checkpoint torn mid-write — does not load)."""
 
 
 def run_program(
@@ -62,22 +64,24 @@ def run_program(
     resume_epoch: int = 0,
     gpu: float = 0.0,
 ) -> dict[str, Any]:
-    """Run the program for one trial (see the module doc). A program resumed past the
-    sweep's record of it (`resume_epoch`) would leave a hole in the record: its folder
-    is moved aside (`<number>.ahead-<k>`, nothing deleted) and it runs again from the
-    start, its epochs checked against the record as any re-run's are."""
+    """Run the program for one trial (see the module doc). A program resumed at the
+    sweep's record of it (`resume_epoch`) that cannot continue from there — past the
+    record (it would leave a hole in it) or failing before its first epoch (a kill
+    tore its checkpoint) — has its folder moved aside (`<number>.aside-<k>`, nothing
+    deleted) and runs again from the start, once, its epochs checked against the
+    record as any re-run's are (the sweep restarts the trial's record and says so)."""
     try:
         return _run(spec, config, report, Path(trial_dir), number, resume_epoch, gpu)
-    except _Ahead as ahead:
+    except _StartOver as why:
         aside = _move_aside(Path(trial_dir))
         with (Path(trial_dir) / LOG).open("a") as log:
-            log.write(f"--- {ahead}; its folder moved to {aside}, starting it over\n")
+            log.write(f"--- {why}; its folder moved to {aside}, starting it over\n")
         return _run(spec, config, report, Path(trial_dir), number, 0, gpu)
 
 
 def _move_aside(trial_dir: Path) -> Path:
     k = 1
-    while (aside := trial_dir.with_name(f"{trial_dir.name}.ahead-{k}")).exists():
+    while (aside := trial_dir.with_name(f"{trial_dir.name}.aside-{k}")).exists():
         k += 1
     trial_dir.rename(aside)
     trial_dir.mkdir()
@@ -141,7 +145,7 @@ def _run(
                 ended = process.poll() is not None and not reader.is_alive()
                 for epoch, metrics in collector.poll(final=ended):
                     if resume_epoch and epoch > resume_epoch + 1 and epoch == collector.first:
-                        raise _Ahead(
+                        raise _StartOver(
                             f"resumed at the sweep's epoch {resume_epoch}, it reported "
                             f"epoch {epoch} first"
                         )
@@ -159,9 +163,15 @@ def _run(
             reader.join(5)
             raise
     if process.returncode != 0:
-        raise TrialFailed(_failure(process.returncode, tail, trial_dir / LOG))
+        failure = _failure(process.returncode, tail, trial_dir / LOG)
+        if resume_epoch and collector.last == 0:
+            raise _StartOver(
+                f"resumed at the sweep's epoch {resume_epoch}, it failed before its first "
+                f"epoch ({failure})"
+            )
+        raise TrialFailed(failure)
     if collector.last == 0 and resume_epoch:
-        raise _Ahead(f"resumed at the sweep's epoch {resume_epoch}, it had nothing left to do")
+        raise _StartOver(f"resumed at the sweep's epoch {resume_epoch}, it had nothing left to do")
     if collector.last == 0:
         raise TrialFailed(
             f"the program exited 0 without reporting {', '.join(spec.metrics)} (read from "
