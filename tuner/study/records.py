@@ -308,6 +308,14 @@ def write_trial(
             trial.set_user_attr(key, value)
 
 
+def recorded_epochs(trial: optuna.trial.FrozenTrial, multi: bool) -> dict[int, tuple[float, ...]]:
+    """What the study has of each of a trial's epochs: the objective's value (one), or
+    every objective's (several: kept as trial attributes)."""
+    if multi:
+        return {epoch: tuple(v) for epoch, v in epoch_values(trial).items()}
+    return {epoch: (value,) for epoch, value in trial.intermediate_values.items()}
+
+
 def write_epoch_values(trial: optuna.Trial, epoch: int, values: list[float]) -> None:
     """One epoch's vector of objectives on a multi-objective trial: Optuna keeps no
     intermediate values for those (`Trial.report` raises), and the pareto pruner and a

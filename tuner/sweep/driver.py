@@ -408,14 +408,14 @@ def _stopper(bridge: Bridge, time_budget: float | None) -> Any:
             return False
 
         def stop_all(self) -> bool:
-            if bridge.stop_kind is not None:
+            if bridge.halt is not None:
                 return True
             if time_budget is not None and time.monotonic() - bridge.started >= time_budget:
                 bridge.stop(Stop.TIME_BUDGET, "the sweep's time budget ran out")
             elif bridge.too_many_failures():
                 failed = bridge.counts.failed
                 bridge.stop(Stop.MAX_FAILURES, f"{failed} trials failed (budget.max_failures)")
-            return bridge.stop_kind is not None
+            return bridge.halt is not None
 
     return BudgetStopper()
 
@@ -729,6 +729,7 @@ def _run_locked(
     tune: Any,
     lock: SweepLock | None = None,
 ) -> Outcome:
+    from tuner.sweep.listeners import ProgressListener, TrackerListener
     from tuner.sweep.progress import Progress
     from tuner.sweep.ray_adapters import PrunerScheduler, StudySearcher, TrialWatch
     from tuner.sweep.trial_runner import NUMBER, trainable
@@ -755,7 +756,10 @@ def _run_locked(
         concurrency=spec.trials_at_once,  # (the remaining-time estimate)
     )
     progress.load(study)
-    bridge = Bridge(spec, study, results, tracker, parent, progress, lock)
+    bridge = Bridge(spec, study, results, lock=lock)  # its listeners: MLflow, the live line
+    if tracker is not None:
+        bridge.listeners.append(TrackerListener(tracker, parent, bridge.tracking_failed))
+    bridge.listeners.append(ProgressListener(progress))
     bridge.trial_root = root  # (as decided above: --trial-storage wins over the record)
     caught = bridge.catch_up()
     if caught:
@@ -811,10 +815,11 @@ def _run_locked(
             mark("fit_end")
             if bridge.interrupted:
                 status = "KILLED"
-            if bridge.full is not None:  # a full disk, caught where Ray would swallow it
-                raise bridge.full
-            if bridge.tracking is not None:  # MLflow failed: the trials stay resumable
-                raise _tracking_failed(spec.name, bridge.tracking)
+            halt = bridge.halt
+            if halt is not None and halt.full is not None:  # a full disk, caught where Ray
+                raise halt.full  # would swallow it
+            if halt is not None and halt.tracking is not None:  # MLflow failed: the trials
+                raise _tracking_failed(spec.name, halt.tracking)  # stay resumable
         except KeyboardInterrupt:
             bridge.stop(Stop.SIGNAL_TWICE, "interrupted (Ctrl-C twice)")
             status = "KILLED"
@@ -980,7 +985,8 @@ def _finish(
     directory = storage.sweep_dir(results, spec.name)
     board = write_leaderboard(study, directory / "leaderboard.csv")
     front = write_front(study, directory / "pareto_front.csv")  # several metrics only
-    quick = status == "KILLED" and bridge.hurry
+    halt = bridge.halt
+    quick = status == "KILLED" and halt is not None and halt.hurry
     plots: list[Path] = []
     cut: KeyboardInterrupt | None = None
     if options.plots and not quick:
@@ -996,7 +1002,7 @@ def _finish(
                 flush=True,
             )
     url = None
-    if tracker is not None and parent is not None and bridge.tracking is None:
+    if tracker is not None and parent is not None and (halt is None or halt.tracking is None):
         tracker.end_sweep(parent, status, [board, *([front] if front else []), *plots])
         server = tracker.tracking_uri.startswith(("http://", "https://"))
         url = tracker.runs_url(strip_credentials(tracker.tracking_uri) if server else UI_BASE)
@@ -1017,7 +1023,7 @@ def _finish(
         runs_url=url,
         stopped=bridge.stopping,
         interrupted=bridge.interrupted,
-        exit_code=128 + bridge.signal if bridge.interrupted else 0,
+        exit_code=128 + halt.signal if halt is not None and halt.resumable else 0,
         metric=spec.metric.name,
         front=front,
     )
