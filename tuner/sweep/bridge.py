@@ -117,7 +117,9 @@ def optuna_trial(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> optun
     too: Optuna's storages take user attributes at any state)."""
     import optuna
 
-    return optuna.trial.Trial(study, frozen._trial_id)
+    from tuner.compat.optuna import trial_id
+
+    return optuna.trial.Trial(study, trial_id(frozen))
 
 
 def _same(recorded: tuple[float, ...], reported: list[float | None]) -> bool:

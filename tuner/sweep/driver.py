@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
+from tuner.compat.optuna import storage_of
+from tuner.compat.ray import temp_dir_option
 from tuner.redact import mask_text, strip_credentials
 from tuner.space.model import SweepSpec
 from tuner.study import records, storage
@@ -208,7 +210,7 @@ def _start_local(
 
     temp = local_ray.temp_dir(sweep) if sweep is not None else None
     if temp is not None:
-        options["_temp_dir"] = str(temp)
+        options.update(temp_dir_option(str(temp)))
     with _hangup_spared():
         context = ray.init(address="local", num_cpus=num_cpus, **options)
     session = Path(context.address_info["session_dir"])
@@ -256,19 +258,9 @@ def _hangup_spared() -> Iterator[None]:
 def _mask_ray_entrypoint() -> None:
     """Ray keeps the driver's command line in the cluster's job table (dashboard, `ray
     list jobs`): keep it there without the passwords of --storage/--tracking-uri."""
-    try:
-        from ray._private import utils
-    except ImportError:  # pragma: no cover - a Ray without it records nothing to mask
-        return
-    original = getattr(utils, "get_entrypoint_name", None)
-    if original is None or getattr(original, "tuner_masked", False):
-        return
+    from tuner.compat.ray import mask_entrypoint
 
-    def masked() -> str:
-        return mask_text(original())
-
-    masked.tuner_masked = True  # type: ignore[attr-defined]
-    utils.get_entrypoint_name = masked
+    mask_entrypoint(mask_text)
 
 
 def _worker_env(path: list[str]) -> dict[str, str]:
@@ -630,7 +622,7 @@ def _discard(study: optuna.Study, url: str, folder: Path | None) -> None:
 
     if not url.startswith("journal:"):
         with contextlib.suppress(Exception):
-            optuna.delete_study(study_name=study.study_name, storage=study._storage)
+            optuna.delete_study(study_name=study.study_name, storage=storage_of(study))
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
 
