@@ -19,7 +19,8 @@ def seed_generators(layer: Any) -> list[Any]:
 def without_default_signature(model: Any) -> None:
     """Keep `ExportArchive.write_out` from tracing the model's default serving signature
     (dense specs for sparse inputs fail to trace): the model's class swapped for a
-    subclass whose `_default_save_signature` is None, as TensorFlow's SavedModel saver
-    reads it. Stands in for a public switch, which Keras lacks. Checked on Keras 3.15."""
+    subclass whose `_default_save_signature` (Keras's TensorFlow layer defines it;
+    tensorflow.python.saved_model.signature_serialization reads it) is None. Stands in
+    for a public switch, which Keras lacks. Checked on Keras 3.15."""
     cls = type(model)
     model.__class__ = type(cls.__name__, (cls,), {DEFAULT_SAVE_SIGNATURE: None})
