@@ -1,10 +1,12 @@
 """The package's layering: everything outside `tuner.tabular` is free of TensorFlow, so
 the sweep engine, the study's readers and the command line run where TensorFlow is not
 installed or would cost seconds to import (`tune status`, `tune best` without
-`--export`). Each check runs in a fresh interpreter: this session has TensorFlow loaded."""
+`--export`); those checks run in a fresh interpreter (this session has TensorFlow
+loaded). And the layer order (LAYERS): no module imports one of a layer above its own."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -69,7 +71,6 @@ def test_only_the_command_line_reaches_into_the_tensorflow_package() -> None:
     """The core asks the objective (tuner.trial's hooks) for everything about models and
     worker set-up; only `tune data`/`train`/`predict`, which are the tabular objective's
     own commands, import tuner.tabular."""
-    import ast
 
     offenders = []
     for path in sorted((ROOT / "tuner").rglob("*.py")):
@@ -86,3 +87,97 @@ def test_only_the_command_line_reaches_into_the_tensorflow_package() -> None:
             )
             offenders += [f"{path.name}: {n}" for n in names if n.startswith("tuner.tabular")]
     assert not offenders, offenders
+
+
+# The layers of the package, lowest first: a module may import its own layer and those
+# below it, never one above (a function-local import too). The floor is what every layer
+# may use (errors, files, text for people, the kill points, other libraries' private
+# parts behind tuner.compat); the space file's model sits under the trial contract and
+# its adapters (a Python function, a program, the space file that names them); the study
+# (the sweep's truth) over them; MLflow's record over the study; the built-in objective
+# (TensorFlow); the sweep engine; the library's face; the command line on top.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    (
+        "floor",
+        (
+            "tuner.errors",
+            "tuner.atomic",
+            "tuner.redact",
+            "tuner.timeline",
+            "tuner.faults",
+            "tuner.text",
+            "tuner.reporting",
+            "tuner.gpu",
+            "tuner.compat",
+        ),
+    ),
+    ("space model", ("tuner.space.model", "tuner.space.yaml_file")),
+    (
+        "trial contract",
+        ("tuner.trial", "tuner.keras", "tuner.program", "tuner.one_trial", "tuner.space"),
+    ),
+    ("search", ("tuner.search",)),
+    ("study", ("tuner.study",)),
+    ("tracking", ("tuner.tracking",)),
+    ("objective", ("tuner.tabular",)),
+    ("sweep", ("tuner.sweep",)),
+    ("api", ("tuner.api",)),
+    ("command line", ("tuner.cli", "tuner.__main__", "tuner")),
+]
+
+
+def _layer(module: str) -> int:
+    """The layer of a module: the longest prefix of LAYERS that names it (or a package
+    above it)."""
+    found = [
+        (len(prefix), index)
+        for index, (_, prefixes) in enumerate(LAYERS)
+        for prefix in prefixes
+        if module == prefix or module.startswith(prefix + ".")
+    ]
+    assert found, f"{module} is in no layer of tests/test_layering.py: give it one"
+    return max(found)[1]
+
+
+def _module_of(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of each tuner module `path` imports, anywhere in it (a function's
+    body and an `if TYPE_CHECKING:` block too): `from tuner import faults` names
+    tuner.faults."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "tuner":
+                found += [(node.lineno, f"tuner.{a.name}") for a in node.names]
+            else:
+                found.append((node.lineno, node.module))
+    return [(line, name) for line, name in found if name == "tuner" or name.startswith("tuner.")]
+
+
+def test_no_module_imports_a_layer_above_its_own() -> None:
+    """The layer order above, checked on every import statement of the package."""
+    offenders = []
+    for path in sorted((ROOT / "tuner").rglob("*.py")):
+        module = _module_of(path)
+        mine = _layer(module)
+        for line, name in _imports(path):
+            theirs = _layer(name)
+            if theirs > mine:
+                offenders.append(
+                    f"{path.relative_to(ROOT)}:{line}: {module} ({LAYERS[mine][0]}) imports "
+                    f"{name} ({LAYERS[theirs][0]})"
+                )
+    assert not offenders, "imports up the layers:\n" + "\n".join(offenders)
+
+
+def test_the_layer_order_is_a_total_order_of_the_package() -> None:
+    """Every module of the package has its layer: a new top-level module or package
+    is placed in LAYERS before it lands."""
+    for path in sorted((ROOT / "tuner").rglob("*.py")):
+        _layer(_module_of(path))

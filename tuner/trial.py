@@ -202,7 +202,7 @@ class Objective:
     def check_metric(self, name: str, config: dict[str, Any], where: str | None = None) -> None:
         names = self.metrics(config)
         if name not in names:
-            from tuner.space.yaml_file import suggest
+            from tuner.text import suggest
 
             near = suggest(name, names)
             hint = f"did you mean '{near}'?" if near else f"it reports {sorted(names)}"

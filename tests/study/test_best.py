@@ -148,7 +148,7 @@ def _scored_sweep(results: Path, score: str) -> Any:
             (folder / "checkpoints" / name / "ckpt").write_text(f"epoch {epoch}")
         summary = {"best": {"metric": "val_auc", "epoch": best}, "model_checkpoint": kept}
         (folder / "metrics.json").write_text(json.dumps({**summary, "model_epoch": model}))
-        bridge.finish(f"ray-{i}", {}, False)
+        bridge.finish(f"ray-{i}")
     return study
 
 

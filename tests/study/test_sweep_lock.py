@@ -243,9 +243,9 @@ def test_a_bridge_stops_writing_when_its_lock_is_taken(
     records.write_lock(study, holder("elsewhere", 7))
 
     assert wait_for(lambda: bridge.lost is not None)
-    assert bridge.stop_kind is Stop.LOCK_LOST and bridge.interrupted
+    assert bridge.halt.kind is Stop.LOCK_LOST and bridge.interrupted
     assert bridge.record("ray-1", {"epoch": 1, "score": 0.5}) is False
-    bridge.finish("ray-1", {}, False)
+    bridge.finish("ray-1")
     assert bridge.ask("ray-2") is None
     frozen = study.get_trials(deepcopy=False)
     assert len(frozen) == 1 and frozen[0].state.name == "RUNNING"

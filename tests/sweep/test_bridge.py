@@ -23,7 +23,7 @@ import math
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import optuna
 import pytest
@@ -33,7 +33,8 @@ from tuner.space.load import parse_spec
 from tuner.space.model import SweepSpec
 from tuner.study import records
 from tuner.sweep.bridge import Bridge, Counts, Stop, died_reason
-from tuner.sweep.trial_runner import EPOCH, FAILED, NODE, PID, REASON
+from tuner.sweep.listeners import ProgressListener, TrackerListener
+from tuner.sweep.trial_runner import EPOCH, NODE, PID
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 State = optuna.trial.TrialState
@@ -173,9 +174,22 @@ def make_bridge(
     spec: SweepSpec,
     results: Path,
     study: optuna.Study | None = None,
+    *,
+    tracker: FakeTracker | None = None,
+    progress: FakeProgress | None = None,
+    parent_run_id: str | None = None,
     **kwargs: Any,
 ) -> Bridge:
-    return Bridge(spec, study if study is not None else make_study(spec), results, **kwargs)
+    """A bridge as the driver makes it: the fake tracker and progress display, when
+    given, listening through the real listeners (tuner/sweep/listeners.py)."""
+    bridge = Bridge(spec, study if study is not None else make_study(spec), results, **kwargs)
+    if tracker is not None:
+        bridge.listeners.append(
+            TrackerListener(cast(Any, tracker), parent_run_id, bridge.tracking_failed)
+        )
+    if progress is not None:
+        bridge.listeners.append(ProgressListener(cast(Any, progress)))
+    return bridge
 
 
 def run_epochs(bridge: Bridge, ray_id: str, values: list[float], start: int = 1) -> list[bool]:
@@ -192,7 +206,7 @@ def complete(bridge: Bridge, ray_id: str, values: list[float]) -> int:
     config = bridge.ask(ray_id)
     assert config is not None
     run_epochs(bridge, ray_id, values)
-    bridge.finish(ray_id, {}, False)
+    bridge.finish(ray_id)
     return int(config["number"])
 
 
@@ -341,20 +355,15 @@ def test_each_epoch_is_reported_to_the_study_and_logged_with_the_objectives_metr
     tracker, progress = FakeTracker(), FakeProgress()
     bridge = make_bridge(make_spec(), tmp_path, tracker=tracker, progress=progress)
     bridge.ask("ray-1")
-    ray_bookkeeping = {
-        "training_iteration": 1,
-        "time_this_iter_s": 0.1,
-        "timestamp": 123,
-        "done": False,
-        "config/x": 0.5,
-        "tuner_other": 1.0,
+    not_metrics = {
+        "tuner_other": 1.0,  # tuner's own keys (its wire format: tuner_*)
         "flag": True,  # a bool is no metric
         "note": "text",
-    }
+    }  # (Ray's own keys never get here: see tests/sweep/test_ray_adapters.py)
 
     for epoch, score in ((1, 0.25), (2, 0.5)):
         result = {EPOCH: epoch, "score": score, "loss": 1 - score, PID: 99, NODE: "n1"}
-        assert bridge.record("ray-1", {**result, **ray_bookkeeping}) is False
+        assert bridge.record("ray-1", {**result, **not_metrics}) is False
 
     assert trial(bridge.study, 0).intermediate_values == {1: 0.25, 2: 0.5}
     assert bridge.counts.epochs == 2
@@ -387,7 +396,7 @@ def test_a_non_finite_value_is_not_reported_and_a_trial_with_no_value_fails(
     for epoch, value in enumerate((math.nan, math.inf), 1):
         assert bridge.record("ray-1", {EPOCH: epoch, "score": value}) is False
     bridge.record("ray-1", {EPOCH: 3, "loss": 0.5})  # the metric missing altogether
-    bridge.finish("ray-1", {}, False)
+    bridge.finish("ray-1")
 
     frozen = trial(bridge.study, 0)
     assert frozen.intermediate_values == {}
@@ -404,7 +413,7 @@ def test_a_trial_whose_metric_was_only_nan_fails_saying_it_was_undefined(
     bridge.ask("ray-1")
     for epoch in (1, 2):
         assert bridge.record("ray-1", {EPOCH: epoch, "score": math.nan, "loss": 0.5}) is False
-    bridge.finish("ray-1", {}, False)
+    bridge.finish("ray-1")
 
     frozen = trial(bridge.study, 0)
     assert frozen.state == State.FAIL and frozen.intermediate_values == {}
@@ -459,7 +468,7 @@ def test_a_resumed_trial_whose_objective_started_over_is_never_stitched(
     )
     assert bridge.ask("ray-new") is not None
     assert run_epochs(bridge, "ray-new", [0.80]) == [True]  # stopped at once
-    bridge.finish("ray-new", None, False)
+    bridge.finish("ray-new")
 
     old = trial(bridge.study, 0)
     assert old.state == State.FAIL
@@ -479,7 +488,7 @@ def test_a_resumed_trial_whose_objective_started_over_is_never_stitched(
     assert records.restart_of(trial(bridge.study, 1)) == 0
     assert bridge.counts.asked == 1 and bridge.budget_left() == 1
     assert run_epochs(bridge, "ray-again", [0.80, 0.85, 0.9]) == [False] * 3
-    bridge.finish("ray-again", None, False)
+    bridge.finish("ray-again")
     assert trial(bridge.study, 1).intermediate_values == {1: 0.80, 2: 0.85, 3: 0.9}
     assert bridge.counts.restarted == 1 and bridge.counts.failed == 1
 
@@ -523,7 +532,7 @@ def test_a_restart_enqueued_before_a_kill_is_asked_by_the_next_driver(tmp_path: 
     bridge = make_bridge(spec, tmp_path, study=reopen(dead.study, spec))
     bridge.ask("ray-new")
     assert run_epochs(bridge, "ray-new", [0.4]) == [True]
-    bridge.finish("ray-new", None, False)  # ... and the driver is killed here
+    bridge.finish("ray-new")  # ... and the driver is killed here
 
     later = make_bridge(spec, tmp_path, study=reopen(bridge.study, spec))
     assert later.budget_left() == 0 and later.restarts == 1
@@ -536,8 +545,8 @@ def test_a_result_for_a_trial_the_bridge_does_not_run_is_ignored(tmp_path: Path)
     bridge = make_bridge(make_spec(), tmp_path)
 
     assert bridge.record("unknown", {EPOCH: 1, "score": 0.5}) is False
-    assert bridge.record("unknown", {FAILED: 1, REASON: "boom"}) is False
-    bridge.finish("unknown", {}, True)
+    bridge.failed("unknown", "boom")
+    bridge.finish("unknown", error=True)
     bridge.mark_pruned("unknown")
 
     assert bridge.study.trials == [] and bridge.counts == Counts()
@@ -554,7 +563,7 @@ def test_the_pruner_is_asked_after_each_new_epoch(tmp_path: Path) -> None:
     bridge.ask("ray-1")
 
     assert run_epochs(bridge, "ray-1", [0.7, 0.3]) == [False, True]
-    bridge.finish("ray-1", {}, False)
+    bridge.finish("ray-1")
 
     frozen = trial(bridge.study, 0)
     assert frozen.state == State.PRUNED
@@ -570,7 +579,7 @@ def test_the_median_pruner_prunes_a_trial_below_the_finished_trials_median(
     bridge = make_bridge(make_spec(trials=3, pruner="{type: median, startup_trials: 1}"), tmp_path)
     bridge.ask("first")
     assert run_epochs(bridge, "first", [0.8, 0.9, 0.9]) == [False, False, False]  # no history
-    bridge.finish("first", {}, False)
+    bridge.finish("first")
 
     bridge.ask("better")
     bridge.ask("worse")
@@ -592,7 +601,7 @@ def test_a_trial_marked_pruned_by_another_scheduler_is_told_pruned(tmp_path: Pat
     run_epochs(bridge, "ray-1", [0.4])
 
     bridge.mark_pruned("ray-1")
-    bridge.finish("ray-1", {}, False)
+    bridge.finish("ray-1")
 
     frozen = trial(bridge.study, 0)
     assert frozen.state == State.PRUNED
@@ -629,7 +638,7 @@ def test_score_last_tells_the_last_reported_value(tmp_path: Path) -> None:
     bridge = make_bridge(make_spec(score="last"), tmp_path, tracker=tracker)
     assert bridge.ask("ray-1")["scored_by"] is None  # type: ignore[index]  # (its last epoch)
     run_epochs(bridge, "ray-1", [0.5, 0.7, 0.6])
-    bridge.finish("ray-1", {}, False)
+    bridge.finish("ray-1")
 
     frozen = trial(bridge.study, 0)
     assert frozen.value == 0.6 and frozen.user_attrs[records.TRIAL_VALUE_EPOCH] == 3
@@ -723,7 +732,7 @@ def test_a_resumed_trial_is_scored_by_its_best_epoch_of_both_runs(tmp_path: Path
     bridge = make_bridge(spec, tmp_path, study=reopen(dead.study, spec), tracker=tracker)
     assert bridge.ask("ray-new")["resume_epoch"] == 2  # type: ignore[index]
     run_epochs(bridge, "ray-new", [0.6, 0.9, 0.7, 0.8])  # replays 1-2, then 3-4
-    bridge.finish("ray-new", {}, False)
+    bridge.finish("ray-new")
     frozen = trial(bridge.study, 0)
     assert frozen.intermediate_values == {1: 0.6, 2: 0.9, 3: 0.7, 4: 0.8}
     assert frozen.value == 0.9 and frozen.user_attrs[records.TRIAL_VALUE_EPOCH] == 2
@@ -735,7 +744,7 @@ def test_a_resumed_trial_is_scored_by_its_best_epoch_of_both_runs(tmp_path: Path
     bridge = make_bridge(spec, tmp_path / "quiet", study=reopen(dead.study, spec))
     bridge.ask("ray-new")
     run_epochs(bridge, "ray-new", [0.7, 0.8], start=3)  # (no replay)
-    bridge.finish("ray-new", {}, False)
+    bridge.finish("ray-new")
     assert trial(bridge.study, 0).value == 0.9
 
 
@@ -744,7 +753,7 @@ def test_the_time_budget_scores_a_stopped_trial_by_its_best_epoch(tmp_path: Path
     bridge.ask("ray-1")
     run_epochs(bridge, "ray-1", [0.5, 0.2, 0.4])
     bridge.stop(Stop.TIME_BUDGET, "the sweep's time budget ran out")
-    bridge.finish("ray-1", None, False)
+    bridge.finish("ray-1")
     frozen = trial(bridge.study, 0)
     assert frozen.state == State.COMPLETE and frozen.value == 0.2
     assert frozen.user_attrs[records.TRIAL_VALUE_EPOCH] == 2
@@ -761,7 +770,7 @@ def test_constraints_are_read_at_the_epoch_the_trial_is_scored_by(tmp_path: Path
     bridge.ask("ray-1")
     for epoch, (value, size) in enumerate([(0.5, 20.0), (0.9, 5.0), (0.6, 20.0)], 1):
         bridge.record("ray-1", {EPOCH: epoch, "score": value, "size": size})
-    bridge.finish("ray-1", {}, False)
+    bridge.finish("ray-1")
     frozen = trial(bridge.study, 0)
     assert frozen.value == 0.9 and records.feasible(frozen)
 
@@ -769,21 +778,21 @@ def test_constraints_are_read_at_the_epoch_the_trial_is_scored_by(tmp_path: Path
 def test_finish_fails_a_trial_with_the_reason_it_reported(tmp_path: Path) -> None:
     tracker = FakeTracker()
     bridge = make_bridge(make_spec(trials=2), tmp_path, tracker=tracker)
-    failure = {FAILED: 1, REASON: "RuntimeError: planned failure at epoch 2 (x=0.3)"}
+    failure = "RuntimeError: planned failure at epoch 2 (x=0.3)"
 
-    bridge.ask("reported")  # the reason in the last result Ray passes to finish
+    bridge.ask("reported")  # the trial's failure, then its end
     run_epochs(bridge, "reported", [0.5])
-    assert bridge.record("reported", failure) is False
-    bridge.finish("reported", failure, False)
-    bridge.ask("remembered")  # Ray passes no result: the reason recorded before stands
-    bridge.record("remembered", failure)
-    bridge.finish("remembered", None, True)
+    bridge.failed("reported", failure)
+    bridge.finish("reported")
+    bridge.ask("errored")  # ... or its end as Ray's error
+    bridge.failed("errored", failure)
+    bridge.finish("errored", error=True)
 
     for number in (0, 1):
         frozen = trial(bridge.study, number)
         assert frozen.state == State.FAIL
-        assert frozen.user_attrs[records.TRIAL_REASON] == failure[REASON]
-    assert tracker.named("end_trial")[0] == ("run-0-1", "FAIL", None, failure[REASON])
+        assert frozen.user_attrs[records.TRIAL_REASON] == failure
+    assert tracker.named("end_trial")[0] == ("run-0-1", "FAIL", None, failure)
     assert bridge.counts.failed == 2
 
 
@@ -792,7 +801,7 @@ def test_an_error_without_a_reason_fails_the_trial_as_errored(tmp_path: Path) ->
     bridge.ask("ray-1")
     run_epochs(bridge, "ray-1", [0.9])
 
-    bridge.finish("ray-1", None, True)
+    bridge.finish("ray-1", error=True)
 
     frozen = trial(bridge.study, 0)
     assert frozen.state == State.FAIL
@@ -808,7 +817,7 @@ def test_an_interrupted_trial_is_left_running_for_the_next_run(tmp_path: Path, k
 
     bridge.stop(kind, "interrupted by the user")
     assert bridge.interrupted
-    bridge.finish("ray-1", None, False)
+    bridge.finish("ray-1")
 
     assert trial(bridge.study, 0).state == State.RUNNING
     assert tracker.named("end_trial") == [
@@ -829,8 +838,8 @@ def test_a_stop_that_is_not_resumable_fails_unfinished_trials_and_completes_fini
 
     bridge.stop(Stop.MAX_FAILURES, "2 trials failed (budget.max_failures)")
     assert not bridge.interrupted
-    bridge.finish("short", None, False)
-    bridge.finish("whole", None, False)
+    bridge.finish("short")
+    bridge.finish("whole")
 
     short, whole = trial(bridge.study, 0), trial(bridge.study, 1)
     assert short.state == State.FAIL
@@ -855,8 +864,8 @@ def test_the_time_budget_keeps_a_stopped_trial_at_its_last_epoch_or_resumable(
     run_epochs(bridge, "short", [0.5, 0.9])
 
     bridge.stop(Stop.TIME_BUDGET, "the sweep's time budget ran out")
-    bridge.finish("short", None, False)
-    bridge.finish("none", None, False)
+    bridge.finish("short")
+    bridge.finish("none")
 
     short, unscored = trial(bridge.study, 0), trial(bridge.study, 1)
     assert short.state == State.COMPLETE and short.value == 0.9
@@ -878,7 +887,7 @@ def test_close_fails_the_trials_ray_never_ended(tmp_path: Path) -> None:
 
     bridge.close()
 
-    assert bridge.stop_kind is Stop.ENDED
+    assert bridge.halt.kind is Stop.ENDED
     frozen = trial(bridge.study, 0)
     assert frozen.state == State.FAIL
     assert frozen.user_attrs[records.TRIAL_REASON] == (
@@ -894,7 +903,7 @@ def test_close_after_a_signal_leaves_the_running_trials_resumable(tmp_path: Path
 
     bridge.close()
 
-    assert bridge.stop_kind is Stop.SIGNAL
+    assert bridge.halt.kind is Stop.SIGNAL
     assert trial(bridge.study, 0).state == State.RUNNING
 
 
@@ -904,7 +913,7 @@ def test_close_with_nothing_running_does_not_stop_the_sweep(tmp_path: Path) -> N
 
     bridge.close()
 
-    assert bridge.stop_kind is None and bridge.stopping is None
+    assert bridge.halt is None and bridge.stopping is None
 
 
 def test_a_trial_that_reports_a_full_disk_stops_the_sweep_and_stays_resumable(
@@ -913,13 +922,13 @@ def test_a_trial_that_reports_a_full_disk_stops_the_sweep_and_stays_resumable(
     bridge = make_bridge(make_spec(trials=3), tmp_path)
     bridge.ask("ray-1")
     run_epochs(bridge, "ray-1", [0.5])
-    full = {FAILED: 1, REASON: "OSError: [Errno 28] No space left on device: 'ckpt'"}
 
-    assert bridge.record("ray-1", full) is False
-    bridge.finish("ray-1", full, False)
+    bridge.failed("ray-1", "OSError: [Errno 28] No space left on device: 'ckpt'")
+    bridge.finish("ray-1")
 
-    assert bridge.stop_kind is Stop.DISK_FULL and bridge.interrupted
-    assert isinstance(bridge.full, OSError) and "No space left" in str(bridge.full)
+    assert bridge.halt is not None and bridge.halt.kind is Stop.DISK_FULL and bridge.interrupted
+    full = bridge.halt.full
+    assert isinstance(full, OSError) and "No space left" in str(full)
     assert trial(bridge.study, 0).state == State.RUNNING  # not the trial's fault
     assert bridge.ask("ray-2") is None
 
@@ -932,7 +941,8 @@ def test_too_many_failures_counts_the_trials_failed(tmp_path: Path) -> None:
         assert not bridge.too_many_failures()
         for b in (bridge, unlimited):
             b.ask(ray_id)
-            b.finish(ray_id, {FAILED: 1, REASON: "boom"}, False)
+            b.failed(ray_id, "boom")
+            b.finish(ray_id)
 
     assert bridge.too_many_failures()
     assert not unlimited.too_many_failures()
@@ -984,10 +994,10 @@ def test_a_failed_or_pruned_trial_never_logs_a_best(tmp_path: Path) -> None:
     bridge.ask("pruned")
     run_epochs(bridge, "pruned", [0.9])
     bridge.mark_pruned("pruned")
-    bridge.finish("pruned", None, False)
+    bridge.finish("pruned")
     bridge.ask("failed")
     run_epochs(bridge, "failed", [0.9])
-    bridge.finish("failed", None, True)
+    bridge.finish("failed", error=True)
 
     assert tracker.named("log_best") == []
 
@@ -1002,7 +1012,7 @@ def test_the_first_stop_reason_stands(tmp_path: Path) -> None:
     assert bridge.stop(Stop.MAX_FAILURES, "failures") is False
     assert bridge.stop(Stop.ENDED, "ended") is False
 
-    assert (bridge.stop_kind, bridge.stopping) == (Stop.TIME_BUDGET, "time")
+    assert (bridge.halt.kind, bridge.stopping) == (Stop.TIME_BUDGET, "time")
     assert not bridge.interrupted
 
 
@@ -1012,7 +1022,7 @@ def test_a_resumable_stop_replaces_a_time_budget_stop(tmp_path: Path) -> None:
 
     assert bridge.stop(Stop.SIGNAL, "Ctrl-C", signum=15) is True
 
-    assert (bridge.stop_kind, bridge.stopping, bridge.signal) == (Stop.SIGNAL, "Ctrl-C", 15)
+    assert (bridge.halt.kind, bridge.stopping, bridge.halt.signal) == (Stop.SIGNAL, "Ctrl-C", 15)
     assert bridge.interrupted
 
 
@@ -1024,17 +1034,17 @@ def test_a_resumable_stop_is_not_replaced_by_any_other(tmp_path: Path) -> None:
     assert bridge.stop(Stop.ENDED, "ended") is False
     assert bridge.stop(Stop.SIGNAL, "again", signum=1) is False
 
-    assert (bridge.stop_kind, bridge.stopping, bridge.signal) == (Stop.SIGNAL, "Ctrl-C", 2)
+    assert (bridge.halt.kind, bridge.stopping, bridge.halt.signal) == (Stop.SIGNAL, "Ctrl-C", 2)
 
 
 def test_a_second_signal_hurries_the_end_even_when_the_reason_stands(tmp_path: Path) -> None:
     bridge = make_bridge(make_spec(), tmp_path)
     bridge.stop(Stop.SIGNAL, "Ctrl-C")
-    assert not bridge.hurry
+    assert not bridge.halt.hurry
 
     assert bridge.stop(Stop.SIGNAL_TWICE, "Ctrl-C twice") is False
 
-    assert bridge.hurry and bridge.stop_kind is Stop.SIGNAL
+    assert bridge.halt.hurry and bridge.halt.kind is Stop.SIGNAL
 
 
 def test_a_second_signal_alone_stops_resumably_and_hurries(tmp_path: Path) -> None:
@@ -1042,14 +1052,14 @@ def test_a_second_signal_alone_stops_resumably_and_hurries(tmp_path: Path) -> No
 
     assert bridge.stop(Stop.SIGNAL_TWICE, "twice", signum=15) is True
 
-    assert bridge.hurry and bridge.interrupted and bridge.signal == 15
+    assert bridge.halt.hurry and bridge.interrupted and bridge.halt.signal == 15
 
 
 def test_the_default_signal_is_sigint_until_a_stop_names_one(tmp_path: Path) -> None:
     bridge = make_bridge(make_spec(), tmp_path)
     bridge.stop(Stop.SIGNAL, "hang-up")
 
-    assert bridge.signal == 2
+    assert bridge.halt.signal == 2
 
 
 def test_losing_the_lock_overrides_any_stop(tmp_path: Path) -> None:
@@ -1059,7 +1069,7 @@ def test_losing_the_lock_overrides_any_stop(tmp_path: Path) -> None:
     bridge.lose("taken over by host b")
     bridge.lose("a later message")
 
-    assert bridge.stop_kind is Stop.LOCK_LOST and bridge.interrupted
+    assert bridge.halt.kind is Stop.LOCK_LOST and bridge.interrupted
     assert bridge.lost == "taken over by host b"  # the first reason is kept
     assert bridge.stopping == "a later message"
 
@@ -1071,8 +1081,8 @@ def test_a_full_disk_stops_resumably_and_keeps_the_first_error(tmp_path: Path) -
     bridge.stop_on_full_disk(first)
     bridge.stop_on_full_disk(second)
 
-    assert bridge.full is first
-    assert bridge.stop_kind is Stop.DISK_FULL and bridge.stopping == "no space left on the disk"
+    assert bridge.halt.full is first
+    assert bridge.halt.kind is Stop.DISK_FULL and bridge.stopping == "no space left on the disk"
 
 
 def test_only_the_user_the_lock_the_disk_and_mlflow_stop_resumably() -> None:
@@ -1107,11 +1117,11 @@ def test_a_failing_tracker_stops_the_sweep_resumably_and_writes_nothing_more(
     bridge.ask("ray-1")
     run_epochs(bridge, "ray-1", [0.5, 0.6])  # the second epoch's write fails
 
-    assert bridge.stop_kind is Stop.TRACKING and bridge.interrupted
-    assert isinstance(bridge.tracking, RuntimeError)
+    assert bridge.halt.kind is Stop.TRACKING and bridge.interrupted
+    assert isinstance(bridge.halt.tracking, RuntimeError)
     assert trial(bridge.study, 0).intermediate_values == {1: 0.5, 2: 0.6}  # the study has all
     calls = len(tracker.calls)
-    bridge.finish("ray-1", None, False)
+    bridge.finish("ray-1")
     assert trial(bridge.study, 0).state == State.RUNNING
     assert len(tracker.calls) == calls  # nothing more sent to the broken tracker
     assert bridge.ask("ray-2") is None
@@ -1151,7 +1161,7 @@ def test_the_bridge_listens_to_its_lock(tmp_path: Path) -> None:
 
     lock.on_lost("taken over")
 
-    assert bridge.lost == "taken over" and bridge.stop_kind is Stop.LOCK_LOST
+    assert bridge.lost == "taken over" and bridge.halt.kind is Stop.LOCK_LOST
 
 
 def test_a_bridge_whose_lock_was_taken_writes_nothing_more(tmp_path: Path) -> None:
@@ -1164,11 +1174,11 @@ def test_a_bridge_whose_lock_was_taken_writes_nothing_more(tmp_path: Path) -> No
 
     lock.held = False
     assert bridge.record("ray-1", {EPOCH: 2, "score": 0.9}) is False
-    bridge.finish("ray-1", {}, False)
+    bridge.finish("ray-1")
     assert bridge.ask("ray-2") is None
 
     assert bridge.lost == "taken over by host b, pid 7"
-    assert bridge.stop_kind is Stop.LOCK_LOST
+    assert bridge.halt.kind is Stop.LOCK_LOST
     frozen = trial(bridge.study, 0)
     assert frozen.state == State.RUNNING and frozen.intermediate_values == {1: 0.5}
     assert len(bridge.study.trials) == 1 and len(tracker.calls) == calls
@@ -1200,9 +1210,9 @@ def test_the_counts_follow_what_the_bridge_told(tmp_path: Path) -> None:
     complete(bridge, "done", [0.6, 0.7])
     bridge.ask("pruned")
     run_epochs(bridge, "pruned", [0.1])
-    bridge.finish("pruned", None, False)
+    bridge.finish("pruned")
     bridge.ask("failed")
-    bridge.finish("failed", None, True)
+    bridge.finish("failed", error=True)
 
     assert bridge.counts.by_state == {"COMPLETE": 1, "PRUNED": 1, "FAIL": 1}
     assert (bridge.counts.asked, bridge.counts.epochs, bridge.counts.finished) == (3, 3, 3)
@@ -1253,7 +1263,7 @@ def test_a_trial_ray_dropped_before_it_started_runs_again_without_using_a_retry(
     assert config is not None and config["number"] == 0
     complete_epochs = run_epochs(bridge, "ray-2", [0.5, 0.6, 0.7])
     assert complete_epochs == [False, False, False]
-    bridge.finish("ray-2", {}, False)
+    bridge.finish("ray-2")
     frozen = trial(bridge.study, 0)
     assert frozen.state == State.COMPLETE and records.TRIAL_RETRIES not in frozen.user_attrs
 
@@ -1287,7 +1297,7 @@ def test_all_done_once_the_budget_is_spent_and_nothing_runs(tmp_path: Path) -> N
 
     bridge.ask("ray-1")
     assert not bridge.all_done()
-    bridge.finish("ray-1", None, True)
+    bridge.finish("ray-1", error=True)
 
     assert bridge.all_done()
 

@@ -41,7 +41,7 @@ from tests.sweep.test_bridge import (
 )
 from tuner.study import records
 from tuner.sweep.bridge import Bridge, Stop
-from tuner.sweep.ray_adapters import PrunerScheduler, StudySearcher
+from tuner.sweep.ray_adapters import PrunerScheduler, StudySearcher, reported
 from tuner.sweep.trial_runner import EPOCH, FAILED, REASON
 
 State = optuna.trial.TrialState
@@ -198,8 +198,8 @@ def test_a_full_disk_while_telling_stops_the_sweep_resumably(tmp_path: Path) -> 
 
     searcher.on_trial_complete("ray-1", None, error=True)  # does not raise into Ray
 
-    assert bridge.full is error
-    assert bridge.stop_kind is Stop.DISK_FULL and bridge.interrupted
+    assert bridge.halt.full is error
+    assert bridge.halt.kind is Stop.DISK_FULL and bridge.interrupted
 
 
 def test_any_other_tracker_error_while_telling_stops_the_sweep_resumably(tmp_path: Path) -> None:
@@ -210,8 +210,8 @@ def test_any_other_tracker_error_while_telling_stops_the_sweep_resumably(tmp_pat
     searcher.suggest("ray-1")
 
     searcher.on_trial_complete("ray-1", None, error=True)
-    assert bridge.stop_kind is Stop.TRACKING and bridge.interrupted
-    assert isinstance(bridge.tracking, ValueError)
+    assert bridge.halt.kind is Stop.TRACKING and bridge.interrupted
+    assert isinstance(bridge.halt.tracking, ValueError)
 
 
 # ----------------------------------------------------------------------------- the scheduler
@@ -481,7 +481,7 @@ def test_a_rerun_still_queued_when_the_sweep_ends_fails_with_the_death(tmp_path:
 
     bridge.close()
 
-    assert bridge.stop_kind is Stop.ENDED
+    assert bridge.halt.kind is Stop.ENDED
     frozen = trial(bridge.study, 0)
     assert frozen.state == State.FAIL
     assert frozen.user_attrs[records.TRIAL_REASON].startswith("the worker process died (pid 812")
@@ -524,3 +524,29 @@ def test_the_watch_hands_the_bridge_a_trial_ray_ended_without_a_word(tmp_path: P
     assert scheduler.added == {}
     again = searcher.suggest("ray-3")
     assert isinstance(again, dict) and again["number"] == 0
+
+
+def test_an_epochs_result_reaches_the_bridge_without_rays_own_keys(tmp_path: Path) -> None:
+    """Ray's keys go by Ray's own list of them (tuner.compat.ray.result_keys), not by a
+    list kept here: what the bridge records is what the trial reported."""
+    tracker = FakeTracker()
+    bridge = make_bridge(make_spec(), tmp_path, tracker=tracker)
+    searcher, scheduler = adapters(bridge)
+    searcher.suggest("ray-1")
+    ray_bookkeeping = {
+        "training_iteration": 1,
+        "time_this_iter_s": 0.1,
+        "time_total_s": 0.1,
+        "timestamp": 123,
+        "time_since_restore": 0.1,
+        "iterations_since_restore": 1,
+        "pid": 4321,
+        "done": False,
+        "trial_id": "ray-1",
+        "config/x": 0.5,
+    }
+
+    scheduler.on_trial_result(None, ray_trial("ray-1"), {EPOCH: 1, "score": 0.5, **ray_bookkeeping})
+
+    assert reported({EPOCH: 1, "score": 0.5, **ray_bookkeeping}) == {EPOCH: 1, "score": 0.5}
+    assert tracker.named("log_epoch") == [("run-0-1", 1, {"score": 0.5})]

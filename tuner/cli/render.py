@@ -1,54 +1,18 @@
 """Every table and line the user reads in a terminal: `tune status`, `tune ls`, `tune
 best`, and the formatting of values, params, durations and times they share with the
-live progress of `tune run`. Plain functions from JSON-ready dicts to text, so the
-queries that build the dicts (tuner.study) stay free of presentation."""
+live progress of `tune run` (those live in tuner.text, the floor both use). Plain
+functions from JSON-ready dicts to text, so the queries that build the dicts
+(tuner.study) stay free of presentation."""
 
 from __future__ import annotations
 
-import math
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-_CELL = 24  # widest table cell before it is cut with …
-
-
-def fmt_value(value: Any) -> str:
-    """A metric value: 4 decimals in the usual range, 4 significant digits outside it."""
-    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
-        return "-" if value is None else str(value)
-    if not math.isfinite(value):
-        return str(value)
-    if value == 0 or 1e-3 <= abs(value) < 1e4:
-        return f"{value:.4f}"
-    return f"{value:.4g}"
-
-
-def fmt_param(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float) and not isinstance(value, bool):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def fmt_params(params: Mapping[str, Any]) -> str:
-    return " ".join(f"{k}={fmt_param(v)}" for k, v in params.items())
-
-
-def fmt_duration(seconds: float | None) -> str:
-    """42s, 1m12s, 2h03m, 1d04h."""
-    if seconds is None or not math.isfinite(seconds):
-        return "-"
-    s = max(0, round(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+from tuner.text import cut as _cut
+from tuner.text import fmt_duration, fmt_front, fmt_param, fmt_params, fmt_value
 
 
 def fmt_time(iso: str | None, now: datetime | None = None) -> str:
@@ -58,10 +22,6 @@ def fmt_time(iso: str | None, now: datetime | None = None) -> str:
     moment = datetime.fromisoformat(iso)
     ago = ((now or datetime.now()) - moment).total_seconds()
     return f"{moment:%Y-%m-%d %H:%M} ({fmt_duration(ago)} ago)"
-
-
-def _cut(text: str, width: int = _CELL) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def table(headers: list[str], rows: list[list[str]], right: Iterable[int] = ()) -> list[str]:
@@ -241,16 +201,6 @@ def render_best(table_data: dict[str, Any]) -> str:
     if "front" in table_data:
         lines.extend(["", *_front_lines(table_data)])
     return "\n".join(lines)
-
-
-def fmt_front(front: Mapping[str, Any]) -> str:
-    """`front 4 trials · best val_auc 0.9912 #3 · best predict_ms 0.41 #7`: the Pareto
-    front's size and each objective's extreme on it."""
-    parts = [f"front {front['size']} trial{'s' if front['size'] != 1 else ''}"]
-    for e in front["extremes"]:
-        if e["number"] is not None:
-            parts.append(f"best {e['metric']} {fmt_value(e['value'])} #{e['number']}")
-    return " · ".join(parts)
 
 
 def _value_of(name: str) -> Callable[[Mapping[str, Any]], str]:

@@ -207,7 +207,7 @@ def _check_pattern(spec: ProgramSpec, where: str | None) -> None:
 def check_placeholders(spec: ProgramSpec, names: set[str], where: str | None) -> None:
     """Every {placeholder} of the command names a trial config key (a param, a fixed
     value, epochs) or one of PLACES."""
-    from tuner.space.yaml_file import suggest
+    from tuner.text import suggest
 
     known = names | set(PLACES)
     for name in spec.fields():

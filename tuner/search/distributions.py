@@ -199,7 +199,8 @@ def reseed(sampler: optuna.samplers.BaseSampler, seed: int, number: int) -> None
     startup RandomSampler) are seeded in place: objects sharing one keep sharing it."""
     import numpy as np
     from optuna.samplers import BaseSampler
-    from optuna.samplers._lazy_random_state import LazyRandomState
+
+    from tuner.compat.optuna import LazyRandomState
 
     derived = int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
     seen: set[int] = set()

@@ -18,7 +18,8 @@ from typing import Any
 
 from tuner.errors import ConfigError, DataError, TunerError
 from tuner.space.model import RESERVED, Param, SweepSpec, assign, choice_key, same
-from tuner.space.yaml_file import KeyPath, Located, key_error, suggest, validate
+from tuner.space.yaml_file import KeyPath, Located, key_error, validate
+from tuner.text import suggest
 
 PROBE_LIMIT = 32  # a choice of more values is probed through its representatives
 

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import difflib
 import json
 import math
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ import yaml
 
 from tuner.atomic import write_text_atomic
 from tuner.errors import ConfigError
+from tuner.text import suggest
 
 KeyPath = tuple[str | int, ...]
 
@@ -220,11 +219,6 @@ def load_yaml(path: str | Path) -> Located:
     if path.is_dir():
         raise ConfigError("is a directory", where=path, hint="expected a YAML file")
     return parse_yaml(read_text(path), path)
-
-
-def suggest(word: str, choices: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return close[0] if close else None
 
 
 def validate(located: Located, schema: dict[str, Any], *, prefix: KeyPath = ()) -> None:

@@ -19,15 +19,20 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from optuna.storages.journal import JournalFileSymlinkLock
-from optuna.storages.journal._file import BaseJournalFileLock
 
+from tuner.compat.optuna import (
+    SET_STUDY_USER_ATTR_MARK,
+    BaseJournalFileLock,
+    journal_writer_lock,
+    storage_of,
+    study_id,
+)
 from tuner.study.records import LOCK
 
 if TYPE_CHECKING:
     import optuna
 
-SET_STUDY_USER_ATTR = 2  # optuna.storages.journal._storage.JournalOperation
-_MARK = b'"op_code":2,'  # json.dumps(separators=(",", ":")) as Optuna writes it
+_MARK = SET_STUDY_USER_ATTR_MARK  # a study user attribute's record
 
 
 class Fence(BaseJournalFileLock):
@@ -89,11 +94,10 @@ class Fence(BaseJournalFileLock):
 
 def arm(study: optuna.Study, check: Callable[[dict[str, Any] | None], None]) -> Fence | None:
     """Arm the fence under a study's journal storage, if it has one (see Fence.arm);
-    returns it, to disarm. The one place that reaches into Optuna's storage objects:
-    they expose no writer hook."""
-    backend = getattr(study._storage, "_backend", None)
-    fence = getattr(backend, "_lock", None)
+    returns it, to disarm. Optuna's storage objects expose no writer hook: the one
+    reached through tuner.compat.optuna."""
+    fence = journal_writer_lock(storage_of(study))
     if not isinstance(fence, Fence):
         return None
-    fence.arm(study._study_id, check)
+    fence.arm(study_id(study), check)
     return fence

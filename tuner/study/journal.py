@@ -33,9 +33,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuner.compat.optuna import JOURNAL_RECORD_START
 from tuner.errors import StorageFull
 
-RECORD = b'{"op_code":'  # how every record Optuna writes begins (json.dumps of a dict)
+RECORD = JOURNAL_RECORD_START  # how every record Optuna writes begins
 WRITER_STALE_S = 30.0  # Optuna's own grace period: a writer lock this old is a dead writer's
 TORN = ".torn-"
 READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
@@ -126,7 +127,8 @@ def _writer_lock(path: Path) -> Iterator[None]:
     link behind: one older than WRITER_STALE_S is a dead writer's and is released (an
     append holds it for milliseconds); Optuna's own grace period covers the rest."""
     from optuna.storages.journal import JournalFileSymlinkLock
-    from optuna.storages.journal._file import LOCK_FILE_SUFFIX
+
+    from tuner.compat.optuna import LOCK_FILE_SUFFIX
 
     lock = JournalFileSymlinkLock(str(path))
     with contextlib.suppress(OSError, RuntimeError):

@@ -308,6 +308,14 @@ def write_trial(
             trial.set_user_attr(key, value)
 
 
+def recorded_epochs(trial: optuna.trial.FrozenTrial, multi: bool) -> dict[int, tuple[float, ...]]:
+    """What the study has of each of a trial's epochs: the objective's value (one), or
+    every objective's (several: kept as trial attributes)."""
+    if multi:
+        return {epoch: tuple(v) for epoch, v in epoch_values(trial).items()}
+    return {epoch: (value,) for epoch, value in trial.intermediate_values.items()}
+
+
 def write_epoch_values(trial: optuna.Trial, epoch: int, values: list[float]) -> None:
     """One epoch's vector of objectives on a multi-objective trial: Optuna keeps no
     intermediate values for those (`Trial.report` raises), and the pareto pruner and a
@@ -409,38 +417,36 @@ def own_study(study: optuna.Study, *, keep_places: bool = False) -> optuna.Study
     finds a trial's value by that position (`values_info.values[num]`, optuna 5.1): on
     a list without the history it read past the end (IndexError) or another trial's
     value. A WAITING trial has no value: no point, and no best, is drawn for it."""
-    import copy
 
     if not any(map(is_history, study.get_trials(deepcopy=False))):
         return study
-    view = copy.copy(study)
-    view.__class__ = _own_trials_class(keep_places)
-    return view
+    from tuner.compat.optuna import filtered_view
+
+    return filtered_view(study, _with_places if keep_places else _without_history)
 
 
-@lru_cache(maxsize=2)
-def _own_trials_class(keep_places: bool) -> type[optuna.Study]:
-    import optuna
+def _without_history(
+    trials: list[optuna.trial.FrozenTrial], every_state: bool
+) -> list[optuna.trial.FrozenTrial]:
+    """A trial list without the warm start's history."""
+    return own_trials(trials)
 
-    class OwnTrials(optuna.Study):
-        """A study whose trial lists (`get_trials`, `trials`, the cached ones) leave the
-        warm start's history out (or, the full list with `keep_places`, hold an empty
-        trial in its place)."""
 
-        def _get_trials(
-            self, deepcopy: bool = True, states: Any = None, use_cache: bool = False
-        ) -> list[optuna.trial.FrozenTrial]:
-            trials = super()._get_trials(deepcopy, states, use_cache)
-            if keep_places and states is None:
-                return [_empty_place(t) if is_history(t) else t for t in trials]
-            return own_trials(trials)
-
-    return OwnTrials
+def _with_places(
+    trials: list[optuna.trial.FrozenTrial], every_state: bool
+) -> list[optuna.trial.FrozenTrial]:
+    """The full trial list (every state) with an empty trial in each history trial's
+    place, so that a trial's number stays its index; a list by state leaves them out."""
+    if not every_state:
+        return own_trials(trials)
+    return [_empty_place(t) if is_history(t) else t for t in trials]
 
 
 def _empty_place(trial: optuna.trial.FrozenTrial) -> optuna.trial.FrozenTrial:
     """A trial of `trial`'s number with nothing in it: WAITING, no value, no params."""
     import optuna
+
+    from tuner.compat.optuna import trial_id
 
     return optuna.trial.FrozenTrial(
         number=trial.number,
@@ -453,5 +459,5 @@ def _empty_place(trial: optuna.trial.FrozenTrial) -> optuna.trial.FrozenTrial:
         user_attrs={},
         system_attrs={},
         intermediate_values={},
-        trial_id=trial._trial_id,
+        trial_id=trial_id(trial),
     )

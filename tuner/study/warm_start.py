@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tuner.compat.optuna import contains
 from tuner.errors import ConfigError
 from tuner.study import records, storage
 from tuner.study.records import SweepRecord
@@ -235,7 +236,7 @@ def fit(
         if not dist.low <= value <= dist.high:
             return {}, f"{name} out of range"
         internal = float(value)  # Optuna's internal form of a number
-        if not dist._contains(internal):
+        if not contains(dist, internal):
             whole = isinstance(dist, IntDistribution) and dist.step == 1
             return {}, f"{name} {'not a whole number' if whole else 'off the step'}"
         stored[name] = dist.to_external_repr(internal)

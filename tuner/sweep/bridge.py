@@ -1,6 +1,8 @@
-"""The driver-side record of a sweep: Ray trial ids ↔ Optuna trial numbers, and every
-event written once — to the study (the source of truth), to MLflow, to the progress
-display.
+"""The driver-side record of a sweep: Ray trial ids ↔ Optuna trial numbers, every event
+written once to the study (the source of truth), and the sweep's decisions — what to
+ask, whether to prune, how a trial ended (tuner/sweep/verdict.py), why the sweep stops
+(tuner/sweep/stop.py). What happened is then announced to the listeners
+(tuner/sweep/events.py): MLflow and the live display are two; the bridge knows neither.
 
 Ray calls its scheduler before its searcher for each result, so the scheduler's hook
 records the epoch here first (intermediate value in the study, metrics in MLflow), then
@@ -16,12 +18,11 @@ the pruner compares each epoch's value as reported either way.
 from __future__ import annotations
 
 import contextlib
-import enum
 import errno
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -32,37 +33,35 @@ from tuner.search.pareto import ParetoRule, should_prune
 from tuner.space.model import SweepSpec
 from tuner.study import records, storage
 from tuner.study.records import TrialRecord
+from tuner.sweep.events import Ended, Listener, Started
+from tuner.sweep.stop import Halt, Stop, after
 from tuner.sweep.trial_runner import (
     CONFIG,
     CPU,
     EPOCH,
-    FAILED,
     FOLDER,
     GPU,
     NODE,
     NUMBER,
     OBJECTIVE,
     PID,
-    REASON,
     RESUME,
     SCORED_BY,
     TRIAL_DIR,
 )
+from tuner.sweep.verdict import Ending, Facts, decide
 from tuner.timeline import mark
 
 if TYPE_CHECKING:
     import optuna
 
     from tuner.study.lock import SweepLock
-    from tuner.sweep.progress import Progress
-    from tuner.tracking.protocol import SweepTracker
 
 
 @dataclass
 class Running:
     number: int
     trial: optuna.trial.Trial
-    run_id: str | None
     config: dict[str, Any]
     last_epoch: int = 0
     last_value: float | None = None  # the first objective's
@@ -73,7 +72,8 @@ class Running:
     epoch_metrics: dict[int, dict[str, float]] = field(default_factory=dict)
     pruned: bool = False
     identified: bool = False
-    reason: str | None = None  # a failure the trial reported
+    failed: bool = False  # the trial reported its failure (see `failed`)
+    reason: str | None = None  # ... in one line
     # what the study already has of each epoch (resume): the objective's value, or every
     # objective's (several); a re-run reporting other values started over (see record)
     known: dict[int, tuple[float, ...]] = field(default_factory=dict)
@@ -109,32 +109,6 @@ class Counts:
         return self.before + sum(self.by_state.values())
 
 
-class Stop(enum.Enum):
-    """Why a sweep ends before its budget is spent. A resumable stop (the user's signal,
-    a lock another driver took, a full disk) leaves the running trials RUNNING in the
-    study for the next `tune run` to continue; the others fail them, with the reason."""
-
-    TIME_BUDGET = "time budget"
-    MAX_FAILURES = "max failures"
-    ENDED = "ended"  # Ray stopped with trials still running
-    SIGNAL = "signal"
-    SIGNAL_TWICE = "signal twice"
-    LOCK_LOST = "lock lost"
-    DISK_FULL = "disk full"
-    TRACKING = "tracking failed"  # MLflow's writes failed: the study is the truth, go on later
-
-    @property
-    def resumable(self) -> bool:
-        return self in (
-            Stop.SIGNAL,
-            Stop.SIGNAL_TWICE,
-            Stop.LOCK_LOST,
-            Stop.DISK_FULL,
-            Stop.TRACKING,
-        )
-
-
-VALUE_EPOCH_TAG = "value_epoch"  # the MLflow tag: the epoch whose value is the trial's
 DROPPED_STARTS = 3  # times a trial Ray drops before it starts is started again
 
 
@@ -143,15 +117,9 @@ def optuna_trial(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> optun
     too: Optuna's storages take user attributes at any state)."""
     import optuna
 
-    return optuna.trial.Trial(study, frozen._trial_id)
+    from tuner.compat.optuna import trial_id
 
-
-def _recorded_epochs(trial: optuna.trial.FrozenTrial, multi: bool) -> dict[int, tuple[float, ...]]:
-    """What the study has of each of a trial's epochs: the objective's value (one), or
-    every objective's (several: kept as trial attributes)."""
-    if multi:
-        return {epoch: tuple(v) for epoch, v in records.epoch_values(trial).items()}
-    return {epoch: (value,) for epoch, value in trial.intermediate_values.items()}
+    return optuna.trial.Trial(study, trial_id(frozen))
 
 
 def _same(recorded: tuple[float, ...], reported: list[float | None]) -> bool:
@@ -182,53 +150,22 @@ def died_reason(message: str, pid: int | None = None) -> str:
     )[:500]
 
 
-class _Guarded:
-    """The sweep's tracker, its failures turned into a resumable stop of the sweep
-    (`Bridge.tracking_failed`) instead of exceptions inside Ray's callbacks, which ended
-    the sweep and failed its running trials for good. MLflow is a cache of the study:
-    a trial left RUNNING is written again when `tune resume` runs it. After a failure
-    nothing more is sent (each call returns None)."""
-
-    def __init__(self, tracker: SweepTracker, bridge: Bridge):
-        self._tracker = tracker
-        self._bridge = bridge
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._tracker, name)
-        if not callable(method):
-            return method
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            if self._bridge.tracking is not None:
-                return None
-            try:
-                return method(*args, **kwargs)
-            except Exception as exc:
-                self._bridge.tracking_failed(exc)
-                return None
-
-        return call
-
-
 class Bridge:
     def __init__(
         self,
         spec: SweepSpec,
         study: optuna.Study,
         results: Path,
-        tracker: SweepTracker | None = None,
-        parent_run_id: str | None = None,
-        progress: Progress | None = None,
+        *,
+        listeners: Iterable[Listener] = (),
         lock: SweepLock | None = None,
     ):
         self.spec = spec
         self.study = study
         self.results = results
         self.trial_root = storage.trial_root(study, results)  # --trial-storage, kept in the study
-        self.tracker = cast("SweepTracker", _Guarded(tracker, self)) if tracker else None
-        self.tracking: BaseException | None = None  # the tracker's failure (stops the sweep)
-        self.parent_run_id = parent_run_id
-        self.progress = progress
+        # told what happened, in this order (the driver's: MLflow, then the live line)
+        self.listeners: list[Listener] = list(listeners)
         self.metric = spec.metric.name
         self.goal = spec.metric  # the one rule for a better value (the first objective)
         self.goals = spec.metrics  # every objective (several: a multi-objective study)
@@ -239,13 +176,8 @@ class Bridge:
         )
         self.running: dict[str, Running] = {}
         self.counts = Counts()
-        self.stop_kind: Stop | None = None  # why the sweep is ending early, if it is
-        self.stopping: str | None = None  # ... in words, for messages and trial reasons
-        self.signal = 2  # the signal that interrupted it (SIGINT, SIGTERM, SIGHUP)
-        self.hurry = False  # a second signal: stop at once, skip the plots
+        self.halt: Halt | None = None  # why the sweep is ending early, if it is
         self.lock = lock  # the sweep's SweepLock: checked before asking and telling
-        self.lost: str | None = None  # another driver took the sweep over: write nothing
-        self.full: BaseException | None = None  # a full disk (run_sweep raises it)
         if lock is not None:
             lock.on_lost = self.lose
         self.cpu = spec.resources.cpu  # per trial, as granted
@@ -280,15 +212,23 @@ class Bridge:
         self.resumed: list[int] = []
         self.retry: list[Running] = []  # trials whose worker died: run again first
 
-    def _parent(self) -> str:
-        """The sweep's parent run, for the tracker: the driver starts it before it makes a
-        Bridge with a tracker (passed on unchanged: unit tests' fake trackers take None)."""
-        return cast(str, self.parent_run_id)
+    @property
+    def stopping(self) -> str | None:
+        """Why the sweep is ending early, in words (None: it is not)."""
+        halt = self.halt
+        return halt.why if halt is not None else None
+
+    @property
+    def lost(self) -> str | None:
+        """Another driver took the sweep over (why): write nothing more."""
+        halt = self.halt
+        return halt.lost if halt is not None else None
 
     @property
     def interrupted(self) -> bool:
         """Stopped in a way that leaves unfinished trials RUNNING (see Stop)."""
-        return self.stop_kind is not None and self.stop_kind.resumable
+        halt = self.halt
+        return halt is not None and halt.resumable
 
     def stop(self, kind: Stop, why: str, *, signum: int | None = None) -> bool:
         """End the sweep early, for `why`; the one place the stop state changes (the
@@ -296,22 +236,29 @@ class Bridge:
         call it). The first reason stands, except that a resumable stop replaces one that
         is not (Ctrl-C after the time ran out still leaves trials resumable). A second
         signal also hurries the end (no plots). Returns whether the reason changed."""
+        return self._halt(kind, why, signum=signum)
+
+    def _halt(
+        self,
+        kind: Stop,
+        why: str,
+        *,
+        signum: int | None = None,
+        error: BaseException | None = None,
+        lost: bool = False,
+    ) -> bool:
         with self._lock:
-            if kind is Stop.SIGNAL_TWICE:
-                self.hurry = True
-            current = self.stop_kind
-            if current is not None and (current.resumable or not kind.resumable):
-                return False
-            self.stop_kind, self.stopping = kind, why
-            if signum is not None:
-                self.signal = signum
-            return True
+            before = self.halt
+            self.halt = after(before, kind, why, signum=signum, error=error, lost=lost)
+            changed = before is None or (before.kind, before.why) != (kind, why)
+            changed = changed and (self.halt.kind, self.halt.why) == (kind, why)
+            if changed:
+                self._announce("sweep_stopping", self.halt)
+            return changed
 
     def lose(self, why: str) -> None:
         """The sweep's lock is another driver's now: stop, leave everything as it is."""
-        with self._lock:
-            self.lost = self.lost or why
-            self.stop_kind, self.stopping = Stop.LOCK_LOST, why  # overrides any other
+        self._halt(Stop.LOCK_LOST, why, lost=True)
 
     def tracking_failed(self, exc: BaseException) -> None:
         """The tracker failed (the MLflow writer died again and again, its store broke):
@@ -320,15 +267,16 @@ class Bridge:
         if storage.disk_full(exc) is not None:
             self.stop_on_full_disk(exc)
             return
-        with self._lock:
-            self.tracking = self.tracking or exc
-        self.stop(Stop.TRACKING, "MLflow could not be written")
+        self._halt(Stop.TRACKING, "MLflow could not be written", error=exc)
 
     def stop_on_full_disk(self, exc: BaseException) -> None:
         """A full disk: stop, leaving the running trials resumable; run_sweep raises it."""
-        with self._lock:
-            self.full = self.full or exc
-        self.stop(Stop.DISK_FULL, "no space left on the disk")
+        self._halt(Stop.DISK_FULL, "no space left on the disk", error=exc)
+
+    def _announce(self, event: str, *args: Any) -> None:
+        """Tell every listener `event` (a method of tuner.sweep.events.Listener)."""
+        for listener in self.listeners:
+            getattr(listener, event)(*args)
 
     @contextlib.contextmanager
     def _fenced(self) -> Iterator[None]:
@@ -353,29 +301,13 @@ class Bridge:
         self.__dict__.update(state)
 
     def catch_up(self) -> int:
-        """Write to MLflow the finished trials it lacks, or has RUNNING: the study is the
-        truth, and MLflow's last writes for them failed (the sweep then stopped,
-        resumable) — each one's run with its config, the study's epochs, its state,
-        value and reason. Returns how many."""
-        if self.tracker is None or not self.finished:
-            return 0
-        with self._lock, self._fenced():
-            statuses = self.tracker.trial_statuses(self._parent()) or {}
-            behind = [t for t in self.finished if statuses.get(t.number, "RUNNING") == "RUNNING"]
-            self.finished = []
-            for frozen in behind:
-                record = TrialRecord.of(frozen)
-                run_id = self.tracker.start_trial(
-                    self._parent(), frozen.number, record.config or dict(frozen.params), {}
-                )
-                if run_id is None:  # (the tracker failed again: the sweep stops)
-                    return 0
-                self._replay_epochs(run_id, _recorded_epochs(frozen, self.spec.multi))
-                value = frozen.values[0] if frozen.values else None
-                if record.value_epoch is not None:
-                    self.tracker.set_tags(run_id, {VALUE_EPOCH_TAG: str(record.value_epoch)})
-                self.tracker.end_trial(run_id, frozen.state.name, value, record.reason)
-        return len(behind)
+        """Hand the trials earlier runs finished to the listeners whose record may lack
+        some (MLflow, when its last writes failed: see TrackerListener.catch_up), once,
+        before any trial runs. Returns how many they wrote."""
+        finished, self.finished = self.finished, []
+        names = [m.name for m in self.goals]
+        with self._lock:
+            return sum(listener.catch_up(finished, names) for listener in self.listeners)
 
     # --- asking -------------------------------------------------------------
     def budget_left(self) -> int:
@@ -407,7 +339,7 @@ class Bridge:
                 retries, dropped = again.retries, again.dropped
             elif self.stale:
                 frozen = self.stale.pop(0)
-                known = _recorded_epochs(frozen, self.spec.multi)
+                known = records.recorded_epochs(frozen, self.spec.multi)
                 trial = optuna_trial(self.study, frozen)
                 recorded = TrialRecord.of(frozen).config
                 if recorded is None:  # its record was torn: the recorded params are kept
@@ -433,18 +365,19 @@ class Bridge:
             number = trial.number
             mark("trial_asked", number=number)
             records.write_trial(trial, ray_trial_id=ray_trial_id)
-            run_id = None  # (the tracker's handle: its MLflow id is recorded at the end)
-            if self.tracker is not None:
-                run_id = self.tracker.start_trial(
-                    self._parent(), number, config, {"ray_trial_id": ray_trial_id}
-                )
-                if number in self.resumed:  # what MLflow lacks of its recorded epochs
-                    self._replay_epochs(run_id, known)  # (a writer lost them, say)
             self.running[ray_trial_id] = Running(
-                number, trial, run_id, config, known=known, retries=retries, dropped=dropped
+                number, trial, config, known=known, retries=retries, dropped=dropped
             )
-            if self.progress is not None:
-                self.progress.trial_started(number, dict(trial.params))
+            names = [m.name for m in self.goals]
+            started = Started(
+                number,
+                config,
+                dict(trial.params),
+                ray_trial_id,
+                resumed=number in self.resumed,
+                epochs={e: dict(zip(names, v, strict=True)) for e, v in sorted(known.items())},
+            )
+            self._announce("trial_started", started)
             faults.point("trial_start")
             directory = storage.trial_dir(self.trial_root, self.spec.name, number)
             return {
@@ -461,26 +394,38 @@ class Bridge:
         return None  # the fence refused a write: the lock is lost
 
     # --- results ------------------------------------------------------------
+    def failed(self, ray_trial_id: str, reason: str | None) -> None:
+        """The trial reported its failure (its objective raised; `reason` its one line):
+        `finish` fails it with that reason — unless it is a full disk, not the trial's
+        fault: the sweep stops, the trial left resumable."""
+        with self._lock:
+            entry = self.running.get(ray_trial_id)
+            if entry is None:
+                return
+            entry.failed, entry.reason = True, reason
+            if storage.says_disk_full(reason or ""):
+                entry.died = reason  # left RUNNING by finish: resumable
+                self.stop_on_full_disk(OSError(errno.ENOSPC, reason))
+
     def record(self, ray_trial_id: str, result: dict[str, Any]) -> bool:
-        """Record one reported epoch; returns True when the trial should be pruned."""
+        """Record one reported epoch: the objective's metrics, its `epoch` and tuner's own
+        `tuner_*` keys (where it runs: PID, NODE). Ray's keys are the Ray adapter's to drop.
+        Returns True when the trial should be pruned."""
         with self._lock, self._fenced():
             entry = self.running.get(ray_trial_id)
             if not self._holds(within=self.lock.heartbeat_s if self.lock else 0.0):
                 return False
-            if entry is None or FAILED in result:
-                if entry is not None:
-                    entry.reason = result.get(REASON)
-                    if storage.says_disk_full(entry.reason or ""):  # not the trial's fault
-                        entry.died = entry.reason  # left RUNNING by finish: resumable
-                        self.stop_on_full_disk(OSError(errno.ENOSPC, entry.reason))
+            if entry is None:
                 return False
             self._identify(entry, result)
             epoch = int(result.get(EPOCH, entry.last_epoch + 1))
-            names = self._names(result)
             metrics = {
                 k: float(v)
                 for k, v in result.items()
-                if k in names and isinstance(v, int | float) and not isinstance(v, bool)
+                if k != EPOCH
+                and not k.startswith("tuner_")  # (tuner's own: PID, NODE)
+                and isinstance(v, int | float)
+                and not isinstance(v, bool)
             }
             value = metrics.get(self.metric)
             replayed = epoch in entry.known  # a resumed trial re-reporting its checkpoint
@@ -507,10 +452,7 @@ class Bridge:
             entry.epoch_metrics[epoch] = metrics
             entry.last_epoch = epoch
             self.counts.epochs += 0 if replayed else 1
-            if self.tracker is not None and entry.run_id:
-                self.tracker.log_epoch(entry.run_id, epoch, metrics)
-            if self.progress is not None and value is not None:
-                self.progress.epoch(entry.number, epoch, value)
+            self._announce("epoch_recorded", entry.number, epoch, metrics, value)
             if replayed:
                 return False
             faults.point("epoch")
@@ -520,6 +462,7 @@ class Bridge:
                 prune = value is not None and entry.trial.should_prune()
             if prune:
                 entry.pruned = True
+                self._announce("trial_pruned", entry.number, epoch)
                 return True
             return False
         return False
@@ -536,31 +479,6 @@ class Bridge:
         ]
         return should_prune(vector, epoch, others, self.goals, self.pareto)
 
-    def _replay_epochs(self, run_id: str, known: dict[int, tuple[float, ...]]) -> None:
-        """The study's record of a resumed trial's epochs, to its MLflow run: the study is
-        the truth, MLflow a cache that may have lost the last writes before a kill (the
-        tracker skips the epochs the run has)."""
-        assert self.tracker is not None
-        names = [m.name for m in self.goals]
-        for epoch, values in sorted(known.items()):
-            self.tracker.log_epoch(run_id, epoch, dict(zip(names, values, strict=True)))
-
-    def _names(self, result: dict[str, Any]) -> set[str]:
-        """The objective's own metrics in a Ray result (not Ray's bookkeeping)."""
-        ray_keys = {
-            "training_iteration",
-            "time_this_iter_s",
-            "time_total_s",
-            "timestamp",
-            "time_since_restore",
-            "iterations_since_restore",
-            "pid",
-            "done",
-            EPOCH,
-            PID,
-        }
-        return {k for k in result if k not in ray_keys and not k.startswith(("config", "tuner_"))}
-
     def _identify(self, entry: Running, result: dict[str, Any]) -> None:
         if entry.identified:
             return
@@ -568,13 +486,14 @@ class Bridge:
         node, pid = result.get(NODE), result.get(PID)
         entry.pid = pid
         records.write_trial(entry.trial, node_id=node, pid=pid)
-        if self.tracker is not None and entry.run_id:
-            self.tracker.set_tags(entry.run_id, {"ray_node_id": str(node), "pid": str(pid)})
+        self._announce("trial_placed", entry.number, node, pid)
 
     def mark_pruned(self, ray_trial_id: str) -> None:
         with self._lock:
-            if ray_trial_id in self.running:
-                self.running[ray_trial_id].pruned = True
+            entry = self.running.get(ray_trial_id)
+            if entry is not None and not entry.pruned:
+                entry.pruned = True
+                self._announce("trial_pruned", entry.number, entry.last_epoch)
 
     def worker_died(self, ray_trial_id: str, error: BaseException | None) -> None:
         """Ray reports a trial's error: when its worker process died (killed, crashed,
@@ -601,108 +520,94 @@ class Bridge:
             entry.died = why
             entry.queued_dropped = not entry.identified and entry.dropped < DROPPED_STARTS
             entry.dropped += entry.queued_dropped
-        self.finish(ray_trial_id, None, True)
+        self.finish(ray_trial_id, error=True)
 
     # --- telling ------------------------------------------------------------
-    def finish(self, ray_trial_id: str, result: dict[str, Any] | None, error: bool) -> None:
-        """Tell the study how a trial ended: PRUNED, FAIL (with a reason) or COMPLETE."""
+    def finish(self, ray_trial_id: str, *, error: bool = False) -> None:
+        """Tell the study how a trial ended (`error`: Ray ended it with an error): the
+        verdict (tuner/sweep/verdict.py) carried out — PRUNED, FAIL (with a reason) or
+        COMPLETE told, or the trial run again, started over, or left RUNNING."""
         import optuna
 
-        State = optuna.trial.TrialState
         with self._lock, self._fenced():
             entry = self.running.pop(ray_trial_id, None)
             if entry is None or not self._holds():
                 return
-            result = result or {}
-            reason = None
-            died = error and entry.died and not (entry.pruned or self.interrupted)
-            if died and self._retry(entry):
+            scored = self._scored(entry)
+            verdict = decide(
+                Facts(
+                    errored=error,
+                    failed=entry.failed,
+                    reason=entry.reason,
+                    died=entry.died,
+                    dropped_again=entry.queued_dropped,
+                    retries=entry.retries,
+                    pruned=entry.pruned,
+                    restarted=entry.restarted,
+                    last_epoch=entry.last_epoch,
+                    scored=scored is not None,
+                    no_value=self._no_value_reason(entry),
+                ),
+                self.halt,
+                max_epochs=self.spec.budget.max_epochs,
+                max_retries=self.spec.budget.max_retries,
+            )
+            reason = verdict.reason
+            if verdict.ending is Ending.RERUN:
+                self._rerun(entry, cast(str, reason))
                 return
-            if entry.restarted is not None:
-                state = State.FAIL
-                reason = (
-                    f"run again, its objective started over (epoch {entry.restarted} "
-                    "reported with another value than recorded: no checkpoint in trial_dir "
-                    "to continue from); its config starts over as a new trial"
-                )
+            if verdict.ending is Ending.RESUMABLE:  # the next `tune run` continues it
+                self._keep(entry)
+                self._announce("trial_finished", Ended(entry.number, "RUNNING", reason=reason))
+                return
+            if verdict.ending is Ending.START_OVER:
                 self.study.enqueue_trial(
                     dict(entry.trial.params), user_attrs={records.TRIAL_RESTART_OF: entry.number}
                 )
                 self.restarts += 1
                 self.counts.restarted += 1
-            elif entry.pruned:
-                state = State.PRUNED
-                reason = f"pruned after epoch {entry.last_epoch}"
-            elif (error or FAILED in result) and not (entry.died and self.interrupted):
-                state = State.FAIL
-                reason = result.get(REASON) or entry.reason or entry.died or "the trial errored"
-                if entry.died and entry.retries:
-                    reason += f" (after {entry.retries} re-run{'s' * (entry.retries > 1)})"
-            elif self.stopping and (self.interrupted or self._timed_out_unscored(entry)):
-                # left RUNNING in the study: the next `tune run` continues it
-                self._record_run(entry)
-                if self.tracker is not None and entry.run_id:
-                    self.tracker.end_trial(
-                        entry.run_id, "INTERRUPTED", None, f"interrupted: {self.stopping}"
-                    )
-                if self.progress is not None:
-                    self.progress.trial_finished(entry.number, "RUNNING", None, self.stopping)
-                return
-            elif (
-                self.stop_kind is Stop.TIME_BUDGET
-                and entry.last_epoch < self.spec.budget.max_epochs
-            ):
-                # the sweep's own budget is not the trial's failure: it stands at its
-                # last epoch, with that value (it may be the best)
-                state = State.COMPLETE
-                reason = (
-                    f"stopped by the sweep's time budget after epoch {entry.last_epoch} "
-                    f"of {self.spec.budget.max_epochs}"
-                )
-            elif self.stopping and entry.last_epoch < self.spec.budget.max_epochs:
-                state = State.FAIL
-                reason = f"interrupted after epoch {entry.last_epoch}: {self.stopping}"
-            elif self._scored(entry) is None:
-                state = State.FAIL
-                reason = self._no_value_reason(entry)
-            else:
-                state = State.COMPLETE
+            state = optuna.trial.TrialState[
+                "FAIL" if verdict.ending is Ending.START_OVER else verdict.ending.value
+            ]
             if reason:
                 records.write_trial(entry.trial, reason=reason)
-            scored = self._scored(entry) if state == State.COMPLETE else None
+            if state != optuna.trial.TrialState.COMPLETE:
+                scored = None
             if scored is not None:  # the epoch the trial is told (its model's: see score)
                 records.write_trial(entry.trial, value_epoch=scored[0])
-            self._record_run(entry)
+            self._keep(entry)
             outside = self._check_constraints(entry, state, scored[0] if scored else None)
             value = scored[1] if scored is not None else None
             told: float | list[float] | None = value
-            if self.spec.multi and state == State.COMPLETE:
+            if self.spec.multi and state == optuna.trial.TrialState.COMPLETE:
                 told = entry.last_vector
             self.study.tell(entry.number, told, state=state)
-            shown = value  # (the live line shows an infeasible trial's value, and why)
-            if outside:
-                value = None  # kept in the study, never the best
             self._count(state.name)
-            if self.tracker is not None and entry.run_id:
-                if scored is not None:
-                    self.tracker.set_tags(entry.run_id, {VALUE_EPOCH_TAG: str(scored[0])})
-                self.tracker.end_trial(entry.run_id, state.name, value, reason)
-                if value is not None and self.goal.better(value, self._best):
-                    self.tracker.log_best(self._parent(), value, self.counts.finished)
-            best = None
-            if value is not None and self.goal.better(value, self._best):
-                self._best = value
-                best = (value, entry.number, dict(entry.trial.params))
-            if self.progress is not None:
-                front = None
-                if self.spec.multi:
-                    from tuner.study.ranking import front_summary
+            kept = None if outside else value  # (an infeasible one's: never the best)
+            best = kept is not None and self.goal.better(kept, self._best)
+            if best:
+                self._best = kept
+            front = None
+            if self.spec.multi:
+                from tuner.study.ranking import front_summary
 
-                    front = front_summary(self.study)
-                why = f"infeasible: outside {', '.join(outside)}" if outside else reason
-                self.progress.trial_finished(
-                    entry.number, state.name, shown, why, best=best, front=front
-                )
+                front = front_summary(self.study)
+            self._announce(
+                "trial_finished",
+                Ended(
+                    entry.number,
+                    state.name,
+                    value,  # (an infeasible trial's too: the live line shows it, and why)
+                    reason,
+                    value_epoch=scored[0] if scored is not None else None,
+                    feasible=None if outside is None else not outside,
+                    outside=outside or (),
+                    best=best,
+                    params=dict(entry.trial.params),
+                    finished=self.counts.finished,
+                    front=front,
+                ),
+            )
             faults.point("trial_end")
 
     def _scored_by(self) -> dict[str, str] | None:
@@ -731,13 +636,6 @@ class Bridge:
                 best = (epoch, value)
         return best
 
-    def _timed_out_unscored(self, entry: Running) -> bool:
-        """A trial the time budget stopped before it reported a value: nothing to score
-        it by, so it stays RUNNING for `tune resume` to run (not a failure of its own)."""
-        if self.stop_kind is not Stop.TIME_BUDGET:
-            return False
-        return self._scored(entry) is None
-
     def _no_value_reason(self, entry: Running) -> str:
         """Why a trial that ended has no objective value: it never reported the metric,
         or reported it only as NaN (undefined: an AUC over rows of one class)."""
@@ -753,50 +651,40 @@ class Bridge:
             )
         return f"it never reported {', '.join(m.name for m in self.goals)}"
 
-    def _check_constraints(self, entry: Running, state: Any, epoch: int | None) -> list[str]:
+    def _check_constraints(self, entry: Running, state: Any, epoch: int | None) -> list[str] | None:
         """Each constraint's violation on the trial (before it is told: the sampler reads
         them from the trial), at the `epoch` whose value is the trial's (the model it
-        exports), else (pruned) at its last; its feasibility in MLflow too. Returns the
-        constraints it lies outside (none: feasible)."""
+        exports), else (pruned) at its last. Returns the constraints it lies outside
+        (none: feasible), or None when none were checked."""
         if not self.spec.constraints or state.name not in ("COMPLETE", "PRUNED"):
-            return []
+            return None
         # (a metric that epoch lacks, or one an earlier run reported: as last seen)
         metrics = {**entry.last_metrics, **entry.epoch_metrics.get(epoch or 0, {})}
         violations = {
             c.describe(): c.violation(metrics.get(c.metric)) for c in self.spec.constraints
         }
         records.write_violations(entry.trial, violations)
-        outside = [name for name, v in violations.items() if v > 0]
-        if self.tracker is not None and entry.run_id:
-            self.tracker.set_tags(entry.run_id, {"feasible": str(not outside).lower()})
-        return outside
+        return [name for name, v in violations.items() if v > 0]
 
-    def _record_run(self, entry: Running) -> None:
-        """The trial's MLflow run id in the study, while the trial can still take it (the
-        tracker may create the run after the trial started: see tuner/tracking/writer.py)."""
-        if self.tracker is not None and entry.run_id:
-            records.write_trial(entry.trial, run_id=self.tracker.run_id(entry.run_id))
+    def _keep(self, entry: Running) -> None:
+        """What the listeners keep with the trial in the study (the MLflow run id), while
+        the trial can still take it: just before it is told."""
+        kept: dict[str, Any] = {}
+        for listener in self.listeners:
+            kept.update(listener.trial_ending(entry.number))
+        if kept:
+            records.write_trial(entry.trial, **kept)
 
-    def _retry(self, entry: Running) -> bool:
+    def _rerun(self, entry: Running, note: str) -> None:
         """Queue a trial whose worker died for a re-run under the same number and config
-        (it resumes from its checkpoint), while budget.max_retries allows; one Ray dropped
-        before it started (`dropped`) is queued again without counting as a re-run."""
-        if self.stopping:
-            return False
-        if entry.queued_dropped:
-            note = f"{entry.died}; starting it again"
-        elif entry.retries < self.spec.budget.max_retries:
+        (it resumes from its checkpoint); one Ray dropped before it started (`dropped`)
+        is queued again without counting as a re-run (budget.max_retries)."""
+        if not entry.queued_dropped:
             entry.retries += 1
             records.write_trial(entry.trial, retries=entry.retries)
-            limit = self.spec.budget.max_retries
-            note = f"{entry.died}; re-running it ({entry.retries} of {limit})"
-        else:
-            return False
-        entry.reason, entry.identified = None, False
+        entry.failed, entry.reason, entry.identified = False, None, False
         self.retry.append(entry)
-        if self.progress is not None:
-            self.progress.trial_finished(entry.number, "RUNNING", None, note)
-        return True
+        self._announce("trial_requeued", entry.number, note)
 
     def close(self) -> None:
         """Settle the trials Ray stopped without reporting their end (the sweep stopped):
@@ -809,10 +697,10 @@ class Bridge:
                     entry.retries -= 1  # counted when queued; this one never ran
                     records.write_trial(entry.trial, retries=entry.retries)
                 self.running[f"retry-{entry.number}"] = entry
-                self.finish(f"retry-{entry.number}", None, True)
+                self.finish(f"retry-{entry.number}", error=True)
             self.retry.clear()
             for ray_trial_id in list(self.running):
-                self.finish(ray_trial_id, None, False)
+                self.finish(ray_trial_id)
 
     def _count(self, state: str) -> None:
         self.counts.by_state[state] = self.counts.by_state.get(state, 0) + 1

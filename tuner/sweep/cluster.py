@@ -133,22 +133,14 @@ def _bounded_tries(ray: Any) -> Iterator[None]:
     own = key not in os.environ
     if own:
         os.environ[key] = GCS_TRIES
-    services: Any = getattr(getattr(ray, "_private", None), "services", None)
-    find = getattr(services, "get_node_to_connect_for_driver", None)
-    if find is not None:
+    from tuner.compat.ray import bounded_node_wait
 
-        def bounded(*args: Any, **kwargs: Any) -> Any:
-            kwargs.setdefault("timeout_seconds", NODE_WAIT_S)
-            return find(*args, **kwargs)
-
-        services.get_node_to_connect_for_driver = bounded
     try:
-        yield
+        with bounded_node_wait(ray, NODE_WAIT_S):
+            yield
     finally:
         if own:
             os.environ.pop(key, None)
-        if find is not None:
-            services.get_node_to_connect_for_driver = find
 
 
 class _Kept:

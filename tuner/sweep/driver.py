@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
+from tuner.compat.optuna import storage_of
+from tuner.compat.ray import temp_dir_option
 from tuner.redact import mask_text, strip_credentials
 from tuner.space.model import SweepSpec
 from tuner.study import records, storage
@@ -208,7 +210,7 @@ def _start_local(
 
     temp = local_ray.temp_dir(sweep) if sweep is not None else None
     if temp is not None:
-        options["_temp_dir"] = str(temp)
+        options.update(temp_dir_option(str(temp)))
     with _hangup_spared():
         context = ray.init(address="local", num_cpus=num_cpus, **options)
     session = Path(context.address_info["session_dir"])
@@ -256,19 +258,9 @@ def _hangup_spared() -> Iterator[None]:
 def _mask_ray_entrypoint() -> None:
     """Ray keeps the driver's command line in the cluster's job table (dashboard, `ray
     list jobs`): keep it there without the passwords of --storage/--tracking-uri."""
-    try:
-        from ray._private import utils
-    except ImportError:  # pragma: no cover - a Ray without it records nothing to mask
-        return
-    original = getattr(utils, "get_entrypoint_name", None)
-    if original is None or getattr(original, "tuner_masked", False):
-        return
+    from tuner.compat.ray import mask_entrypoint
 
-    def masked() -> str:
-        return mask_text(original())
-
-    masked.tuner_masked = True  # type: ignore[attr-defined]
-    utils.get_entrypoint_name = masked
+    mask_entrypoint(mask_text)
 
 
 def _worker_env(path: list[str]) -> dict[str, str]:
@@ -408,14 +400,14 @@ def _stopper(bridge: Bridge, time_budget: float | None) -> Any:
             return False
 
         def stop_all(self) -> bool:
-            if bridge.stop_kind is not None:
+            if bridge.halt is not None:
                 return True
             if time_budget is not None and time.monotonic() - bridge.started >= time_budget:
                 bridge.stop(Stop.TIME_BUDGET, "the sweep's time budget ran out")
             elif bridge.too_many_failures():
                 failed = bridge.counts.failed
                 bridge.stop(Stop.MAX_FAILURES, f"{failed} trials failed (budget.max_failures)")
-            return bridge.stop_kind is not None
+            return bridge.halt is not None
 
     return BudgetStopper()
 
@@ -630,7 +622,7 @@ def _discard(study: optuna.Study, url: str, folder: Path | None) -> None:
 
     if not url.startswith("journal:"):
         with contextlib.suppress(Exception):
-            optuna.delete_study(study_name=study.study_name, storage=study._storage)
+            optuna.delete_study(study_name=study.study_name, storage=storage_of(study))
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -729,6 +721,7 @@ def _run_locked(
     tune: Any,
     lock: SweepLock | None = None,
 ) -> Outcome:
+    from tuner.sweep.listeners import ProgressListener, TrackerListener
     from tuner.sweep.progress import Progress
     from tuner.sweep.ray_adapters import PrunerScheduler, StudySearcher, TrialWatch
     from tuner.sweep.trial_runner import NUMBER, trainable
@@ -755,7 +748,10 @@ def _run_locked(
         concurrency=spec.trials_at_once,  # (the remaining-time estimate)
     )
     progress.load(study)
-    bridge = Bridge(spec, study, results, tracker, parent, progress, lock)
+    bridge = Bridge(spec, study, results, lock=lock)  # its listeners: MLflow, the live line
+    if tracker is not None:
+        bridge.listeners.append(TrackerListener(tracker, parent, bridge.tracking_failed))
+    bridge.listeners.append(ProgressListener(progress))
     bridge.trial_root = root  # (as decided above: --trial-storage wins over the record)
     caught = bridge.catch_up()
     if caught:
@@ -811,10 +807,11 @@ def _run_locked(
             mark("fit_end")
             if bridge.interrupted:
                 status = "KILLED"
-            if bridge.full is not None:  # a full disk, caught where Ray would swallow it
-                raise bridge.full
-            if bridge.tracking is not None:  # MLflow failed: the trials stay resumable
-                raise _tracking_failed(spec.name, bridge.tracking)
+            halt = bridge.halt
+            if halt is not None and halt.full is not None:  # a full disk, caught where Ray
+                raise halt.full  # would swallow it
+            if halt is not None and halt.tracking is not None:  # MLflow failed: the trials
+                raise _tracking_failed(spec.name, halt.tracking)  # stay resumable
         except KeyboardInterrupt:
             bridge.stop(Stop.SIGNAL_TWICE, "interrupted (Ctrl-C twice)")
             status = "KILLED"
@@ -980,7 +977,8 @@ def _finish(
     directory = storage.sweep_dir(results, spec.name)
     board = write_leaderboard(study, directory / "leaderboard.csv")
     front = write_front(study, directory / "pareto_front.csv")  # several metrics only
-    quick = status == "KILLED" and bridge.hurry
+    halt = bridge.halt
+    quick = status == "KILLED" and halt is not None and halt.hurry
     plots: list[Path] = []
     cut: KeyboardInterrupt | None = None
     if options.plots and not quick:
@@ -996,7 +994,7 @@ def _finish(
                 flush=True,
             )
     url = None
-    if tracker is not None and parent is not None and bridge.tracking is None:
+    if tracker is not None and parent is not None and (halt is None or halt.tracking is None):
         tracker.end_sweep(parent, status, [board, *([front] if front else []), *plots])
         server = tracker.tracking_uri.startswith(("http://", "https://"))
         url = tracker.runs_url(strip_credentials(tracker.tracking_uri) if server else UI_BASE)
@@ -1017,7 +1015,7 @@ def _finish(
         runs_url=url,
         stopped=bridge.stopping,
         interrupted=bridge.interrupted,
-        exit_code=128 + bridge.signal if bridge.interrupted else 0,
+        exit_code=128 + halt.signal if halt is not None and halt.resumable else 0,
         metric=spec.metric.name,
         front=front,
     )

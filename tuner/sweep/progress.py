@@ -12,9 +12,9 @@ import time
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
-from tuner.cli.render import _cut, fmt_duration, fmt_front, fmt_params, fmt_value
 from tuner.study.ranking import finite, objective_value
 from tuner.study.status import remaining_estimate
+from tuner.text import cut, fmt_duration, fmt_front, fmt_params, fmt_value
 
 if TYPE_CHECKING:
     import optuna
@@ -252,7 +252,7 @@ class Progress:
 
     def _draw(self) -> None:
         columns = shutil.get_terminal_size((100, 24)).columns
-        line = _cut(self._status_line(), max(columns - 1, 20))
+        line = cut(self._status_line(), max(columns - 1, 20))
         self._write(f"\r{line}\x1b[K")
         self._drawn_at = self._clock()
         self._dirty = False

@@ -9,6 +9,12 @@
   searchers, and the pruner must see this epoch), then asks the pruner and stops the
   trial when it says so. With `scheduler: asha`, Ray's ASHA decides instead, and a trial
   it stops is recorded PRUNED all the same.
+
+Here Ray's results become tuner's plain data: a failure the trainable reported
+(tuner/sweep/trial_runner.py sends it as its last result: raising would make Ray discard
+the reused worker process) is handed on as a failure (`Bridge.failed`), and an epoch's
+result loses the keys Ray adds to every result (`tuner.compat.ray.result_keys`) before
+the bridge records it.
 """
 
 from __future__ import annotations
@@ -21,9 +27,17 @@ from ray.tune import Callback
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
+from tuner.compat.ray import result_keys
 from tuner.study import storage
 from tuner.sweep.bridge import Bridge
-from tuner.sweep.trial_runner import FAILED
+from tuner.sweep.trial_runner import FAILED, REASON
+
+
+def reported(result: dict[str, Any]) -> dict[str, Any]:
+    """What the trial reported in a Ray result: without the keys Ray adds to each (its
+    iteration counters, clocks, host, config), by Ray's own list of them."""
+    ray_keys = result_keys()
+    return {k: v for k, v in result.items() if k not in ray_keys and not k.startswith("config/")}
 
 
 class StudySearcher(Searcher):
@@ -56,7 +70,9 @@ class StudySearcher(Searcher):
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
         try:
-            self.bridge.finish(trial_id, result, error)
+            if result and FAILED in result:  # (the scheduler saw it first, as a rule)
+                self.bridge.failed(trial_id, result.get(REASON))
+            self.bridge.finish(trial_id, error=error)
         except Exception as exc:  # Ray logs it with a traceback and goes on: stop instead
             if not storage.disk_full(exc):
                 raise
@@ -79,9 +95,10 @@ class PrunerScheduler(FIFOScheduler):
             self.inner.on_trial_add(tune_controller, trial)
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
-        prune = self.bridge.record(trial.trial_id, result)
         if FAILED in result:
+            self.bridge.failed(trial.trial_id, result.get(REASON))
             return TrialScheduler.CONTINUE  # the trial is ending on its own
+        prune = self.bridge.record(trial.trial_id, reported(result))
         if self.inner is not None and not prune:
             decision = self.inner.on_trial_result(tune_controller, trial, result)
             if decision == TrialScheduler.STOP:

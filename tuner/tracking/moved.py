@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import sys
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,10 +88,9 @@ def _forget_cached_locations() -> None:
     """MLflow caches each run's artifact repository (by run id, for the process): one
     cached before the move (MLflow used in this process already) would still write to the
     old folder."""
-    utils = sys.modules.get("mlflow.tracking._tracking_service.utils")
-    cache = getattr(utils, "_artifact_repos_cache", None)
-    if cache is not None and hasattr(cache, "clear"):
-        cache.clear()
+    from tuner.compat.mlflow import forget_artifact_repositories
+
+    forget_artifact_repositories()
 
 
 def _moves(connection: sqlite3.Connection, root: Path) -> list[Moved]:

@@ -179,19 +179,9 @@ def requirement(dist: str) -> str:
 @contextmanager
 def _tracking_uri(uri: str) -> Iterator[None]:
     """MLflow's fluent API pointed at `uri` for the block (its global tracking URI)."""
-    import mlflow
+    from tuner.compat.mlflow import use_tracking_uri
 
-    try:
-        from mlflow.tracking._tracking_service.utils import _use_tracking_uri
-    except ImportError:  # a private helper (MLflow 3.17 has it): do what it does
-        previous = mlflow.get_tracking_uri()
-        mlflow.set_tracking_uri(uri)
-        try:
-            yield
-        finally:
-            mlflow.set_tracking_uri(previous)
-        return
-    with _use_tracking_uri(uri):
+    with use_tracking_uri(uri):
         yield
 
 

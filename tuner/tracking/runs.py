@@ -566,7 +566,9 @@ def _fast_sqlite(client: Any) -> None:
     try:
         from sqlalchemy import event, text
 
-        engine = client._tracking_client.store.engine
+        from tuner.compat.mlflow import store_engine
+
+        engine = store_engine(client)
 
         def on_connect(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()

@@ -37,7 +37,6 @@ from pathlib import Path
 import numpy as np
 
 from tuner.errors import ConfigError, DataError
-from tuner.space.yaml_file import suggest
 from tuner.tabular.data.dates import (
     DAY_PARTS,
     FORMATS,
@@ -50,6 +49,7 @@ from tuner.tabular.data.dates import (
 from tuner.tabular.data.schema import DateColumn
 from tuner.tabular.data.sources import check_file
 from tuner.tabular.data.table import FLOAT32_MAX, MISSING_TOKENS, Table, few, not_finite
+from tuner.text import suggest
 
 
 def _suggest(name: str, names: Sequence[str]) -> str | None:

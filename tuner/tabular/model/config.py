@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from tuner.errors import ConfigError
-from tuner.space.yaml_file import suggest
 from tuner.tabular.data.schema import Schema, load_schema
+from tuner.text import suggest
 
 _SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas" / "trial.schema.json"
 OPTIMIZERS = ("sgd", "adadelta", "adagrad", "adam", "ftrl", "rmsprop")

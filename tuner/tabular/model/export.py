@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuner.atomic import staged_dir, write_text_atomic
+from tuner.compat.keras import without_default_signature
 from tuner.tabular.data.schema import Schema
 from tuner.tabular.model.names import feature_keys
 
@@ -109,7 +110,7 @@ def export_model(built: Built, schema: Schema, cfg: dict[str, Any], directory: P
             if any(f.kind == "sparse" for f in schema.features):
                 # Keras would also trace a default signature with dense specs for the sparse
                 # inputs, which fails; ours above is the one that serves them
-                model.__class__ = type(cls.__name__, (cls,), {"_default_save_signature": None})
+                without_default_signature(model)
             archive.write_out(str(tmp), verbose=False)
             info = {
                 "signature": SIGNATURE,

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner import faults
+from tuner.compat.keras import seed_generators
 from tuner.errors import ConfigError, DataError
 from tuner.space.model import Metric
 from tuner.space.yaml_file import dump_yaml
@@ -99,7 +100,7 @@ def say_undefined(metrics: dict[str, float], said: set[str]) -> None:
 def _seed_dropout(model: Any, seed: int, epoch: int) -> None:
     """Dropout masks of an epoch depend on (seed, epoch) only, not on what ran before."""
     for i, layer in enumerate(model.layers):
-        for j, generator in enumerate(getattr(layer, "_seed_generators", [])):
+        for j, generator in enumerate(seed_generators(layer)):
             digest = hashlib.sha256(f"{seed}:{epoch}:{i}:{j}".encode()).digest()
             start = int.from_bytes(digest[:6], "big")
             generator.state.assign(tf.constant([start, 0], dtype=generator.state.dtype))
