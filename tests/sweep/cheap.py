@@ -47,7 +47,9 @@ def _train(config: dict[str, Any], report, trial_dir: Path) -> dict[str, Any]:
     """`checkpoint: false`: keeps no checkpoint (a run again starts from epoch 1);
     `jitter`: each run of the trial adds that much more to every score (a run again
     reports other values, deterministically). `meet`: a folder where each trial waits
-    until trials in two worker processes have started (concurrency, under any load)."""
+    until trials in two worker processes have started (concurrency, under any load).
+    `hold`: a file while which trials numbered `hold_from` or above wait before their
+    second epoch (a test's sweep is still running when the test acts, under any load)."""
     x = float(config.get("x", 0.5))
     trial_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = trial_dir / "checkpoint.json"
@@ -68,7 +70,10 @@ def _train(config: dict[str, Any], report, trial_dir: Path) -> dict[str, Any]:
             if time.monotonic() > deadline:
                 break
             time.sleep(0.05)
+    held = config.get("hold") and int(trial_dir.name) >= int(config.get("hold_from", 0))
     for epoch in range(len(history) + 1, int(config.get("epochs", 3)) + 1):
+        while held and epoch > 1 and Path(config["hold"]).exists():
+            time.sleep(0.05)
         time.sleep(float(config.get("sleep", 0.0)))
         if config.get("fail_at") == epoch or (config.get("fail_if_x_above", math.inf) < x):
             raise RuntimeError(f"planned failure at epoch {epoch} (x={x})")

@@ -140,16 +140,27 @@ def _wait_for(proc: subprocess.Popen, text: str) -> str:
 
 @pytest.mark.timeout(420)
 def test_ctrl_c_once_and_twice_then_resume(tmp_path: Path) -> None:
-    # epochs of 1 s: the sweep is still running after the refused second driver's ~3 s
-    space = write(tmp_path / "slow.yaml", SPACE.format(trials=6, sleep=1.0))
+    # trials 2 and on wait before their second epoch while `hold` exists: the sweep is
+    # still running after the refused second driver, however long that one takes
+    hold = tmp_path / "hold"
+    hold.touch()
+    text = SPACE.format(trials=6, sleep=1.0).replace(
+        "fixed: {sleep: 1.0}", f"fixed: {{sleep: 1.0, hold: '{hold}', hold_from: 2}}"
+    )
+    space = write(tmp_path / "slow.yaml", text)
     results = tmp_path / "results"
 
     proc = _start(space, results)
     _wait_for(proc, "COMPLETE")
+    held = results / "slow" / "trials" / "2" / "epochs.log"
+    deadline = time.monotonic() + 120
+    while not held.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)  # (trial 2 trained its first epoch and waits)
     second = _tune("run", space, "--results", results, "-q")  # a second driver is refused
     assert second.returncode == 2
     assert "already running" in second.stderr and f"pid {proc.pid}" in second.stderr
     os.killpg(proc.pid, signal.SIGINT)
+    hold.unlink()  # (the running trials end their current epoch, then stop)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, out
     assert "stopping after the running trials' current epoch" in out
