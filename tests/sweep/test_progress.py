@@ -53,11 +53,11 @@ def test_progress_plain_lines() -> None:
     feed(progress, clock)
     assert stream.getvalue().splitlines() == [
         "trial 0 COMPLETE val_auc=0.9000 (best 0.9000 #0) "
-        "[1/20 done, 1 running, 0 pruned, 0 failed, 12s elapsed, ~3m48s left]",
+        "[1/20 done, 1 running, 12s elapsed, ~3m48s left]",
         "trial 1 PRUNED at epoch 2 val_auc=0.6000: pruned at epoch 2 (best 0.9000 #0) "
-        "[1/20 done, 0 running, 1 pruned, 0 failed, 12s elapsed]",
+        "[2/20 done (1 pruned), 0 running, 12s elapsed]",
         "trial 2 FAIL after 1 epoch: ValueError: loss diverged (best 0.9000 #0) "
-        "[1/20 done, 0 running, 1 pruned, 1 failed, 1m12s elapsed]",
+        "[3/20 done (1 pruned, 1 failed), 0 running, 1m12s elapsed]",
     ]
 
 
@@ -66,7 +66,7 @@ def test_progress_quiet() -> None:
     progress = Progress(20, "val_auc", stream=stream, quiet=True, clock=clock)
     feed(progress, clock)
     assert stream.getvalue() == ""
-    assert progress.counts == {"done": 1, "pruned": 1, "failed": 1}
+    assert progress.counts == {"complete": 1, "pruned": 1, "failed": 1}
 
 
 def test_progress_terminal_redraws(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,7 +80,7 @@ def test_progress_terminal_redraws(monkeypatch: pytest.MonkeyPatch) -> None:
     assert out.count("\n") == 2
     assert "trial 2 FAIL after 1 epoch: ValueError: loss diverged" in out
     last = out.rstrip("\n").rsplit("\r", 1)[-1]
-    assert last.startswith("trials 1/20 done · 0 running · 1 pruned · 1 failed · 1m12s elapsed")
+    assert last.startswith("trials 3/20 done (1 pruned, 1 failed) · 0 running · 1m12s elapsed")
     assert "best loss=0.9000 #0 (optimizer=adam learning_rate=0.01)" in last
     assert progress._ticker is not None and not progress._ticker.is_alive()
 
@@ -125,7 +125,7 @@ def test_progress_shows_the_best_it_is_told_from_many_threads() -> None:
     for t in threads:
         t.join()
     progress.close()
-    assert progress.counts["done"] == 100
+    assert progress.counts["complete"] == 100
     assert progress.best is not None and progress.best[:2] == (0.0, 0)
     lines = stream.getvalue().splitlines()
     assert len(lines) == 100 and all(line.startswith("trial ") for line in lines)
@@ -135,5 +135,5 @@ def test_progress_shows_the_best_it_is_told_from_many_threads() -> None:
 def test_progress_load(study: Any) -> None:
     progress = Progress(10, "val_auc", stream=io.StringIO())
     progress.load(study)
-    assert progress.counts == {"done": 3, "pruned": 2, "failed": 1}
+    assert progress.counts == {"complete": 3, "pruned": 2, "failed": 1}
     assert progress.best is not None and progress.best[1] == 1

@@ -57,7 +57,7 @@ class Progress:
         self._running: dict[int, float] = {}  # number → when it started
         self._epochs: dict[int, int] = {}
         self._last: dict[int, float] = {}
-        self.counts = {"done": 0, "pruned": 0, "failed": 0}
+        self.counts = {"complete": 0, "pruned": 0, "failed": 0}
         self._durations: list[float] = []
         # value, number, params: the sweep's best as the bridge (which owns it) last said
         self.best: tuple[float, int, dict[str, Any]] | None = None
@@ -184,19 +184,20 @@ class Progress:
     # -- internals (called with the lock held)
 
     def _count(self, state: str) -> None:
-        key = {"COMPLETE": "done", "PRUNED": "pruned", "FAIL": "failed"}.get(state)
+        key = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}.get(state)
         if key is not None:
             self.counts[key] += 1
 
     def _summary(self, sep: str) -> str:
+        # "done" is every finished trial, the budget's unit (a sweep that prunes most
+        # of its trials is near its end, not at a fraction of it); how many of them
+        # were pruned or failed follows
         of = f"/{self.total}" if self.total is not None else ""
-        parts = [
-            f"{self.counts['done']}{of} done",
-            f"{len(self._running)} running",
-            f"{self.counts['pruned']} pruned",
-            f"{self.counts['failed']} failed",
-            f"{fmt_duration(self.elapsed())} elapsed",
-        ]
+        done = f"{sum(self.counts.values())}{of} done"
+        ended = [f"{self.counts[k]} {k}" for k in ("pruned", "failed") if self.counts[k]]
+        if ended:
+            done += f" ({', '.join(ended)})"
+        parts = [done, f"{len(self._running)} running", f"{fmt_duration(self.elapsed())} elapsed"]
         remaining = self.remaining()
         if remaining is not None and len(self._running) + sum(self.counts.values()):
             parts.append(f"~{fmt_duration(remaining)} left")
