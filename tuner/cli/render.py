@@ -243,6 +243,30 @@ def render_best(table_data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_mattered(
+    metric: str,
+    best_params: Mapping[str, Any],
+    spread: Any = None,
+    importances: Mapping[str, float] | None = None,
+) -> list[str]:
+    """`tune run`'s closing lines on what the sweep showed: the best trial's params, the
+    spread of the complete trials (best, median, worst) and each param's importance
+    (`spread`: a tuner.study.summary.Spread)."""
+    lines = []
+    if best_params:
+        lines.append(f"  params: {fmt_params(best_params)}")
+    if spread is not None:
+        lines.append(
+            f"spread of the {spread.complete} complete trials: {metric} best "
+            f"{fmt_value(spread.best)}, median {fmt_value(spread.median)}, "
+            f"worst {fmt_value(spread.worst)}"
+        )
+    if importances:
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in importances.items())
+        lines.append(f"what mattered (param importance for {metric}): {shares}")
+    return lines
+
+
 def fmt_front(front: Mapping[str, Any]) -> str:
     """`front 4 trials · best val_auc 0.9912 #3 · best predict_ms 0.41 #7`: the Pareto
     front's size and each objective's extreme on it."""

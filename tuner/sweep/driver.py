@@ -36,6 +36,7 @@ from tuner.trial import objective_name
 if TYPE_CHECKING:
     import optuna
 
+    from tuner.study.summary import Spread
     from tuner.study.warm_start import Source
     from tuner.tracking.protocol import SweepTracker
 
@@ -95,6 +96,11 @@ class Outcome:
     exit_code: int = 0  # 128 + the signal that interrupted it (130 Ctrl-C, 143 SIGTERM)
     metric: str = "value"  # the metric best_value is of
     front: Path | None = None  # several metrics: the Pareto front's CSV
+    # what mattered (tuner/study/summary.py): the best trial's params, the spread of the
+    # complete trials' values, each param's importance
+    best_params: dict[str, Any] = field(default_factory=dict)
+    spread: Spread | None = None
+    importances: dict[str, float] = field(default_factory=dict)
 
 
 UI_BASE = "http://127.0.0.1:5000"  # where `tune ui` serves
@@ -976,6 +982,7 @@ def _finish(
     from tuner.study.leaderboard import write_front, write_leaderboard
     from tuner.study.plots import write_plots
     from tuner.study.ranking import best_trial, objective_value
+    from tuner.study.summary import importances, spread
 
     directory = storage.sweep_dir(results, spec.name)
     board = write_leaderboard(study, directory / "leaderboard.csv")
@@ -1020,4 +1027,7 @@ def _finish(
         exit_code=128 + bridge.signal if bridge.interrupted else 0,
         metric=spec.metric.name,
         front=front,
+        best_params=dict(best.params) if best else {},
+        spread=None if spec.multi else spread(study),  # (a front has its own summary)
+        importances={} if spec.multi else importances(study),
     )
