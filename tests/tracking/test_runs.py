@@ -113,6 +113,7 @@ def test_parent_and_three_trials(where, flush_seconds):
     assert t.runs_url("http://127.0.0.1:5000/") == (
         f"http://127.0.0.1:5000/#/experiments/{p.info.experiment_id}/runs"
         "?orderByKey=metrics.%60val_auc%60&orderByAsc=false&compareRunsMode=CHART"
+        "&workflowType=machine_learning"
     )
     # a model-training experiment (not MLflow's GenAI mode); the parent says what it
     # searched, its budget and its best trial

@@ -99,6 +99,7 @@ def test_tune_ui_prints_the_runs_page_and_stops_on_ctrl_c(tmp_path, monkeypatch,
         url = (
             f"http://127.0.0.1:{port}/#/experiments/{tracker.experiment_id}/runs"
             "?orderByKey=metrics.%60val_loss%60&orderByAsc=true&compareRunsMode=CHART"
+            "&workflowType=machine_learning"
         )
         assert f"MLflow UI: {url}\n" in lines, "".join(lines)
         assert get(f"http://127.0.0.1:{port}/") == 200

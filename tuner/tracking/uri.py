@@ -74,9 +74,10 @@ def runs_url(
     experiment is its GenAI overview); the UI's root when there is no experiment.
 
     With the sweep's `metric`, the page opens on the comparison: the runs sorted by it,
-    best first, beside their charts (`?orderByKey=metrics.`<metric>`&orderByAsc=...&
-    compareRunsMode=CHART`, the run page's own URL state in MLflow 3.x). Without it the
-    page shows one collapsed parent row and no metric column."""
+    best first, beside their charts, the sidebar in its model-training mode
+    (`?orderByKey=metrics.`<metric>`&orderByAsc=...&compareRunsMode=CHART&workflowType=
+    machine_learning`, the page's own URL state in MLflow 3.18). Without it the page
+    shows one collapsed parent row, no metric column, and the GenAI sidebar."""
     base = ui_base.rstrip("/")
     if experiment_id is None:
         return f"{base}/"
@@ -87,5 +88,6 @@ def runs_url(
         "orderByKey": f"metrics.`{metric}`",
         "orderByAsc": "true" if goal == "minimize" else "false",
         "compareRunsMode": "CHART",
+        "workflowType": "machine_learning",  # the sidebar's "Model training" (not GenAI)
     }
     return f"{url}?{urlencode(query, quote_via=quote)}"
