@@ -587,6 +587,9 @@ def test_tune_run_and_status_in_a_subprocess(tmp_path: Path) -> None:
     )
     assert status.returncode == 0, status.stderr
     assert "sweep cli" in status.stdout, status.stdout
+    # the same MLflow page tune run printed, kept in the study (no MLflow opened)
+    page = run.stdout.split("then open ", 1)[1].split()[0]
+    assert f"mlflow   {page}  (tune ui)" in status.stdout, status.stdout
     assert "4 done · 0 running · 0 pruned · 0 failed · 0 waiting of 4" in status.stdout
     assert "(8 epochs trained)" in status.stdout
     assert status.stdout.count("COMPLETE") == 4, status.stdout

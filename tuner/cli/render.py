@@ -137,6 +137,9 @@ def render_status(status: Mapping[str, Any], top: int | None = None) -> str:
     lines.append(_best_line(metric, best) if best is not None else _NO_BEST)
     if status.get("front") is not None:
         lines.append(f"pareto   {fmt_front(status['front'])}")
+    page = status.get("mlflow_page")
+    if page:  # (on 127.0.0.1:5000: the store `tune ui` serves)
+        lines.append(f"mlflow   {page}" + ("  (tune ui)" if "//127.0.0.1:5000/" in page else ""))
     warm = status.get("warm_start")
     if warm:
         first = ", ".join(f"#{n}" for n in warm.get("first") or []) or "none"

@@ -753,6 +753,7 @@ def _run_locked(
             url,
             _sweep_params(spec),
         )
+        records.write_mlflow_page(study, _page(tracker))
     progress = Progress(
         spec.budget.trials,
         spec.metric.name,
@@ -952,6 +953,13 @@ def _graceful_signals(bridge: Bridge, phase: dict[str, Any]) -> dict[int, Any]:
     return {signum: signal.signal(signum, handler) for signum in _SIGNALS}
 
 
+def _page(tracker: SweepTracker) -> str:
+    """The sweep's runs page: on the tracking server's own UI, else where `tune ui`
+    serves."""
+    server = tracker.tracking_uri.startswith(("http://", "https://"))
+    return tracker.runs_url(strip_credentials(tracker.tracking_uri) if server else UI_BASE)
+
+
 def _sweep_params(spec: SweepSpec) -> dict[str, Any]:
     return {
         **{f"fixed.{k}": v for k, v in spec.fixed.items()},
@@ -1005,8 +1013,7 @@ def _finish(
     url = None
     if tracker is not None and parent is not None and bridge.tracking is None:
         tracker.end_sweep(parent, status, [board, *([front] if front else []), *plots])
-        server = tracker.tracking_uri.startswith(("http://", "https://"))
-        url = tracker.runs_url(strip_credentials(tracker.tracking_uri) if server else UI_BASE)
+        url = _page(tracker)
     if cut is not None:
         raise cut
     best = best_trial(study)
