@@ -203,7 +203,7 @@ def test_optimizers_yaml(builtins):
     lr = spec.param("learning_rate")
     assert (lr.kind, lr.log) == ("float", True)
     assert spec.param("depth").kind == "int"
-    assert spec.fixed["model"] == "dnn" and spec.dataset == "builtin:breast_cancer"
+    assert spec.fixed["model"] == "dnn" and spec.dataset == "builtin:census_synthetic"
     assert (spec.metric.name, spec.metric.goal) == ("val_auc", "maximize")
     assert spec.concurrency == 2 and spec.budget.time == 1800
     assert spec.base_config()["epochs"] == spec.budget.max_epochs

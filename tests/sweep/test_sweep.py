@@ -568,9 +568,13 @@ def test_tune_run_and_status_in_a_subprocess(tmp_path: Path) -> None:
         run.stdout
     )
     assert any(line.startswith("best: trial ") for line in lines), run.stdout
+    # what mattered: the best trial's params, the spread of the complete trials
+    assert any(line.startswith("  params: ") for line in lines), run.stdout
+    assert any(line.startswith("spread of the 4 complete trials: ") for line in lines), run.stdout
     assert f"tune ui --results {results}, then open http://127.0.0.1:5000/#/experiments/" in (
         run.stdout
     )
+    assert "/runs?orderByKey=metrics.%60" in run.stdout  # (sorted by the sweep's metric)
     assert sorted(os.listdir(tmp_path)) == ["cheap.yaml", "results"]
 
     status = subprocess.run(
@@ -583,6 +587,9 @@ def test_tune_run_and_status_in_a_subprocess(tmp_path: Path) -> None:
     )
     assert status.returncode == 0, status.stderr
     assert "sweep cli" in status.stdout, status.stdout
+    # the same MLflow page tune run printed, kept in the study (no MLflow opened)
+    page = run.stdout.split("then open ", 1)[1].split()[0]
+    assert f"mlflow   {page}  (tune ui)" in status.stdout, status.stdout
     assert "4 done · 0 running · 0 pruned · 0 failed · 0 waiting of 4" in status.stdout
     assert "(8 epochs trained)" in status.stdout
     assert status.stdout.count("COMPLETE") == 4, status.stdout

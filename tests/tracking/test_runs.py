@@ -109,9 +109,20 @@ def test_parent_and_three_trials(where, flush_seconds):
         (results / "mlartifacts" / "demo").as_uri()
     )
     assert list(cwd.iterdir()) == []
+    # the page opens on the comparison: the trials sorted by the metric, best first
     assert t.runs_url("http://127.0.0.1:5000/") == (
         f"http://127.0.0.1:5000/#/experiments/{p.info.experiment_id}/runs"
+        "?orderByKey=metrics.%60val_auc%60&orderByAsc=false&compareRunsMode=CHART"
+        "&workflowType=machine_learning"
     )
+    # a model-training experiment (not MLflow's GenAI mode); the parent says what it
+    # searched, its budget and its best trial
+    experiment = client.get_experiment(p.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    described = p.data.tags["mlflow.note.content"]
+    assert "maximize `val_auc` (tpe sampler, median pruner)" in described
+    assert "**Budget**: 3 trials, up to 3 epochs each" in described
+    assert "**Best so far**: trial 0, val_auc = 0.9 (of 3 finished trials)" in described
 
 
 def test_resume_reuses_parent_and_child(where):

@@ -74,7 +74,8 @@ def test_tune_ui_prints_the_runs_page_and_stops_on_ctrl_c(tmp_path, monkeypatch,
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     results = tmp_path / "results"
     tracker = Tracker(default_tracking_uri(results), default_artifact_root(results))
-    parent = tracker.start_sweep("demo", "name: demo\n", None, "demo", "journal:x", {})
+    params = {"metric": "val_loss", "goal": "minimize"}  # (as the driver logs them)
+    parent = tracker.start_sweep("demo", "name: demo\n", None, "demo", "journal:x", params)
     tracker.end_sweep(parent)
     port = free_port()
     proc = subprocess.Popen(
@@ -95,7 +96,11 @@ def test_tune_ui_prints_the_runs_page_and_stops_on_ctrl_c(tmp_path, monkeypatch,
             lines.append(line)
             if line.startswith("MLflow UI: "):
                 break
-        url = f"http://127.0.0.1:{port}/#/experiments/{tracker.experiment_id}/runs"
+        url = (
+            f"http://127.0.0.1:{port}/#/experiments/{tracker.experiment_id}/runs"
+            "?orderByKey=metrics.%60val_loss%60&orderByAsc=true&compareRunsMode=CHART"
+            "&workflowType=machine_learning"
+        )
         assert f"MLflow UI: {url}\n" in lines, "".join(lines)
         assert get(f"http://127.0.0.1:{port}/") == 200
         proc.send_signal(signal.SIGINT if stop == "ctrl_c" else signal.SIGKILL)

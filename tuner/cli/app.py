@@ -504,6 +504,7 @@ def resume_cmd(
 
 def _report(outcome, results, storage_url, tracking_uri) -> int:
     """What `tune run` prints at the end, and its exit code."""
+    from tuner.cli.render import render_mattered
     from tuner.redact import mask_url
 
     counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(outcome.counts.items()))
@@ -513,6 +514,10 @@ def _report(outcome, results, storage_url, tracking_uri) -> int:
     )
     if outcome.best_number is not None:
         click.echo(f"best: trial {outcome.best_number}, {outcome.metric}={outcome.best_value:.6g}")
+    for line in render_mattered(
+        outcome.metric, outcome.best_params, outcome.spread, outcome.importances
+    ):
+        click.echo(line)
     results_flag = f" --results {outcome.results}" if results else ""
     if outcome.front is not None:
         click.echo(f"pareto front: {outcome.front} (tune best {outcome.name}{results_flag})")

@@ -97,6 +97,9 @@ def render_status(status: Mapping[str, Any], top: int | None = None) -> str:
     lines.append(_best_line(metric, best) if best is not None else _NO_BEST)
     if status.get("front") is not None:
         lines.append(f"pareto   {fmt_front(status['front'])}")
+    page = status.get("mlflow_page")
+    if page:  # (on 127.0.0.1:5000: the store `tune ui` serves)
+        lines.append(f"mlflow   {page}" + ("  (tune ui)" if "//127.0.0.1:5000/" in page else ""))
     warm = status.get("warm_start")
     if warm:
         first = ", ".join(f"#{n}" for n in warm.get("first") or []) or "none"
@@ -201,6 +204,30 @@ def render_best(table_data: dict[str, Any]) -> str:
     if "front" in table_data:
         lines.extend(["", *_front_lines(table_data)])
     return "\n".join(lines)
+
+
+def render_mattered(
+    metric: str,
+    best_params: Mapping[str, Any],
+    spread: Any = None,
+    importances: Mapping[str, float] | None = None,
+) -> list[str]:
+    """`tune run`'s closing lines on what the sweep showed: the best trial's params, the
+    spread of the complete trials (best, median, worst) and each param's importance
+    (`spread`: a tuner.study.summary.Spread)."""
+    lines = []
+    if best_params:
+        lines.append(f"  params: {fmt_params(best_params)}")
+    if spread is not None:
+        lines.append(
+            f"spread of the {spread.complete} complete trials: {metric} best "
+            f"{fmt_value(spread.best)}, median {fmt_value(spread.median)}, "
+            f"worst {fmt_value(spread.worst)}"
+        )
+    if importances:
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in importances.items())
+        lines.append(f"what mattered (param importance for {metric}): {shares}")
+    return lines
 
 
 def _value_of(name: str) -> Callable[[Mapping[str, Any]], str]:

@@ -49,6 +49,7 @@ CONCURRENCY = "concurrency"
 TRIAL_STORAGE = "trial_storage"
 LOCK = "run_lock"  # the driver holding the sweep (tuner.study.lock)
 WARM_START = "warm_start"  # what the warm start added (once: a resume never repeats it)
+MLFLOW_PAGE = "mlflow_page"  # the sweep's MLflow runs page (`tune status` prints it)
 
 # trial attributes
 TRIAL_CONFIG = "config"  # the complete trial config the objective received
@@ -105,6 +106,7 @@ class SweepRecord:
     objectives: tuple[tuple[str, str], ...] = ()  # (name, goal) of each, when several
     constraint_specs: tuple[dict[str, Any], ...] = ()
     score: str = "last"  # which epoch's value is a trial's (a study kept none: "last")
+    mlflow_page: str | None = None  # the URL of its runs in the MLflow UI
 
     @classmethod
     def of(cls, study: optuna.Study) -> SweepRecord:
@@ -129,6 +131,7 @@ class SweepRecord:
             objectives=tuple((str(n), str(g)) for n, g in attrs.get(METRICS) or () if g in _GOALS),
             constraint_specs=tuple(c for c in attrs.get(CONSTRAINTS) or () if isinstance(c, dict)),
             score="best" if attrs.get(SCORE) == "best" else "last",
+            mlflow_page=attrs.get(MLFLOW_PAGE) or None,
         )
 
     @property
@@ -225,6 +228,13 @@ def describe(study: optuna.Study, spec: SweepSpec) -> None:
             continue  # a single-objective sweep's study holds what it always did
         if study.user_attrs.get(key) != value:
             study.set_user_attr(key, value)
+
+
+def write_mlflow_page(study: optuna.Study, url: str) -> None:
+    """Keep the sweep's MLflow runs page, which only the driver's tracker knows (its
+    experiment id), for `tune status` to print without opening MLflow."""
+    if study.user_attrs.get(MLFLOW_PAGE) != url:
+        study.set_user_attr(MLFLOW_PAGE, url)
 
 
 def set_trial_storage(study: optuna.Study, root: str) -> None:

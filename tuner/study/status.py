@@ -138,6 +138,7 @@ def sweep_status(
         "metric": record.metric_name,
         "goal": record.goal,
         "score": record.score,
+        "mlflow_page": record.mlflow_page,
         "budget": budget_trials,
         "max_epochs": record.max_epochs,
         "concurrency": concurrency,

@@ -38,6 +38,7 @@ from tuner.trial import objective_name
 if TYPE_CHECKING:
     import optuna
 
+    from tuner.study.summary import Spread
     from tuner.study.warm_start import Source
     from tuner.tracking.protocol import SweepTracker
 
@@ -97,6 +98,11 @@ class Outcome:
     exit_code: int = 0  # 128 + the signal that interrupted it (130 Ctrl-C, 143 SIGTERM)
     metric: str = "value"  # the metric best_value is of
     front: Path | None = None  # several metrics: the Pareto front's CSV
+    # what mattered (tuner/study/summary.py): the best trial's params, the spread of the
+    # complete trials' values, each param's importance
+    best_params: dict[str, Any] = field(default_factory=dict)
+    spread: Spread | None = None
+    importances: dict[str, float] = field(default_factory=dict)
 
 
 UI_BASE = "http://127.0.0.1:5000"  # where `tune ui` serves
@@ -740,6 +746,7 @@ def _run_locked(
             url,
             _sweep_params(spec),
         )
+        records.write_mlflow_page(study, _page(tracker))
     progress = Progress(
         spec.budget.trials,
         spec.metric.name,
@@ -943,6 +950,13 @@ def _graceful_signals(bridge: Bridge, phase: dict[str, Any]) -> dict[int, Any]:
     return {signum: signal.signal(signum, handler) for signum in _SIGNALS}
 
 
+def _page(tracker: SweepTracker) -> str:
+    """The sweep's runs page: on the tracking server's own UI, else where `tune ui`
+    serves."""
+    server = tracker.tracking_uri.startswith(("http://", "https://"))
+    return tracker.runs_url(strip_credentials(tracker.tracking_uri) if server else UI_BASE)
+
+
 def _sweep_params(spec: SweepSpec) -> dict[str, Any]:
     return {
         **{f"fixed.{k}": v for k, v in spec.fixed.items()},
@@ -973,6 +987,7 @@ def _finish(
     from tuner.study.leaderboard import write_front, write_leaderboard
     from tuner.study.plots import write_plots
     from tuner.study.ranking import best_trial, objective_value
+    from tuner.study.summary import importances, spread
 
     directory = storage.sweep_dir(results, spec.name)
     board = write_leaderboard(study, directory / "leaderboard.csv")
@@ -996,8 +1011,7 @@ def _finish(
     url = None
     if tracker is not None and parent is not None and (halt is None or halt.tracking is None):
         tracker.end_sweep(parent, status, [board, *([front] if front else []), *plots])
-        server = tracker.tracking_uri.startswith(("http://", "https://"))
-        url = tracker.runs_url(strip_credentials(tracker.tracking_uri) if server else UI_BASE)
+        url = _page(tracker)
     if cut is not None:
         raise cut
     best = best_trial(study)
@@ -1018,4 +1032,7 @@ def _finish(
         exit_code=128 + halt.signal if halt is not None and halt.resumable else 0,
         metric=spec.metric.name,
         front=front,
+        best_params=dict(best.params) if best else {},
+        spread=None if spec.multi else spread(study),  # (a front has its own summary)
+        importances={} if spec.multi else importances(study),
     )

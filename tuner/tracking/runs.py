@@ -50,6 +50,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tuner.errors import ConfigError
 from tuner.redact import mask_text, mask_url
 from tuner.study.ranking import finite
+from tuner.tracking import note
 from tuner.tracking.uri import (  # re-exported: the store's location, without MLflow
     ARTIFACTS_DIR,
     DB_FILE,
@@ -193,6 +194,8 @@ class Tracker:
         self._logged: dict[str, dict[str, int]] = {}  # run id → {metric: its last step}
         self._nonfinite: set[str] = set()  # runs already tagged tuner.nonfinite
         self._pending: dict[str, _Pending] = {}
+        self._sweep_params: dict[str, Mapping[str, Any]] = {}  # parent run id → its params
+        self._valued: dict[float, int] = {}  # a trial's value → the last trial ended with it
 
     # experiments ------------------------------------------------------------------------
 
@@ -207,7 +210,9 @@ class Tracker:
                 location = (self.artifact_root / name).as_uri()
             try:
                 exp_id = self.client.create_experiment(
-                    name, artifact_location=location, tags={TAG_SWEEP: name}
+                    name,
+                    artifact_location=location,
+                    tags={TAG_SWEEP: name, note.KIND_TAG: note.KIND},
                 )
             except MlflowException:  # created meanwhile by another process
                 found = self.client.get_experiment_by_name(name)
@@ -218,12 +223,16 @@ class Tracker:
             exp_id = found.experiment_id
             if found.lifecycle_stage == "deleted":
                 self.client.restore_experiment(exp_id)
+            if note.KIND_TAG not in (found.tags or {}):  # (made before tuner tagged it)
+                self.client.set_experiment_tag(exp_id, note.KIND_TAG, note.KIND)
         self._experiments[name] = exp_id
         return exp_id
 
     def runs_url(self, ui_base: str) -> str:
-        """The UI page listing this sweep's runs (the UI opens experiments elsewhere)."""
-        return runs_url(ui_base, self.experiment_id)
+        """The UI page listing this sweep's runs sorted by its metric (the UI opens
+        experiments elsewhere)."""
+        params = next(reversed(self._sweep_params.values()), {})
+        return runs_url(ui_base, self.experiment_id, *note.order(params))
 
     # the sweep's parent run ---------------------------------------------------------------
 
@@ -244,6 +253,7 @@ class Tracker:
         storage_url = mask_url(storage_url)  # recorded (and matched on resume) without password
         parent = self._find_parent(exp_id, study_name, storage_url)
         flat = _flatten(params)
+        kept = note.best_of(parent.data.tags.get(note.NOTE_TAG)) if parent is not None else None
         tags = {TAG_KIND: "sweep", TAG_SWEEP: name, TAG_STUDY: study_name, TAG_STORAGE: storage_url}
         if space_path:
             tags[TAG_SPACE_PATH] = str(space_path)
@@ -263,6 +273,8 @@ class Tracker:
             self._load_children(exp_id, run_id)
             # (a writer started again replays the best values it may have written)
             self._logged[run_id] = self._last_steps(run_id, parent.data.metrics)
+        self._sweep_params[run_id] = dict(params)
+        tags[note.NOTE_TAG] = note.sweep_note(params, kept)  # the run's description
         self._write(run_id, [], flat, tags)
         with tempfile.TemporaryDirectory(prefix="tuner-space-") as tmp:
             path = Path(tmp) / "space.yaml"
@@ -327,8 +339,14 @@ class Tracker:
         return dict(children)
 
     def log_best(self, parent_run_id: str, value: float, step: int) -> None:
-        """The best value so far, with step = the number of finished trials."""
+        """The best value so far, with step = the number of finished trials; the parent's
+        description names it, and the trial that ended with it."""
         self.log_metrics(parent_run_id, {METRIC_BEST: value}, step)
+        params = self._sweep_params.get(parent_run_id)
+        if params is not None and _finite(value) is not None:
+            trial = self._valued.get(value)
+            best = note.best_line(note.order(params)[0], value, trial, step)
+            self._queue(parent_run_id, [], {note.NOTE_TAG: note.sweep_note(params, best)})
 
     def end_sweep(
         self, parent_run_id: str, status: str = "FINISHED", artifacts: Iterable[Path] = ()
@@ -449,6 +467,11 @@ class Tracker:
                 metrics.append(Metric(METRIC_VALUE, number, _now(), 0))
         self._queue(run_id, metrics, tags, force=True)
         self.client.set_terminated(run_id, status=status)
+        kids = (kids.items() for kids in self._children.values())
+        number = next((n for pairs in kids for n, r in pairs if r == run_id), None)
+        finite_value = _finite(value)
+        if number is not None and finite_value is not None:
+            self._valued[finite_value] = number  # (log_best names the trial of a best value)
         self._pending.pop(run_id, None)
         self._logged.pop(run_id, None)
 
@@ -585,13 +608,19 @@ def _fast_sqlite(client: Any) -> None:
 
 def latest_sweep_experiment(tracking_uri: str) -> str | None:
     """The experiment id of the most recently started sweep in a store, or None."""
+    return latest_sweep_page(tracking_uri)[0]
+
+
+def latest_sweep_page(tracking_uri: str) -> tuple[str | None, str | None, str]:
+    """(experiment id, metric, goal) of the most recently started sweep in a store: what
+    `runs_url` needs to open its runs sorted by its metric; (None, None, ...) if none."""
     client = MlflowClient(tracking_uri=tracking_uri)
     experiments = client.search_experiments(
         filter_string=f"tags.`{TAG_SWEEP}` LIKE '%'", max_results=1000
     )
     ids = [e.experiment_id for e in experiments]
     if not ids:
-        return None
+        return None, None, "maximize"
     runs = client.search_runs(
         ids,
         filter_string=f"tags.`{TAG_KIND}` = 'sweep'",
@@ -599,8 +628,9 @@ def latest_sweep_experiment(tracking_uri: str) -> str | None:
         order_by=["attributes.start_time DESC"],
     )
     if runs:
-        return runs[0].info.experiment_id
-    return max(experiments, key=lambda e: e.creation_time or 0).experiment_id
+        return (runs[0].info.experiment_id, *note.order(runs[0].data.params))
+    latest = max(experiments, key=lambda e: e.creation_time or 0).experiment_id
+    return latest, None, "maximize"
 
 
 __all__ = [
@@ -612,6 +642,7 @@ __all__ = [
     "default_artifact_root",
     "default_tracking_uri",
     "latest_sweep_experiment",
+    "latest_sweep_page",
     "manages_artifacts",
     "resolve_tracking_uri",
     "runs_url",

@@ -171,15 +171,15 @@ def run_ui(
     uri = resolve_tracking_uri(results, tracking_uri)
     if port == 0:
         port = free_port()
-    experiment_id = None
+    experiment_id, metric, goal = None, None, "maximize"
     db = _sqlite_path(uri)
     if db is not None and db.exists():  # a moved results folder: its artifacts here
         _follow_move(uri, results, echo)
     if db is None or db.exists():  # before the server starts: never race it to create a DB
         try:
-            from tuner.tracking.runs import latest_sweep_experiment
+            from tuner.tracking.runs import latest_sweep_page
 
-            experiment_id = latest_sweep_experiment(uri)
+            experiment_id, metric, goal = latest_sweep_page(uri)
         except Exception as exc:  # the UI still shows whatever the store holds
             first = (str(exc).splitlines() or [type(exc).__name__])[0]
             echo(f"(could not list the sweeps in {mask_url(uri)}: {mask_text(first)})")
@@ -191,7 +191,7 @@ def run_ui(
     try:
         echo(f"starting the MLflow UI on {mask_url(uri)} ...")
         wait_ready(f"{base}/health", ready_timeout, proc, log)
-        echo(f"MLflow UI: {runs_url(base, experiment_id)}")
+        echo(f"MLflow UI: {runs_url(base, experiment_id, metric, goal)}")
         echo("press Ctrl-C to stop")
         code = proc.wait()
         raise ServiceError(f"the MLflow UI server exited with code {code}{_tail(log)}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 from tuner.errors import ConfigError
 from tuner.redact import mask_url
@@ -66,10 +67,27 @@ def manages_artifacts(tracking_uri: str) -> bool:
     return not is_server(tracking_uri)
 
 
-def runs_url(ui_base: str, experiment_id: str | None) -> str:
+def runs_url(
+    ui_base: str, experiment_id: str | None, metric: str | None = None, goal: str = "maximize"
+) -> str:
     """`<ui_base>/#/experiments/<id>/runs`: the training runs (the UI's own default for an
-    experiment is its GenAI overview); the UI's root when there is no experiment."""
+    experiment is its GenAI overview); the UI's root when there is no experiment.
+
+    With the sweep's `metric`, the page opens on the comparison: the runs sorted by it,
+    best first, beside their charts, the sidebar in its model-training mode
+    (`?orderByKey=metrics.`<metric>`&orderByAsc=...&compareRunsMode=CHART&workflowType=
+    machine_learning`, the page's own URL state in MLflow 3.18). Without it the page
+    shows one collapsed parent row, no metric column, and the GenAI sidebar."""
     base = ui_base.rstrip("/")
     if experiment_id is None:
         return f"{base}/"
-    return f"{base}/#/experiments/{experiment_id}/runs"
+    url = f"{base}/#/experiments/{experiment_id}/runs"
+    if not metric:
+        return url
+    query = {
+        "orderByKey": f"metrics.`{metric}`",
+        "orderByAsc": "true" if goal == "minimize" else "false",
+        "compareRunsMode": "CHART",
+        "workflowType": "machine_learning",  # the sidebar's "Model training" (not GenAI)
+    }
+    return f"{url}?{urlencode(query, quote_via=quote)}"

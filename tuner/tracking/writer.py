@@ -51,6 +51,7 @@ from typing import Any
 from tuner import faults
 from tuner.errors import ConfigError, ServiceError
 from tuner.redact import mask_text
+from tuner.tracking import note
 from tuner.tracking.uri import runs_url
 
 HANDLE = "pending-run:"  # + the trial number: a child run the writer creates
@@ -78,6 +79,7 @@ class RemoteTracker:
     ):
         self.tracking_uri = tracking_uri
         self.experiment_id: str | None = None
+        self._order: tuple[str | None, str] = (None, "maximize")  # the runs page's sort
         self._runs: dict[str, str] = {}  # handle → MLflow run id, as the writer reports
         self._answers: dict[int, Any] = {}
         self._error: dict[str, Any] | None = None
@@ -126,9 +128,19 @@ class RemoteTracker:
         self._call("ping")
         return self
 
-    def start_sweep(self, *args: Any, **kwargs: Any) -> str:
-        self._sweep = ("start_sweep", args, kwargs, None)
-        run_id, self.experiment_id = self._call("start_sweep", *args, **kwargs)
+    def start_sweep(
+        self,
+        name: str,
+        space_text: str,
+        space_path: str | Path | None,
+        study_name: str,
+        storage_url: str,
+        params: Mapping[str, Any],
+    ) -> str:
+        args = (name, space_text, space_path, study_name, storage_url, dict(params))
+        self._sweep = ("start_sweep", args, {}, None)
+        self._order = note.order(params)  # (the runs page's sort)
+        run_id, self.experiment_id = self._call("start_sweep", *args)
         return str(run_id)
 
     def end_sweep(
@@ -180,7 +192,7 @@ class RemoteTracker:
         return dict(self._call("trial_statuses", parent_run_id))
 
     def runs_url(self, ui_base: str) -> str:
-        return runs_url(ui_base, self.experiment_id)
+        return runs_url(ui_base, self.experiment_id, *self._order)
 
     def close(self, discard: bool = False, timeout: float = 60.0) -> None:
         """Everything sent written (unless `discard`: another driver owns the sweep now,
