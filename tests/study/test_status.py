@@ -92,7 +92,8 @@ def test_sweep_status_elapsed(study: Any) -> None:
     assert status["elapsed_s"] == pytest.approx(300, abs=5)
 
 
-def test_render_status(study: Any) -> None:
+def test_render_status(study: Any, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "120")  # (the reason column is cut to the terminal)
     text = render_status(sweep_status(study, 10, top=4))
     lines = text.splitlines()
     assert lines[0] == "sweep demo  ·  val_auc (maximize)  ·  budget 10 trials × 4 epochs"

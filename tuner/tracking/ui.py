@@ -38,7 +38,11 @@ def free_port(host: str = HOST) -> int:
 
 
 def port_in_use(host: str, port: int) -> bool:
+    """Something listens on the port. Bound as the server binds it (SO_REUSEADDR, as
+    uvicorn does): the closed connections of a server just stopped (TIME_WAIT, a minute)
+    do not count, as they do not stop a new server from starting there."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
