@@ -1140,7 +1140,7 @@ def test_a_failing_tracker_stops_the_sweep_resumably_and_writes_nothing_more(
 
 @dataclass
 class FakeLock:
-    """A SweepLock that can be lost at will (the real one: tests/study/test_sweep_lock.py)."""
+    """A SweepLock that can be lost at will (the real one: tests/study/test_lock.py)."""
 
     held: bool = True
     heartbeat_s: float = 5.0

@@ -7,7 +7,9 @@ TUNER_LOCK_HEARTBEAT / TUNER_LOCK_STALE_AFTER; and `check_same_sweep`, which ref
 resume a sweep whose space, objective, data set, metric or fixed keys changed but allows
 a raised budget, more concurrency, other resources or another pruner.
 
-tests/sweep/test_lock.py judges a holder's liveness (`_alive`, `start_time`); the real
+Last, the lock's judgement of its holder, without Ray: on this host a live process with
+the recorded start time holds it however stale its heartbeat; a reused pid or a gone
+process does not; another host's holder is judged by its heartbeat. The real
 multi-process takeovers are in tests/sweep/test_resume.py (slow). These take
 milliseconds (a heartbeat of 20 ms).
 """
@@ -31,7 +33,7 @@ from tuner.errors import ConfigError
 from tuner.space.load import parse_spec
 from tuner.space.model import SweepSpec
 from tuner.study import records
-from tuner.study.lock import SweepLock, check_same_sweep, start_time
+from tuner.study.lock import STALE_AFTER, SweepLock, _alive, check_same_sweep, start_time
 from tuner.sweep.bridge import Bridge, Stop
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -444,3 +446,48 @@ def test_a_study_that_keeps_no_space_file_is_not_compared() -> None:
     study.ask()
 
     check_same_sweep(study, make_spec())
+
+
+# ---------------------------------------------------------------- judging the holder
+
+_NEEDS_PROC = pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs /proc")
+
+
+def _held(pid: int, started: int | None, age: float, host: str | None = None) -> dict:
+    now = time.time()
+    return {
+        "host": host or socket.gethostname(),
+        "pid": pid,
+        "started": started,
+        "since": now - age,
+        "heartbeat": now - age,
+    }
+
+
+@_NEEDS_PROC
+def test_a_live_holder_keeps_its_lock_however_stale_its_heartbeat() -> None:
+    me = os.getpid()
+    assert _alive(_held(me, start_time(me), age=10 * STALE_AFTER))
+
+
+@_NEEDS_PROC
+def test_a_reused_pid_or_a_gone_process_does_not_hold_it() -> None:
+    me = os.getpid()
+    assert not _alive(_held(me, start_time(me) - 1, age=0))  # same pid, another process
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], text=True, capture_output=True
+    )
+    assert not _alive(_held(int(done.stdout), 12345, age=0))
+
+
+@_NEEDS_PROC
+def test_another_hosts_holder_is_judged_by_its_heartbeat() -> None:
+    assert _alive(_held(1, None, age=0, host="elsewhere"))
+    assert not _alive(_held(1, None, age=STALE_AFTER + 1, host="elsewhere"))
+
+
+@_NEEDS_PROC
+def test_an_older_lock_without_a_start_time_falls_back_to_the_heartbeat() -> None:
+    me = os.getpid()
+    assert _alive(_held(me, None, age=0))
+    assert not _alive(_held(me, None, age=STALE_AFTER + 1))
