@@ -59,6 +59,20 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
     return run
 
 
+@pytest.fixture
+def no_heavy_imports(request: pytest.FixtureRequest):
+    """The test imports none of its module's `HEAVY` modules (default: TensorFlow, Keras,
+    Ray, MLflow) that were not loaded before it: the light paths stay light. A module
+    opts in with `pytestmark = pytest.mark.usefixtures("no_heavy_imports")`."""
+    import sys
+
+    heavy = getattr(request.module, "HEAVY", ("tensorflow", "keras", "ray", "mlflow"))
+    before = set(sys.modules)
+    yield
+    new = [m for m in heavy if m in sys.modules and m not in before]
+    assert not new, f"imported {new}"
+
+
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path

@@ -30,14 +30,9 @@ HEAVY = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _no_heavy_imports():
-    """No test here may pull in TensorFlow or the training code (the subprocess test
-    below checks the same in a fresh interpreter, where it cannot be masked)."""
-    before = set(sys.modules)
-    yield
-    new = [m for m in HEAVY if m in sys.modules and m not in before]
-    assert not new, f"imported {new}"
+# no test here may pull in TensorFlow, Ray or MLflow (the subprocess tests check the
+# same in a fresh interpreter, where it cannot be masked)
+pytestmark = pytest.mark.usefixtures("no_heavy_imports")
 
 
 @pytest.fixture(scope="module")
