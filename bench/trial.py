@@ -146,7 +146,7 @@ def training_speed(
         keras.utils.set_random_seed(cfg["seed"])
         built = build_model(schema, cfg)
         optimizer = combined(optimizers_for(cfg, steps))
-        loss, metrics = train._loss_and_metrics(built.task, cfg, label_scale(schema)[1])
+        loss, metrics = train.loss_and_metrics(built.task, cfg, label_scale(schema)[1])
         if spe is None:
             built.model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         else:

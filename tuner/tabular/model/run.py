@@ -39,7 +39,7 @@ def train_from_file(
 ) -> dict[str, Any]:
     config = load_config(config_file, overrides)
     out = Path(out) if out else DEFAULT_OUT / Path(config_file).stem
-    from tuner.tabular.model.train import run_trial
+    from tuner.tabular.model.launch import train_trial  # (TensorFlow: after the checks)
 
     resumed_at = 0
 
@@ -58,7 +58,7 @@ def train_from_file(
 
     context = TrialContext(None, out.absolute(), 0 if from_scratch else _recorded_epoch(out))
     with trial_scope(context):  # (what `tuner.trial.current_trial()` says, as in a sweep)
-        summary = run_trial(
+        summary = train_trial(
             config, report, out, resume=not from_scratch, init_from=init_from, on_resume=on_resume
         )
     echo(f"model exported to {out / 'model'}")

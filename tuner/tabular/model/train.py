@@ -1,5 +1,9 @@
-"""One trial of the tabular objective: build, train epoch by epoch, report, checkpoint,
-export.
+"""One trial of the tabular objective, its whole life: its inputs prepared, its model
+built (or restored), and for each epoch: seeding, batches, a training step, validation,
+cost metrics, metrics.json, checkpoints, a report; then its export. One loop for a
+trial on one process and for each rank of a distributed one (distributed.py): what
+differs is the `Step` (Keras's `fit` here, `FitStep`; the collective step under
+MultiWorkerMirroredStrategy there) and who writes (the chief, rank 0).
 
 Speed: one `model.fit` call per epoch with `steps_per_execution` (many steps per call
 into TensorFlow, no per-step Python), data parsed once per process by the reader, and
@@ -28,16 +32,17 @@ import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tuner import faults
 from tuner.errors import ConfigError, DataError
 from tuner.space.model import Metric
 from tuner.space.yaml_file import dump_yaml
 from tuner.tabular.data import reader
-from tuner.tabular.data.schema import SCHEMA_FILE, Schema, save_schema
+from tuner.tabular.data.schema import Schema, save_schema
 from tuner.tabular.model.build import Built, build_model, label_scale
 from tuner.tabular.model.config import dataset_schema, defaults, prepare
+from tuner.tabular.model.export import SCHEMA_COPY, best_checkpoint, export_model, load_schema_file
 from tuner.tabular.model.layers import DefinedAUC, StandardizedMeanSquaredError, keras, tf
 from tuner.tabular.model.optimizers import combined, current_learning_rate, optimizers_for
 from tuner.timeline import mark
@@ -52,7 +57,6 @@ from tuner.trial import (  # the trial folder's names
     write_metrics,
 )
 
-SCHEMA_COPY = SCHEMA_FILE  # the data set schema the model's preprocessing was built from
 TENSORBOARD = "tensorboard"
 DEFAULT_STEPS_PER_EXECUTION = 128
 KEPT_BEST = Metric("val_loss", "minimize")  # the epoch whose checkpoint is kept as best
@@ -60,7 +64,7 @@ PREDICT_ROWS = 1024  # the validation rows of the batch whose prediction `predic
 PREDICT_REPEATS = 9
 
 
-def _loss_and_metrics(task: str, cfg: dict[str, Any], label_std: float) -> tuple[Any, list[Any]]:
+def loss_and_metrics(task: str, cfg: dict[str, Any], label_std: float) -> tuple[Any, list[Any]]:
     if task == "binary":
         return keras.losses.BinaryCrossentropy(), [
             keras.metrics.BinaryAccuracy(name="accuracy"),
@@ -209,6 +213,130 @@ class _Summaries:
             writer.close()
 
 
+class Step(Protocol):
+    """What differs between a trial on one process and on N worker processes: how a
+    model is built and trained for an epoch, and who writes. `run_trial` does the rest
+    the same for both. Everything a process that is not the `chief` would write (the
+    trial folder, metrics.json, TensorBoard, the export) and what it would report is
+    the chief's alone; every process checkpoints (a collective save needs them all)."""
+
+    @property
+    def chief(self) -> bool:
+        """Whether this process validates, reports and writes the trial folder."""
+
+    @property
+    def workers(self) -> int | None:
+        """The processes training the model (None: this one alone)."""
+
+    @property
+    def first_step_at(self) -> float | None:
+        """When the trial's first training step ended, if known."""
+
+    def build(self, schema: Schema, cfg: dict[str, Any], steps: int) -> tuple[Built, Any]:
+        """The model to train, ready (compiled, its optimizer built), and the optimizers
+        by name (optimizers.optimizers_for) the checkpoint holds."""
+
+    def batches(self, ds: Any) -> Any:
+        """This process's part of an epoch's training batches."""
+
+    def train_epoch(self, batches: Any, first: bool) -> dict[str, float]:
+        """One epoch of training on `batches`; its training metrics (of every process)."""
+
+    def judge(self) -> Built:
+        """The model that validation and the cost metrics read, the trained weights in
+        it (chief only)."""
+
+    def agree(self, chief_says: bool) -> bool:
+        """What the chief says, known to every process (whether this epoch is the best)."""
+
+    def exportable(self, restoring: bool) -> Built:
+        """The model to export, the trained weights in it; `restoring`: a model the best
+        epoch's checkpoint is then restored into (chief only)."""
+
+    def finish(self) -> None:
+        """After the last epoch and the chief's export."""
+
+    def own_dir(self, trial_dir: Path) -> Path:
+        """The folder whose `checkpoints/` this process writes."""
+
+    def close(self, trial_dir: Path) -> None:
+        """The end of this process's part, however it ended."""
+
+
+class FitStep:
+    """One process: Keras's `fit` once per epoch, `steps_per_execution` steps per call
+    into TensorFlow (no per-step Python); the Keras session cleared first, so a
+    long-lived worker does not grow."""
+
+    chief = True
+    workers = None
+
+    def __init__(self) -> None:
+        self.built: Built | None = None
+        self._first = _FirstStep()
+
+    @property
+    def first_step_at(self) -> float | None:
+        return self._first.at
+
+    def build(self, schema: Schema, cfg: dict[str, Any], steps: int) -> tuple[Built, Any]:
+        keras.backend.clear_session()
+        if os.environ.get("TUNER_DETERMINISTIC"):  # bit-for-bit repeatable runs (slower)
+            tf.config.experimental.enable_op_determinism()
+        keras.utils.set_random_seed(cfg["seed"])
+        built = build_model(schema, cfg)
+        optimizers = optimizers_for(cfg, steps)
+        optimizer = combined(optimizers)
+        loss, keras_metrics = loss_and_metrics(built.task, cfg, label_scale(schema)[1])
+        built.model.compile(
+            optimizer=optimizer,
+            loss=loss,
+            metrics=keras_metrics,
+            steps_per_execution=steps_per_execution(cfg, steps),
+            jit_compile=False,
+        )
+        optimizer.build(built.model.trainable_variables)
+        self.built, self._first = built, _FirstStep()
+        return built, optimizers
+
+    def batches(self, ds: Any) -> Any:
+        return ds
+
+    def train_epoch(self, batches: Any, first: bool) -> dict[str, float]:
+        assert self.built is not None
+        callbacks = [keras.callbacks.TerminateOnNaN()]
+        if first:
+            callbacks.append(self._first)
+        fitted = self.built.model.fit(
+            batches, epochs=1, verbose=0, shuffle=False, callbacks=callbacks
+        )
+        return {k: float(v[-1]) for k, v in fitted.history.items()}
+
+    def judge(self) -> Built:
+        assert self.built is not None
+        return self.built
+
+    def agree(self, chief_says: bool) -> bool:
+        return chief_says
+
+    def exportable(self, restoring: bool) -> Built:
+        return self.judge()
+
+    def finish(self) -> None:
+        pass
+
+    def own_dir(self, trial_dir: Path) -> Path:
+        return trial_dir
+
+    def close(self, trial_dir: Path) -> None:
+        pass
+
+
+def steps_per_execution(cfg: dict[str, Any], steps: int) -> int:
+    """Training steps per call into TensorFlow: the config's, else up to an epoch's."""
+    return int(cfg.get("steps_per_execution", min(DEFAULT_STEPS_PER_EXECUTION, steps)))
+
+
 def run_trial(
     config: dict[str, Any],
     report: Report,
@@ -220,6 +348,7 @@ def run_trial(
     export: bool = True,
     on_resume: Callable[[int], None] | None = None,
     restore_best: bool = False,
+    step: Step | None = None,
 ) -> dict[str, Any]:
     """Train one config. Returns the summary also written to metrics.json.
     `on_resume(epoch)` is told the checkpoint's epoch before a resumed trial re-reports
@@ -236,29 +365,20 @@ def run_trial(
     `params` and `model_bytes` (`model_size`: the weights, not the SavedModel folder)
     and `predict_ms` (`predict_latency_ms` on the first PREDICT_ROWS validation rows),
     measured once per call after its first trained epoch (the weights change from epoch
-    to epoch, the computation does not) and reported unchanged every epoch after it."""
-    started = time.perf_counter()
-    cfg = prepare(config)
-    if cfg.get("workers", 1) > 1:  # one model on several processes: data-parallel
-        if init_from is not None:
-            raise ConfigError("--init-from trains one process", hint="drop workers (or --workers)")
-        from tuner.tabular.model.distributed import run_distributed
+    to epoch, the computation does not) and reported unchanged every epoch after it.
 
-        return run_distributed(
-            config,
-            report,
-            trial_dir,
-            workers=cfg["workers"],
-            resume=resume,
-            on_resume=on_resume,
-            keep_best=keep_best,
-            restore_best=restore_best,
-        )
+    `step` is how the model trains (FitStep, this process alone, by default; a rank of
+    a distributed trial passes distributed.CollectiveStep): everything else — inputs,
+    restore, per-epoch seeding and batches, validation, cost, metrics.json, checkpoints,
+    reports, export — is this loop's, whichever step trains."""
+    started = time.perf_counter()
+    trainer: Step = step if step is not None else FitStep()
+    cfg = prepare(config)
     trial_dir = Path(trial_dir).absolute()
     data_dir, data_schema = dataset_schema(cfg["dataset"])
     # everything below up to the first write only reads: a bad input leaves no trace
     created = not trial_dir.exists()
-    last_dir = trial_dir / CHECKPOINTS / "last"
+    last_dir = trial_dir / CHECKPOINTS / "last"  # (the chief's: every process resumes from it)
     resuming = resume and tf.train.latest_checkpoint(str(last_dir)) is not None
     if resuming and (trial_dir / SCHEMA_COPY).exists():
         model_schema = load_schema_file(trial_dir / SCHEMA_COPY)
@@ -276,25 +396,11 @@ def run_trial(
     model_schema = with_quantiles(model_schema, data_dir, cfg)
     mark("data_loaded")
 
-    keras.backend.clear_session()
-    if os.environ.get("TUNER_DETERMINISTIC"):  # bit-for-bit repeatable runs (slower)
-        tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(cfg["seed"])
-    built = build_model(model_schema, cfg)
-    model = built.model
     rows = data_schema.splits[cfg["train_split"]].rows
-    steps = max(1, math.ceil(rows / cfg["batch_size"]))
-    optimizers = optimizers_for(cfg, steps)
-    optimizer = combined(optimizers)
-    loss, keras_metrics = _loss_and_metrics(built.task, cfg, label_scale(model_schema)[1])
-    model.compile(
-        optimizer=optimizer,
-        loss=loss,
-        metrics=keras_metrics,
-        steps_per_execution=cfg.get("steps_per_execution", min(DEFAULT_STEPS_PER_EXECUTION, steps)),
-        jit_compile=False,
+    built, optimizers = trainer.build(
+        model_schema, cfg, max(1, math.ceil(rows / cfg["batch_size"]))
     )
-    optimizer.build(model.trainable_variables)
+    model = built.model
     mark("model_built")
     if not resuming and init_from is not None:
         source = tf.train.latest_checkpoint(str(Path(init_from) / CHECKPOINTS / "last"))
@@ -311,31 +417,36 @@ def run_trial(
                 hint=str(exc).splitlines()[0][:200],
             ) from None
     # the inputs are good: from here on the trial folder is written
-    if not resume:
-        for name in (CHECKPOINTS, METRICS, TENSORBOARD, MODEL, CONFIG, SCHEMA_COPY):
-            target = trial_dir / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-    trial_dir.mkdir(parents=True, exist_ok=True)
-    if resume and not resuming and (last_dir / "checkpoint").exists():
-        message = f"{trial_dir}: the last checkpoint is missing; training from scratch"
-        warnings.warn(message, stacklevel=2)
-        print(f"tune: warning: {message}", file=sys.stderr)
-        shutil.rmtree(trial_dir / CHECKPOINTS)
+    if trainer.chief:
+        if not resume:
+            for name in (CHECKPOINTS, METRICS, TENSORBOARD, MODEL, CONFIG, SCHEMA_COPY):
+                target = trial_dir / name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                elif target.exists():
+                    target.unlink()
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        if resume and not resuming and (last_dir / "checkpoint").exists():
+            message = f"{trial_dir}: the last checkpoint is missing; training from scratch"
+            warnings.warn(message, stacklevel=2)
+            print(f"tune: warning: {message}", file=sys.stderr)
+            shutil.rmtree(trial_dir / CHECKPOINTS)
     epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, epoch=epoch_var, **optimizers)
-    last = tf.train.CheckpointManager(checkpoint, str(last_dir), max_to_keep=1)
-    best = tf.train.CheckpointManager(checkpoint, str(trial_dir / CHECKPOINTS / "best"), 1)
+    own = trainer.own_dir(trial_dir) / CHECKPOINTS
+    last = tf.train.CheckpointManager(checkpoint, str(own / "last"), max_to_keep=1)
+    best = tf.train.CheckpointManager(checkpoint, str(own / "best"), max_to_keep=1)
 
     history: list[dict[str, Any]] = []  # {"epoch": int, metric: float, ...}
     best_value: float | None = None
     best_epoch: int | None = None
     if resuming:
         try:
-            checkpoint.restore(last.latest_checkpoint).assert_existing_objects_matched()
+            restored = checkpoint.restore(tf.train.latest_checkpoint(str(last_dir)))
+            restored.assert_existing_objects_matched()
         except (tf.errors.OpError, ValueError, AssertionError) as exc:
+            if trainer.workers is not None:
+                raise  # (the ranks would have to agree to start over: the trial fails)
             reason = " ".join(str(exc).split())[:200]
             message = f"{trial_dir}: the last checkpoint cannot be read ({reason}); "
             warnings.warn(message + "training from scratch", stacklevel=2)
@@ -350,13 +461,14 @@ def run_trial(
                 export=export,
                 on_resume=on_resume,
                 restore_best=restore_best,
+                step=trainer,
             )
         history, best_value, best_epoch = kept_history(trial_dir, int(epoch_var), keep_best)
-    dump_yaml(cfg, trial_dir / CONFIG)
-    save_schema(model_schema, trial_dir)  # as SCHEMA_COPY
-
-    summaries = _Summaries(trial_dir / TENSORBOARD)
-    first_step = _FirstStep()
+    summaries = None
+    if trainer.chief:
+        dump_yaml(cfg, trial_dir / CONFIG)
+        save_schema(model_schema, trial_dir)  # as SCHEMA_COPY
+        summaries = _Summaries(trial_dir / TENSORBOARD)
     start_epoch = int(epoch_var) + 1
     status = "running"
     timings: dict[str, float] = {}
@@ -365,8 +477,12 @@ def run_trial(
     said: set[str] = set()  # metrics said to be undefined (say_undefined)
 
     def save_payload() -> None:
+        if not trainer.chief:
+            return
         best = (keep_best, best_epoch, best_value)
         payload.update(summary(status, int(epoch_var), cfg, history, best, timings))
+        if trainer.workers is not None:
+            payload["workers"] = trainer.workers
         payload["model_checkpoint"] = "best" if restore_best else "last"
         write_metrics(trial_dir / METRICS, payload)
 
@@ -380,18 +496,13 @@ def run_trial(
             report(entry["epoch"], {k: v for k, v in entry.items() if k != "epoch"})
         for epoch in range(start_epoch, cfg["epochs"] + 1):
             _seed_dropout(model, cfg["seed"], epoch)
-            train = epoch_batches(data_dir, cfg, epoch, built)
-            validation = validation_batches(data_dir, cfg, built)
-            callbacks = [keras.callbacks.TerminateOnNaN()]
-            if epoch == start_epoch:
-                callbacks.append(first_step)
+            train = trainer.batches(epoch_batches(data_dir, cfg, epoch, built))
             t0 = time.perf_counter()
             with reader.reading(data_dir, cfg["train_split"]):
-                fitted = model.fit(train, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
+                train_metrics = trainer.train_epoch(train, first=epoch == start_epoch)
             train_time = time.perf_counter() - t0
-            if epoch == start_epoch and first_step.at is not None:
-                timings["start_to_first_step"] = first_step.at - started
-            train_metrics = {k: float(v[-1]) for k, v in fitted.history.items()}
+            if epoch == start_epoch and trainer.first_step_at is not None:
+                timings["start_to_first_step"] = trainer.first_step_at - started
             if not math.isfinite(train_metrics.get("loss", math.nan)):
                 status = "diverged"
                 history.append({"epoch": epoch, **train_metrics})
@@ -401,45 +512,58 @@ def run_trial(
                     status="diverged",
                     hint="lower the learning rate, or clip gradients (clipnorm)",
                 )
-            with reader.reading(data_dir, cfg["validation_split"]):
-                evaluated = model.evaluate(validation, verbose=0, return_dict=True)
-            epoch_time = time.perf_counter() - t0
-            if not cost:  # after the first trained epoch of this call (not in epoch_time)
-                cost = model_size(model)
-                batch = _predict_batch(data_dir, cfg, built)
-                cost["predict_ms"] = predict_latency_ms(model, batch)
-            metrics = {
-                **train_metrics,
-                **{f"val_{k}": float(v) for k, v in evaluated.items()},
-                "examples_per_sec": rows / train_time,
-                "epoch_time": epoch_time,
-                "learning_rate": current_learning_rate(optimizers["main"]),
-                **cost,
-            }
-            if "wide" in optimizers:
-                metrics["wide_learning_rate"] = current_learning_rate(optimizers["wide"])
-            say_undefined(metrics, said)
+            metrics = train_metrics
+            if trainer.chief:
+                judge = trainer.judge()
+                validation = validation_batches(data_dir, cfg, judge)
+                with reader.reading(data_dir, cfg["validation_split"]):
+                    evaluated = judge.model.evaluate(validation, verbose=0, return_dict=True)
+                epoch_time = time.perf_counter() - t0
+                if not cost:  # after the first trained epoch of this call (not in epoch_time)
+                    cost = model_size(judge.model)
+                    batch = _predict_batch(data_dir, cfg, judge)
+                    cost["predict_ms"] = predict_latency_ms(judge.model, batch)
+                metrics = {
+                    **train_metrics,
+                    **{f"val_{k}": float(v) for k, v in evaluated.items()},
+                    "examples_per_sec": rows / train_time,
+                    "epoch_time": epoch_time,
+                    "learning_rate": current_learning_rate(optimizers["main"]),
+                    **cost,
+                }
+                if "wide" in optimizers:
+                    metrics["wide_learning_rate"] = current_learning_rate(optimizers["wide"])
+                say_undefined(metrics, said)
             epoch_var.assign(epoch)
-            history.append({"epoch": epoch, **metrics})
-            summaries.write(epoch, metrics)
-            value = metrics.get(keep_best.name)
-            if value is not None and math.isfinite(value) and keep_best.better(value, best_value):
-                best_value, best_epoch = value, epoch
-            # metrics.json first: a kill before the checkpoint below re-runs this epoch
-            # from the previous checkpoint, and its history entry is dropped on resume
-            save_payload()
-            if best_epoch == epoch:
+            if trainer.chief and summaries is not None:
+                history.append({"epoch": epoch, **metrics})
+                summaries.write(epoch, metrics)
+                value = metrics.get(keep_best.name)
+                if (
+                    value is not None
+                    and math.isfinite(value)
+                    and keep_best.better(value, best_value)
+                ):
+                    best_value, best_epoch = value, epoch
+                # metrics.json first: a kill before the checkpoint below re-runs this epoch
+                # from the previous checkpoint, and its history entry is dropped on resume
+                save_payload()
+            if trainer.agree(best_epoch == epoch):
                 best.save(checkpoint_number=epoch)
             faults.point("checkpoint")
             last.save(checkpoint_number=epoch)
             report(epoch, metrics)
-        if export:
-            from tuner.tabular.model.export import export_model
-
+        if export and trainer.chief:
             payload["model_epoch"] = int(epoch_var)
-            if restore_best and best_epoch is not None and best_epoch != int(epoch_var):
-                payload["model_epoch"] = restore_epoch(model, trial_dir, best_epoch, epoch_var)
-            export_model(built, model_schema, cfg, trial_dir / MODEL)
+            restoring = restore_best and best_epoch is not None and best_epoch != int(epoch_var)
+            exported = trainer.exportable(restoring)
+            if restoring:
+                assert best_epoch is not None
+                payload["model_epoch"] = restore_epoch(
+                    exported.model, trial_dir, best_epoch, epoch_var
+                )
+            export_model(exported, model_schema, cfg, trial_dir / MODEL)
+        trainer.finish()
         status = "complete"
     except StopTrial as stop:
         status = "stopped"
@@ -450,19 +574,14 @@ def run_trial(
         payload["error"] = str(exc)
         raise
     finally:
-        summaries.close()
-        if status == "failed" and created and not history:
+        if summaries is not None:
+            summaries.close()
+        if status == "failed" and created and not history and trainer.chief:
             shutil.rmtree(trial_dir, ignore_errors=True)  # nothing trained: leave nothing
         elif status != "diverged":
             save_payload()
+        trainer.close(trial_dir)
     return payload
-
-
-def best_checkpoint(trial_dir: Path, epoch: int) -> str | None:
-    """The path of the checkpoint `checkpoints/best` keeps for `epoch`, or None when it
-    keeps another epoch's (kept by another metric) or none."""
-    found = tf.train.latest_checkpoint(str(trial_dir / CHECKPOINTS / "best"))
-    return found if found is not None and found.endswith(f"ckpt-{epoch}") else None
 
 
 def restore_epoch(model: Any, trial_dir: Path, epoch: int, last_epoch: Any) -> int:
@@ -659,14 +778,3 @@ def _read_metrics(trial_dir: Path) -> dict[str, Any]:
 
     path = trial_dir / METRICS
     return json.loads(path.read_text()) if path.exists() else {}
-
-
-def load_schema_file(path: Path) -> Schema:
-    """A data set schema saved beside a model (not inside a data set directory)."""
-    import json
-
-    if not path.exists():
-        raise ConfigError(
-            "no model schema here", where=path.parent, hint="expected a tune train --out folder"
-        )
-    return Schema.from_json(json.loads(path.read_text()))
