@@ -12,6 +12,7 @@ from typing import Any
 
 from tuner.space.yaml_file import load_yaml, parse_override, validate
 from tuner.tabular.model.config import prepare, trial_schema
+from tuner.trial import METRICS, TrialContext, trial_scope
 
 DEFAULT_OUT = Path("results") / "train"
 
@@ -54,8 +55,6 @@ def train_from_file(
         line = format_epoch(epoch, config["epochs"], metrics) if format_epoch else str(metrics)
         echo(line)
 
-    from tuner.trial import TrialContext, trial_scope
-
     context = TrialContext(None, out.absolute(), 0 if from_scratch else _recorded_epoch(out))
     with trial_scope(context):  # (what `tuner.trial.current_trial()` says, as in a sweep)
         summary = train_trial(
@@ -68,8 +67,6 @@ def train_from_file(
 def _recorded_epoch(out: Path) -> int:
     """The last epoch an earlier `tune train` into `out` recorded (its metrics.json)."""
     import json
-
-    from tuner.trial import METRICS
 
     try:
         history = json.loads((out / METRICS).read_text()).get("history") or []
