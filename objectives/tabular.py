@@ -40,7 +40,7 @@ def setup_process(resources: dict[str, float]) -> None:
 def warm_up(config: dict[str, Any]) -> None:
     """TensorFlow and the model code imported, the data set's splits read (kept by the
     reader for every trial of this process), before the first trial asks for them."""
-    from tuner.tabular.model.train import warm_up as warm
+    from tuner.tabular.model.inputs import warm_up as warm
 
     warm(config)
 

@@ -20,17 +20,14 @@ this call created it and nothing was trained; otherwise metrics.json says "faile
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import os
 import shutil
-import statistics
 import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,8 +38,18 @@ from tuner.space.yaml_file import dump_yaml
 from tuner.tabular.data import reader
 from tuner.tabular.data.schema import Schema, save_schema
 from tuner.tabular.model.build import Built, build_model, label_scale
-from tuner.tabular.model.config import dataset_schema, defaults, prepare
+from tuner.tabular.model.config import dataset_schema, prepare
+from tuner.tabular.model.cost import model_size, predict_batch, predict_latency_ms
 from tuner.tabular.model.export import SCHEMA_COPY, best_checkpoint, export_model, load_schema_file
+from tuner.tabular.model.inputs import (
+    check_records,
+    check_same_config,
+    epoch_batches,
+    same_features,
+    validation_batches,
+    with_label_stats,
+    with_quantiles,
+)
 from tuner.tabular.model.layers import DefinedAUC, StandardizedMeanSquaredError, keras, tf
 from tuner.tabular.model.optimizers import combined, current_learning_rate, optimizers_for
 from tuner.timeline import mark
@@ -60,8 +67,6 @@ from tuner.trial import (  # the trial folder's names
 TENSORBOARD = "tensorboard"
 DEFAULT_STEPS_PER_EXECUTION = 128
 KEPT_BEST = Metric("val_loss", "minimize")  # the epoch whose checkpoint is kept as best
-PREDICT_ROWS = 1024  # the validation rows of the batch whose prediction `predict_ms` times
-PREDICT_REPEATS = 9
 
 
 def loss_and_metrics(task: str, cfg: dict[str, Any], label_std: float) -> tuple[Any, list[Any]]:
@@ -107,76 +112,6 @@ def _seed_dropout(model: Any, seed: int, epoch: int) -> None:
             digest = hashlib.sha256(f"{seed}:{epoch}:{i}:{j}".encode()).digest()
             start = int.from_bytes(digest[:6], "big")
             generator.state.assign(tf.constant([start, 0], dtype=generator.state.dtype))
-
-
-def _same_features(model_schema: Schema, data_schema: Schema, where: Path) -> None:
-    def shape(s: Schema) -> list[tuple[str, str]]:
-        return [(f.name, f.kind) for f in s.features]
-
-    if shape(model_schema) != shape(data_schema) or model_schema.label.kind != (
-        data_schema.label.kind
-    ):
-        raise ConfigError(
-            "--init-from: the model was trained on different features or task than the data set",
-            where=where,
-            hint=f"model features {shape(model_schema)}",
-        )
-
-
-def model_size(model: Any) -> dict[str, float]:
-    """`params`: the model's parameter count (trainable or not: batch normalization's
-    moving statistics too); `model_bytes`: the bytes of its weights (every weight
-    variable's numpy nbytes: 4 a parameter in float32), the values the exported
-    SavedModel's `variables` hold. It is the weights only, not the size of the SavedModel
-    folder, which adds the graph, the vocabularies and, in variables/, Keras's export
-    writes each weight under two names. Both depend on the config alone."""
-    return {
-        "params": float(model.count_params()),
-        "model_bytes": float(sum(w.numpy().nbytes for w in model.weights)),
-    }
-
-
-def predict_latency_ms(
-    model: Any,
-    features: Any,
-    *,
-    repeats: int = PREDICT_REPEATS,
-    clock: Callable[[], float] = time.perf_counter,
-) -> float:
-    """Milliseconds the model takes to predict one batch `features` in inference mode.
-
-    The model is called through a `tf.function`, traced once and run once untimed
-    (tracing and the first run's graph optimization and allocations are one-off costs,
-    not the latency), then timed `repeats` times, each run until its result is on the
-    host. The median of the repeats is reported, not the mean or one run: a run of a
-    millisecond is now and then delayed many times over (the scheduler preempts it, a
-    thread pool wakes late); the median ignores those outliers, where a mean or a single
-    run would carry them into the figure a sweep minimizes. It cannot remove sustained
-    load: a trial measured while another trains on the same cores reads higher (up to
-    about 2x with 2 trials on 2 CPUs), so rank fine differences from one trial per core.
-    Inference mode touches no state (dropout is off, batch normalization reads its
-    moving statistics), so measuring does not change the training that follows."""
-    if repeats < 1:
-        raise ValueError(f"repeats {repeats}: expected 1 or more")
-    predict = tf.function(lambda x: model(x, training=False))
-    predict.get_concrete_function(features)  # traced once
-    tf.nest.map_structure(lambda t: t.numpy(), predict(features))  # warmed once, untimed
-    times = []
-    for _ in range(repeats):
-        t0 = clock()
-        tf.nest.map_structure(lambda t: t.numpy(), predict(features))
-        times.append(clock() - t0)
-    return 1000.0 * statistics.median(times)
-
-
-def _predict_batch(data_dir: Path, cfg: dict[str, Any], built: Built) -> Any:
-    """The features of the validation split's first PREDICT_ROWS rows (all of them when
-    it has fewer), keyed as the model's inputs."""
-    split = cfg["validation_split"]
-    with reader.reading(data_dir, split):
-        ds = reader.dataset(data_dir, split, batch_size=PREDICT_ROWS, shuffle=False)
-        features, _ = next(iter(_for_model(ds, built)))
-    return features
 
 
 class _FirstStep(keras.callbacks.Callback):
@@ -385,14 +320,14 @@ def run_trial(
     elif init_from is not None:
         init_from = Path(init_from).absolute()
         model_schema = load_schema_file(init_from / SCHEMA_COPY)
-        _same_features(model_schema, data_schema, init_from)
+        same_features(model_schema, data_schema, init_from)
     else:
         model_schema = data_schema
     if resuming:
-        _check_same_config(trial_dir, cfg)
-    _check_records(data_dir, data_schema, cfg)
+        check_same_config(trial_dir, cfg)
+    check_records(data_dir, data_schema, cfg)
     if model_schema is data_schema:
-        model_schema = _with_label_stats(data_schema, data_dir, cfg["train_split"])
+        model_schema = with_label_stats(data_schema, data_dir, cfg["train_split"])
     model_schema = with_quantiles(model_schema, data_dir, cfg)
     mark("data_loaded")
 
@@ -521,7 +456,7 @@ def run_trial(
                 epoch_time = time.perf_counter() - t0
                 if not cost:  # after the first trained epoch of this call (not in epoch_time)
                     cost = model_size(judge.model)
-                    batch = _predict_batch(data_dir, cfg, judge)
+                    batch = predict_batch(data_dir, cfg, judge)
                     cost["predict_ms"] = predict_latency_ms(judge.model, batch)
                 metrics = {
                     **train_metrics,
@@ -638,139 +573,6 @@ def summary(
         "final": history[-1] if history else None,
         "timings": timings,
     }
-
-
-def warm_up(config: dict[str, Any]) -> None:
-    """A sweep worker's head start (the objective's warm_up hook): the splits every trial
-    of the sweep reads, parsed into the reader's cache while Ray schedules the first
-    trial (the reader's lock makes a trial that starts meanwhile wait for this parse, not
-    parse again)."""
-    cfg = {**defaults(), **config, "batch_size": 1024}  # (only a streamed split batches)
-    data_dir, schema = dataset_schema(cfg["dataset"])
-    _check_records(data_dir, schema, cfg)
-
-
-def _check_records(data_dir: Path, schema: Schema, cfg: dict[str, Any]) -> None:
-    """Read both splits as training will: a split that fits in memory is parsed whole
-    now (and kept for the epochs: no extra work), a streamed one has each shard's first
-    record checked against the schema, so a corrupt or mismatched data set fails before
-    any write."""
-    for split in dict.fromkeys((cfg["train_split"], cfg["validation_split"])):
-        size = sum((data_dir / f).stat().st_size for f in schema.splits[split].files)
-        if size <= reader.MEMORY_BUDGET:
-            reader.load_split(data_dir, split)
-        else:
-            with reader.reading(data_dir, split):
-                reader.dataset(data_dir, split, batch_size=cfg["batch_size"], shuffle=False)
-
-
-def _with_label_stats(schema: Schema, data_dir: Path, split: str) -> Schema:
-    """The schema with the regression label's mean and std, computed from the training
-    split when the data set was converted before convert recorded them."""
-    label = schema.label
-    if label.kind != "regression" or label.mean is not None:
-        return schema
-    import numpy as np
-
-    count, total, squares = 0, 0.0, 0.0
-    with reader.reading(data_dir, split):
-        for _, y in reader.dataset(data_dir, split, batch_size=1 << 16, shuffle=False):
-            values = y.numpy().astype(np.float64)
-            count, total = count + len(values), total + float(values.sum())
-            squares += float(np.square(values).sum())
-    mean = total / max(count, 1)
-    std = math.sqrt(max(squares / max(count, 1) - mean * mean, 0.0))
-    return replace(schema, label=replace(label, mean=mean, std=std))
-
-
-def with_quantiles(schema: Schema, data_dir: Path, cfg: dict[str, Any]) -> Schema:
-    """The schema with each number's bucket boundaries for numeric_buckets: quantiles of
-    the training split (missing values left out; repeated boundaries, as of a column
-    that is mostly 0, merged). Kept in the model's copy of the schema, so a resumed
-    trial, an export and a rebuild cut at the same places."""
-    count = int(cfg.get("numeric_buckets") or 0)
-    numeric = [f for f in schema.features if f.kind == "numeric"]
-    if count < 2 or not numeric or all(f.quantiles is not None for f in numeric):
-        return schema
-    cut = _quantiles(str(data_dir), cfg["train_split"], count, tuple(f.name for f in numeric))
-    features = tuple(
-        replace(f, quantiles=cut[f.name]) if f.name in cut and f.quantiles is None else f
-        for f in schema.features
-    )
-    return replace(schema, features=features)
-
-
-@functools.lru_cache(maxsize=8)
-def _quantiles(
-    data_dir: str, split: str, count: int, names: tuple[str, ...]
-) -> dict[str, tuple[float, ...]]:
-    """Each column's bucket boundaries, computed once per process for a data set (every
-    trial of a sweep asks for the same ones)."""
-    import numpy as np
-
-    columns: dict[str, list[Any]] = {name: [] for name in names}
-    with reader.reading(data_dir, split):
-        for x, _ in reader.dataset(data_dir, split, batch_size=1 << 16, shuffle=False):
-            for name, chunks in columns.items():
-                chunks.append(x[name].numpy())
-    levels = np.linspace(0.0, 1.0, count + 1)[1:-1]
-    cut = {}
-    for name, parts in columns.items():
-        column = np.concatenate(parts).astype(np.float64)
-        column = column[np.isfinite(column)]
-        edges = np.unique(np.quantile(column, levels)) if column.size else np.array([0.0])
-        cut[name] = tuple(float(e) for e in edges)
-    return cut
-
-
-def epoch_batches(data_dir: Path, cfg: dict[str, Any], epoch: int, built: Built) -> Any:
-    """The training split's batches of `epoch`, keyed as the model's inputs: their order
-    is a function of (seed, epoch), whichever process reads them."""
-    ds = reader.dataset(
-        data_dir,
-        cfg["train_split"],
-        batch_size=cfg["batch_size"],
-        shuffle=True,
-        seed=cfg["seed"],
-        epoch=epoch,
-    )
-    return _for_model(ds, built)
-
-
-def validation_batches(data_dir: Path, cfg: dict[str, Any], built: Built) -> Any:
-    """The validation split in file order, in batches of at least 1,024 rows."""
-    ds = reader.dataset(
-        data_dir, cfg["validation_split"], batch_size=max(cfg["batch_size"], 1024), shuffle=False
-    )
-    return _for_model(ds, built)
-
-
-def _for_model(ds: Any, built: Built) -> Any:
-    """The reader's batches (features keyed by column name) keyed as the model's inputs;
-    as they are when every name is its own key."""
-    if all(name == key for name, key in built.keys.items()):
-        return ds
-    return ds.map(lambda x, y: (built.renamed(x), y))
-
-
-def _check_same_config(trial_dir: Path, cfg: dict[str, Any]) -> None:
-    import yaml
-
-    path = trial_dir / CONFIG
-    if not path.exists():
-        return
-    before = yaml.safe_load(path.read_text()) or {}
-    changed = sorted(
-        k
-        for k in set(before) | set(cfg)
-        if k not in ("epochs", "workers") and before.get(k) != cfg.get(k)
-    )
-    if changed:
-        raise ConfigError(
-            f"the checkpoint here was trained with a different config ({', '.join(changed)})",
-            where=trial_dir,
-            hint="use --from-scratch to start over, or another --out",
-        )
 
 
 def _read_metrics(trial_dir: Path) -> dict[str, Any]:
