@@ -1,4 +1,4 @@
-"""One model on one vs two worker processes (tuner/tabular/model/distributed.py): examples
+"""One model on one vs two worker processes (tuner/tabular/model/launch.py): examples
 per second and the communication share of a step, in one run. Prints JSON.
 
     python bench/distributed.py [--data DIR|builtin:NAME] [--epochs 4] [--batch 256]
@@ -30,7 +30,7 @@ from common import resolve_data
 
 
 def _run(config: dict[str, Any], out: Path, workers: int | None) -> dict[str, Any]:
-    from tuner.tabular.model.distributed import run_distributed
+    from tuner.tabular.model.launch import run_distributed
     from tuner.tabular.model.train import run_trial
 
     seen: list[dict[str, float]] = []

@@ -128,7 +128,7 @@ def training_speed(
     """Ours (run_trial) vs default fit, alternating epoch by epoch, plus where time goes."""
     from tuner.tabular.data import reader
     from tuner.tabular.model import train
-    from tuner.tabular.model.build import build_model
+    from tuner.tabular.model.build import build_model, label_scale
     from tuner.tabular.model.config import dataset_schema, prepare
     from tuner.tabular.model.layers import keras, tf
     from tuner.tabular.model.optimizers import combined, optimizers_for
@@ -146,7 +146,7 @@ def training_speed(
         keras.utils.set_random_seed(cfg["seed"])
         built = build_model(schema, cfg)
         optimizer = combined(optimizers_for(cfg, steps))
-        loss, metrics = train._loss_and_metrics(built.task, cfg)
+        loss, metrics = train.loss_and_metrics(built.task, cfg, label_scale(schema)[1])
         if spe is None:
             built.model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         else:

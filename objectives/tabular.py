@@ -40,7 +40,7 @@ def setup_process(resources: dict[str, float]) -> None:
 def warm_up(config: dict[str, Any]) -> None:
     """TensorFlow and the model code imported, the data set's splits read (kept by the
     reader for every trial of this process), before the first trial asks for them."""
-    from tuner.tabular.model.train import warm_up as warm
+    from tuner.tabular.model.inputs import warm_up as warm
 
     warm(config)
 
@@ -58,7 +58,8 @@ def train(config: dict[str, Any], report: Report, trial_dir: Path) -> dict[str, 
     from tuner.timeline import mark
 
     mark("tabular_import")
-    from tuner.tabular.model.train import KEPT_BEST, run_trial
+    from tuner.tabular.model.launch import train_trial
+    from tuner.tabular.model.train import KEPT_BEST
     from tuner.trial import current_trial
 
     mark("tabular_imported")
@@ -66,7 +67,8 @@ def train(config: dict[str, Any], report: Report, trial_dir: Path) -> dict[str, 
     # is the checkpoint kept as best, and its weights the model exported
     context = current_trial()
     scored_by = context.scored_by if context is not None else None
-    return run_trial(
+    # here, or on `workers` processes when the config asks for more than one
+    return train_trial(
         config,
         report,
         trial_dir,

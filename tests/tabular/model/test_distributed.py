@@ -1,6 +1,6 @@
-"""One trial on several worker processes (tuner/tabular/model/distributed.py): the same
-trajectory as one process with the same global batch and seed, resume, the export, a
-killed launcher or worker, and `tune train --workers`."""
+"""One trial on several worker processes (tuner/tabular/model/launch.py and
+distributed.py): the same trajectory as one process with the same global batch and seed,
+resume, the export, a killed launcher or worker, and `tune train --workers`."""
 
 from __future__ import annotations
 
@@ -34,10 +34,10 @@ CONFIG = {
 
 
 def _train(config: dict[str, Any], out: Path, **kwargs: Any) -> list[tuple[int, dict]]:
-    from tuner.tabular.model.train import run_trial
+    from tuner.tabular.model.launch import train_trial
 
     seen: list[tuple[int, dict]] = []
-    run_trial(config, lambda e, m: seen.append((e, dict(m))), out, **kwargs)
+    train_trial(config, lambda e, m: seen.append((e, dict(m))), out, **kwargs)
     return seen
 
 
@@ -204,7 +204,7 @@ def test_a_dead_worker_fails_the_trial_with_one_line(tmp_path: Path, victim: int
 def test_a_pruned_distributed_trial_stops_every_worker(tmp_path: Path) -> None:
     """`report` raising StopTrial (the sweep's pruner) ends the workers at once; the
     checkpoint of the epoch reported stays for a resume."""
-    from tuner.tabular.model.train import run_trial
+    from tuner.tabular.model.launch import train_trial
     from tuner.trial import StopTrial
 
     def prune(epoch: int, metrics: dict) -> None:
@@ -212,7 +212,7 @@ def test_a_pruned_distributed_trial_stops_every_worker(tmp_path: Path) -> None:
 
     started = time.monotonic()
     with pytest.raises(StopTrial):
-        run_trial({**CONFIG, "epochs": 100, "workers": 2}, prune, tmp_path / "out")
+        train_trial({**CONFIG, "epochs": 100, "workers": 2}, prune, tmp_path / "out")
     assert time.monotonic() - started < 90  # not the 100 epochs
     assert _workers(os.getpid()) == {}
     summary = json.loads((tmp_path / "out" / "metrics.json").read_text())

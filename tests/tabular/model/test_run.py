@@ -16,7 +16,7 @@ from tests.conftest import write
 def test_tune_train_runs_its_trial_as_the_current_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tuner.tabular.model import run, train
+    from tuner.tabular.model import launch, run
     from tuner.trial import TrialContext, current_trial
 
     seen: list[TrialContext | None] = []
@@ -25,7 +25,7 @@ def test_tune_train_runs_its_trial_as_the_current_one(
         seen.append(current_trial())
         return {}
 
-    monkeypatch.setattr(train, "run_trial", fake)
+    monkeypatch.setattr(launch, "train_trial", fake)
     config = write(tmp_path / "bc.yaml", "dataset: builtin:breast_cancer\nmodel: dnn\nepochs: 3\n")
     out = tmp_path / "run"
     run.train_from_file(config, out=out, echo=lambda line: None)

@@ -19,7 +19,8 @@ COST = ("params", "model_bytes", "predict_ms")
 def test_every_epoch_reports_the_models_size_and_latency(tmp_path: Path) -> None:
     from tuner.tabular.model.build import build_model
     from tuner.tabular.model.config import metric_names
-    from tuner.tabular.model.train import load_schema_file, run_trial
+    from tuner.tabular.model.export import load_schema_file
+    from tuner.tabular.model.train import run_trial
     from tuner.tabular.runtime import tensorflow
 
     tf = tensorflow()
@@ -61,7 +62,7 @@ def test_every_epoch_reports_the_models_size_and_latency(tmp_path: Path) -> None
 
 @pytest.mark.timeout(120)
 def test_latency_is_the_median_of_repeats_of_one_traced_warmed_function() -> None:
-    from tuner.tabular.model.train import predict_latency_ms
+    from tuner.tabular.model.cost import predict_latency_ms
     from tuner.tabular.runtime import tensorflow
 
     tf = tensorflow()
@@ -93,7 +94,7 @@ def test_measuring_latency_changes_no_weights() -> None:
     measures trains exactly as one that does not (resume depends on it)."""
     from tuner.tabular.model.build import build_model
     from tuner.tabular.model.config import dataset_schema, prepare
-    from tuner.tabular.model.train import _predict_batch, predict_latency_ms
+    from tuner.tabular.model.cost import predict_batch, predict_latency_ms
 
     config = {"dataset": "builtin:breast_cancer", "model": "dnn", "hidden_units": [8]}
     cfg = prepare({**config, "dropout": 0.5, "batch_norm": True})
@@ -105,7 +106,7 @@ def test_measuring_latency_changes_no_weights() -> None:
         for layer in built.model.layers
         for g in getattr(layer, "_seed_generators", [])
     ]
-    batch = _predict_batch(data_dir, cfg, built)
+    batch = predict_batch(data_dir, cfg, built)
     assert len(next(iter(batch.values()))) == 114  # the whole validation split (< 1024 rows)
     assert predict_latency_ms(built.model, batch) > 0
     after = [w.numpy() for w in built.model.weights]

@@ -113,8 +113,9 @@ print(json.dumps(out.tolist()))
 def test_exported_model_serves_raw_rows_in_a_fresh_process(tmp_path: Path, cli) -> None:
     from tuner.tabular.data.csv_source import read_csv
     from tuner.tabular.model.build import build_model
+    from tuner.tabular.model.export import load_schema_file
     from tuner.tabular.model.run import load_config
-    from tuner.tabular.model.train import load_schema_file, run_trial
+    from tuner.tabular.model.train import run_trial
     from tuner.tabular.runtime import tensorflow
 
     tf = tensorflow()

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from tuner.errors import ConfigError
+from tuner.space.yaml_file import Located, validate
+from tuner.tabular.data.builtin import resolve
 from tuner.tabular.data.schema import Schema, load_schema
 from tuner.text import suggest
 
@@ -35,7 +37,6 @@ def defaults() -> dict[str, Any]:
 
 def validate_keys(config: dict[str, Any], where: str | None = None) -> None:
     """The schema check alone, for configs that did not come from a file."""
-    from tuner.space.yaml_file import Located, validate
 
     located = Located(config)
     try:
@@ -67,7 +68,6 @@ def hidden_units(config: dict[str, Any]) -> list[int]:
 
 def dataset_schema(ref: str) -> tuple[Path, Schema]:
     """builtin:NAME (materialized on first use) or a converted directory → its schema."""
-    from tuner.tabular.data.builtin import resolve
 
     directory = resolve(ref)
     return directory, load_schema(directory)

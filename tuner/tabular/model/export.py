@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from tuner.atomic import staged_dir, write_text_atomic
 from tuner.compat.keras import without_default_signature
-from tuner.tabular.data.schema import Schema
+from tuner.errors import ConfigError
+from tuner.tabular.data.schema import SCHEMA_FILE, Schema
 from tuner.tabular.model.names import feature_keys
+from tuner.trial import CHECKPOINTS, CONFIG, METRICS
 
 if TYPE_CHECKING:
     from tuner.tabular.model.build import Built
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 # and refuses bad input before TensorFlow starts.
 
 SIGNATURE = "serve"
+SCHEMA_COPY = SCHEMA_FILE  # the data set schema the model's preprocessing was built from
 INFO = Path("assets.extra") / "tuner.json"
 
 
@@ -141,28 +144,23 @@ def rebuild_from_checkpoint(trial_dir: Path, dest: Path) -> Path:
     it by its best epoch), else its last — and exported to `dest`."""
     import yaml
 
-    from tuner.errors import ConfigError
-    from tuner.tabular.model.train import CHECKPOINTS as CKPT
-    from tuner.tabular.model.train import CONFIG as CFG
-    from tuner.tabular.model.train import SCHEMA_COPY, load_schema_file
-
-    if not (trial_dir / CFG).is_file():
-        raise ConfigError(f"no {CFG} in the trial folder", where=trial_dir)
+    if not (trial_dir / CONFIG).is_file():
+        raise ConfigError(f"no {CONFIG} in the trial folder", where=trial_dir)
     from tuner.tabular.model.build import build_model
     from tuner.tabular.model.layers import keras, tf
 
-    if not (trial_dir / CKPT / "last").is_dir():
+    if not (trial_dir / CHECKPOINTS / "last").is_dir():
         raise ConfigError(
             "the trial exported no model (no model/saved_model.pb)",
             where=trial_dir,
             hint="and it has no checkpoints/last to rebuild it from",
         )
     checkpoint = _best_weights(trial_dir) or tf.train.latest_checkpoint(
-        str(trial_dir / CKPT / "last")
+        str(trial_dir / CHECKPOINTS / "last")
     )
     if checkpoint is None:
         raise ConfigError("no exported model and no checkpoint here", where=trial_dir)
-    cfg = yaml.safe_load((trial_dir / CFG).read_text()) or {}
+    cfg = yaml.safe_load((trial_dir / CONFIG).read_text()) or {}
     schema = load_schema_file(trial_dir / SCHEMA_COPY)
     keras.backend.clear_session()
     built = build_model(schema, cfg)
@@ -184,8 +182,6 @@ def _best_weights(trial_dir: Path) -> str | None:
     `rebuild_from_checkpoint`); None: the last one is."""
     import sys
 
-    from tuner.tabular.model.train import METRICS, best_checkpoint
-
     path = trial_dir / METRICS
     summary = json.loads(path.read_text()) if path.is_file() else {}
     best = summary.get("best") or {}
@@ -199,3 +195,21 @@ def _best_weights(trial_dir: Path) -> str | None:
             file=sys.stderr,
         )
     return found
+
+
+def best_checkpoint(trial_dir: Path, epoch: int) -> str | None:
+    """The path of the checkpoint `checkpoints/best` keeps for `epoch`, or None when it
+    keeps another epoch's (kept by another metric) or none."""
+    from tuner.tabular.model.layers import tf
+
+    found = tf.train.latest_checkpoint(str(trial_dir / CHECKPOINTS / "best"))
+    return found if found is not None and found.endswith(f"ckpt-{epoch}") else None
+
+
+def load_schema_file(path: Path) -> Schema:
+    """A data set schema saved beside a model (not inside a data set directory)."""
+    if not path.exists():
+        raise ConfigError(
+            "no model schema here", where=path.parent, hint="expected a tune train --out folder"
+        )
+    return Schema.from_json(json.loads(path.read_text()))

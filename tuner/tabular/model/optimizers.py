@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tuner.errors import ConfigError
+from tuner.tabular.model.build import WIDE_PREFIX
 from tuner.tabular.model.config import OPTIMIZERS
 from tuner.tabular.model.layers import keras
 
@@ -89,7 +90,6 @@ def combined(optimizers: dict[str, Any]) -> Any:
     the wide optimizer, everything else to the main one."""
     if "wide" not in optimizers:
         return optimizers["main"]
-    from tuner.tabular.model.build import WIDE_PREFIX
 
     mapping = keras.optimizers.OptimizerMap(
         optimizers["main"], {f"{WIDE_PREFIX}.*": optimizers["wide"]}

@@ -26,7 +26,17 @@ import numpy as np
 
 from tuner.atomic import write_text_atomic
 from tuner.errors import ConfigError, DataError
-from tuner.tabular.data.schema import Schema
+from tuner.tabular.data import reader
+from tuner.tabular.data.csv_source import read_csv
+from tuner.tabular.data.records import (
+    check_tfrecord,
+    compression_of,
+    example_to_dict,
+    examples,
+    located,
+)
+from tuner.tabular.data.schema import Schema, load_schema
+from tuner.tabular.data.sources import check_file
 from tuner.tabular.data.table import Table
 from tuner.tabular.model.export import INFO, SIGNATURE
 from tuner.tabular.prediction import output_columns
@@ -73,7 +83,6 @@ def read_csv_input(
     its columns, each value parsing as its kind; read as the data set's CSV source was
     (its recorded delimiter tried first, its decimal comma, its columns of dates made
     parts in their format) unless the options say."""
-    from tuner.tabular.data.csv_source import read_csv
 
     kinds = {f.name: f.kind for f in schema.features}
     if "sparse" in kinds.values():
@@ -119,7 +128,6 @@ def check_out(out: str | Path | None) -> None:
 
 def _check_data_set(path: Path, schema: Schema, split: str) -> None:
     """A converted data set holds the model's features, by name and kind, and the split."""
-    from tuner.tabular.data.schema import load_schema
 
     data = load_schema(path)
     if split not in data.splits:
@@ -142,7 +150,6 @@ def _check_data_set(path: Path, schema: Schema, split: str) -> None:
 
 def _check_record(path: Path, schema: Schema, compression: str | None) -> None:
     """The first record holds every key the model reads, each of the list kind it reads."""
-    from tuner.tabular.data.records import example_to_dict, examples
 
     first = examples(path, 1, compression)
     if not first:
@@ -166,8 +173,6 @@ def _check_record(path: Path, schema: Schema, compression: str | None) -> None:
 
 def _check_tfrecord_file(path: Path) -> None:
     """A file that is not CSV must be TFRecords (say what predict reads otherwise)."""
-    from tuner.tabular.data.records import check_tfrecord, compression_of
-    from tuner.tabular.data.sources import check_file
 
     check_file(path)
     try:
@@ -182,8 +187,6 @@ def _check_tfrecord_file(path: Path) -> None:
 
 
 def _record_batches(path: Path, schema: Schema, split: str) -> Any:
-    from tuner.tabular.data import reader
-    from tuner.tabular.data.records import compression_of, located
 
     tf = tensorflow()
     if path.is_dir():

@@ -3,14 +3,14 @@ trial's placement group starts its rank's worker process on its own node.
 
 A sweep asks Ray for a placement group of one bundle per worker (tuner/sweep/driver.py,
 PACK: one node when the bundles fit there, else spread). When Ray put them all on this
-node, the launcher starts the ranks as its own child processes (distributed.LocalRanks);
+node, the launcher starts the ranks as its own child processes (launch.LocalRanks);
 when it spread them, each rank must run where its bundle is. The actor is only a
 launcher there: the rank itself is a fresh process (`python -m
 tuner.tabular.model.distributed`), since a process whose TensorFlow already ran — a
 Ray worker a sweep warmed up — cannot join a collective group. Each actor finds a free
 port on its node's address; the ranks then reach each other there. Rank 0's actor
 relays its messages through a Ray queue. A rank's process exits with its actor (the
-parent-death watch of distributed.py), and the launcher kills the actors when the trial
+parent-death watch of processes.py), and the launcher kills the actors when the trial
 ends, however it ends.
 """
 
@@ -22,6 +22,7 @@ import queue
 from pathlib import Path
 from typing import Any
 
+from tuner.tabular.model.processes import end_processes, free_ports, start_rank
 from tuner.tabular.model.rank_end import LAUNCHER_LOST
 
 
@@ -47,7 +48,7 @@ def spread_placement(workers: int) -> Any | None:
 
 
 class RayRanks:
-    """distributed.Ranks as one launcher actor per bundle (see the module text)."""
+    """launch.Ranks as one launcher actor per bundle (see the module text)."""
 
     def __init__(self, spec: dict[str, Any], workers: int, group: Any, logs: Path) -> None:
         import ray
@@ -147,16 +148,12 @@ class _Launcher:
         """(this node's id, host:port the rank will listen on)."""
         import ray
 
-        from tuner.tabular.model.distributed import _free_ports
-
         host = ray.util.get_node_ip_address()
-        return ray.get_runtime_context().get_node_id(), f"{host}:{_free_ports(host, 1)[0]}"
+        return ray.get_runtime_context().get_node_id(), f"{host}:{free_ports(host, 1)[0]}"
 
     def run(self, spec: dict[str, Any], messages: Any) -> int:
         """Start the rank, relay rank 0's messages, return its exit code."""
         import os
-
-        from tuner.tabular.model.distributed import start_rank
 
         self.logs.mkdir(parents=True, exist_ok=True)
         if messages is None:
@@ -182,7 +179,5 @@ class _Launcher:
         os.write(self.answers, f"{word}\n".encode())
 
     def stop(self, grace: float) -> None:
-        from tuner.tabular.model.distributed import end_processes
-
         if self.proc is not None:
             end_processes([self.proc], grace)

@@ -12,6 +12,7 @@ from typing import Any
 
 from tuner.space.yaml_file import load_yaml, parse_override, validate
 from tuner.tabular.model.config import prepare, trial_schema
+from tuner.trial import METRICS, TrialContext, trial_scope
 
 DEFAULT_OUT = Path("results") / "train"
 
@@ -39,7 +40,7 @@ def train_from_file(
 ) -> dict[str, Any]:
     config = load_config(config_file, overrides)
     out = Path(out) if out else DEFAULT_OUT / Path(config_file).stem
-    from tuner.tabular.model.train import run_trial
+    from tuner.tabular.model.launch import train_trial  # (TensorFlow: after the checks)
 
     resumed_at = 0
 
@@ -54,11 +55,9 @@ def train_from_file(
         line = format_epoch(epoch, config["epochs"], metrics) if format_epoch else str(metrics)
         echo(line)
 
-    from tuner.trial import TrialContext, trial_scope
-
     context = TrialContext(None, out.absolute(), 0 if from_scratch else _recorded_epoch(out))
     with trial_scope(context):  # (what `tuner.trial.current_trial()` says, as in a sweep)
-        summary = run_trial(
+        summary = train_trial(
             config, report, out, resume=not from_scratch, init_from=init_from, on_resume=on_resume
         )
     echo(f"model exported to {out / 'model'}")
@@ -68,8 +67,6 @@ def train_from_file(
 def _recorded_epoch(out: Path) -> int:
     """The last epoch an earlier `tune train` into `out` recorded (its metrics.json)."""
     import json
-
-    from tuner.trial import METRICS
 
     try:
         history = json.loads((out / METRICS).read_text()).get("history") or []

@@ -1,5 +1,9 @@
-"""One trial of the tabular objective: build, train epoch by epoch, report, checkpoint,
-export.
+"""One trial of the tabular objective, its whole life: its inputs prepared, its model
+built (or restored), and for each epoch: seeding, batches, a training step, validation,
+cost metrics, metrics.json, checkpoints, a report; then its export. One loop for a
+trial on one process and for each rank of a distributed one (distributed.py): what
+differs is the `Step` (Keras's `fit` here, `FitStep`; the collective step under
+MultiWorkerMirroredStrategy there) and who writes (the chief, rank 0).
 
 Speed: one `model.fit` call per epoch with `steps_per_execution` (many steps per call
 into TensorFlow, no per-step Python), data parsed once per process by the reader, and
@@ -16,19 +20,16 @@ this call created it and nothing was trained; otherwise metrics.json says "faile
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import os
 import shutil
-import statistics
 import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tuner import faults
 from tuner.compat.keras import seed_generators
@@ -36,9 +37,20 @@ from tuner.errors import ConfigError, DataError
 from tuner.space.model import Metric
 from tuner.space.yaml_file import dump_yaml
 from tuner.tabular.data import reader
-from tuner.tabular.data.schema import SCHEMA_FILE, Schema, save_schema
+from tuner.tabular.data.schema import Schema, save_schema
 from tuner.tabular.model.build import Built, build_model, label_scale
-from tuner.tabular.model.config import dataset_schema, defaults, prepare
+from tuner.tabular.model.config import dataset_schema, prepare
+from tuner.tabular.model.cost import model_size, predict_batch, predict_latency_ms
+from tuner.tabular.model.export import SCHEMA_COPY, best_checkpoint, export_model, load_schema_file
+from tuner.tabular.model.inputs import (
+    check_records,
+    check_same_config,
+    epoch_batches,
+    same_features,
+    validation_batches,
+    with_label_stats,
+    with_quantiles,
+)
 from tuner.tabular.model.layers import DefinedAUC, StandardizedMeanSquaredError, keras, tf
 from tuner.tabular.model.optimizers import combined, current_learning_rate, optimizers_for
 from tuner.timeline import mark
@@ -53,15 +65,12 @@ from tuner.trial import (  # the trial folder's names
     write_metrics,
 )
 
-SCHEMA_COPY = SCHEMA_FILE  # the data set schema the model's preprocessing was built from
 TENSORBOARD = "tensorboard"
 DEFAULT_STEPS_PER_EXECUTION = 128
 KEPT_BEST = Metric("val_loss", "minimize")  # the epoch whose checkpoint is kept as best
-PREDICT_ROWS = 1024  # the validation rows of the batch whose prediction `predict_ms` times
-PREDICT_REPEATS = 9
 
 
-def _loss_and_metrics(task: str, cfg: dict[str, Any], label_std: float) -> tuple[Any, list[Any]]:
+def loss_and_metrics(task: str, cfg: dict[str, Any], label_std: float) -> tuple[Any, list[Any]]:
     if task == "binary":
         return keras.losses.BinaryCrossentropy(), [
             keras.metrics.BinaryAccuracy(name="accuracy"),
@@ -106,76 +115,6 @@ def _seed_dropout(model: Any, seed: int, epoch: int) -> None:
             generator.state.assign(tf.constant([start, 0], dtype=generator.state.dtype))
 
 
-def _same_features(model_schema: Schema, data_schema: Schema, where: Path) -> None:
-    def shape(s: Schema) -> list[tuple[str, str]]:
-        return [(f.name, f.kind) for f in s.features]
-
-    if shape(model_schema) != shape(data_schema) or model_schema.label.kind != (
-        data_schema.label.kind
-    ):
-        raise ConfigError(
-            "--init-from: the model was trained on different features or task than the data set",
-            where=where,
-            hint=f"model features {shape(model_schema)}",
-        )
-
-
-def model_size(model: Any) -> dict[str, float]:
-    """`params`: the model's parameter count (trainable or not: batch normalization's
-    moving statistics too); `model_bytes`: the bytes of its weights (every weight
-    variable's numpy nbytes: 4 a parameter in float32), the values the exported
-    SavedModel's `variables` hold. It is the weights only, not the size of the SavedModel
-    folder, which adds the graph, the vocabularies and, in variables/, Keras's export
-    writes each weight under two names. Both depend on the config alone."""
-    return {
-        "params": float(model.count_params()),
-        "model_bytes": float(sum(w.numpy().nbytes for w in model.weights)),
-    }
-
-
-def predict_latency_ms(
-    model: Any,
-    features: Any,
-    *,
-    repeats: int = PREDICT_REPEATS,
-    clock: Callable[[], float] = time.perf_counter,
-) -> float:
-    """Milliseconds the model takes to predict one batch `features` in inference mode.
-
-    The model is called through a `tf.function`, traced once and run once untimed
-    (tracing and the first run's graph optimization and allocations are one-off costs,
-    not the latency), then timed `repeats` times, each run until its result is on the
-    host. The median of the repeats is reported, not the mean or one run: a run of a
-    millisecond is now and then delayed many times over (the scheduler preempts it, a
-    thread pool wakes late); the median ignores those outliers, where a mean or a single
-    run would carry them into the figure a sweep minimizes. It cannot remove sustained
-    load: a trial measured while another trains on the same cores reads higher (up to
-    about 2x with 2 trials on 2 CPUs), so rank fine differences from one trial per core.
-    Inference mode touches no state (dropout is off, batch normalization reads its
-    moving statistics), so measuring does not change the training that follows."""
-    if repeats < 1:
-        raise ValueError(f"repeats {repeats}: expected 1 or more")
-    predict = tf.function(lambda x: model(x, training=False))
-    predict.get_concrete_function(features)  # traced once
-    tf.nest.map_structure(lambda t: t.numpy(), predict(features))  # warmed once, untimed
-    times = []
-    for _ in range(repeats):
-        t0 = clock()
-        tf.nest.map_structure(lambda t: t.numpy(), predict(features))
-        times.append(clock() - t0)
-    return 1000.0 * statistics.median(times)
-
-
-def _predict_batch(data_dir: Path, cfg: dict[str, Any], built: Built) -> Any:
-    """The features of the validation split's first PREDICT_ROWS rows (all of them when
-    it has fewer), keyed as the model's inputs."""
-    split = cfg["validation_split"]
-    with reader.reading(data_dir, split):
-        ds = reader.dataset(data_dir, split, batch_size=PREDICT_ROWS, shuffle=False)
-        features, _ = next(iter(_for_model(ds, built)))
-    return features
-
-
 class _FirstStep(keras.callbacks.Callback):
     """Records when the first batch of training finished (time to first step)."""
 
@@ -210,6 +149,130 @@ class _Summaries:
             writer.close()
 
 
+class Step(Protocol):
+    """What differs between a trial on one process and on N worker processes: how a
+    model is built and trained for an epoch, and who writes. `run_trial` does the rest
+    the same for both. Everything a process that is not the `chief` would write (the
+    trial folder, metrics.json, TensorBoard, the export) and what it would report is
+    the chief's alone; every process checkpoints (a collective save needs them all)."""
+
+    @property
+    def chief(self) -> bool:
+        """Whether this process validates, reports and writes the trial folder."""
+
+    @property
+    def workers(self) -> int | None:
+        """The processes training the model (None: this one alone)."""
+
+    @property
+    def first_step_at(self) -> float | None:
+        """When the trial's first training step ended, if known."""
+
+    def build(self, schema: Schema, cfg: dict[str, Any], steps: int) -> tuple[Built, Any]:
+        """The model to train, ready (compiled, its optimizer built), and the optimizers
+        by name (optimizers.optimizers_for) the checkpoint holds."""
+
+    def batches(self, ds: Any) -> Any:
+        """This process's part of an epoch's training batches."""
+
+    def train_epoch(self, batches: Any, first: bool) -> dict[str, float]:
+        """One epoch of training on `batches`; its training metrics (of every process)."""
+
+    def judge(self) -> Built:
+        """The model that validation and the cost metrics read, the trained weights in
+        it (chief only)."""
+
+    def agree(self, chief_says: bool) -> bool:
+        """What the chief says, known to every process (whether this epoch is the best)."""
+
+    def exportable(self, restoring: bool) -> Built:
+        """The model to export, the trained weights in it; `restoring`: a model the best
+        epoch's checkpoint is then restored into (chief only)."""
+
+    def finish(self) -> None:
+        """After the last epoch and the chief's export."""
+
+    def own_dir(self, trial_dir: Path) -> Path:
+        """The folder whose `checkpoints/` this process writes."""
+
+    def close(self, trial_dir: Path) -> None:
+        """The end of this process's part, however it ended."""
+
+
+class FitStep:
+    """One process: Keras's `fit` once per epoch, `steps_per_execution` steps per call
+    into TensorFlow (no per-step Python); the Keras session cleared first, so a
+    long-lived worker does not grow."""
+
+    chief = True
+    workers = None
+
+    def __init__(self) -> None:
+        self.built: Built | None = None
+        self._first = _FirstStep()
+
+    @property
+    def first_step_at(self) -> float | None:
+        return self._first.at
+
+    def build(self, schema: Schema, cfg: dict[str, Any], steps: int) -> tuple[Built, Any]:
+        keras.backend.clear_session()
+        if os.environ.get("TUNER_DETERMINISTIC"):  # bit-for-bit repeatable runs (slower)
+            tf.config.experimental.enable_op_determinism()
+        keras.utils.set_random_seed(cfg["seed"])
+        built = build_model(schema, cfg)
+        optimizers = optimizers_for(cfg, steps)
+        optimizer = combined(optimizers)
+        loss, keras_metrics = loss_and_metrics(built.task, cfg, label_scale(schema)[1])
+        built.model.compile(
+            optimizer=optimizer,
+            loss=loss,
+            metrics=keras_metrics,
+            steps_per_execution=steps_per_execution(cfg, steps),
+            jit_compile=False,
+        )
+        optimizer.build(built.model.trainable_variables)
+        self.built, self._first = built, _FirstStep()
+        return built, optimizers
+
+    def batches(self, ds: Any) -> Any:
+        return ds
+
+    def train_epoch(self, batches: Any, first: bool) -> dict[str, float]:
+        assert self.built is not None
+        callbacks = [keras.callbacks.TerminateOnNaN()]
+        if first:
+            callbacks.append(self._first)
+        fitted = self.built.model.fit(
+            batches, epochs=1, verbose=0, shuffle=False, callbacks=callbacks
+        )
+        return {k: float(v[-1]) for k, v in fitted.history.items()}
+
+    def judge(self) -> Built:
+        assert self.built is not None
+        return self.built
+
+    def agree(self, chief_says: bool) -> bool:
+        return chief_says
+
+    def exportable(self, restoring: bool) -> Built:
+        return self.judge()
+
+    def finish(self) -> None:
+        pass
+
+    def own_dir(self, trial_dir: Path) -> Path:
+        return trial_dir
+
+    def close(self, trial_dir: Path) -> None:
+        pass
+
+
+def steps_per_execution(cfg: dict[str, Any], steps: int) -> int:
+    """Training steps per call into TensorFlow: the config's, else up to an epoch's."""
+    return int(cfg.get("steps_per_execution", min(DEFAULT_STEPS_PER_EXECUTION, steps)))
+
+
 def run_trial(
     config: dict[str, Any],
     report: Report,
@@ -221,6 +284,7 @@ def run_trial(
     export: bool = True,
     on_resume: Callable[[int], None] | None = None,
     restore_best: bool = False,
+    step: Step | None = None,
 ) -> dict[str, Any]:
     """Train one config. Returns the summary also written to metrics.json.
     `on_resume(epoch)` is told the checkpoint's epoch before a resumed trial re-reports
@@ -237,65 +301,42 @@ def run_trial(
     `params` and `model_bytes` (`model_size`: the weights, not the SavedModel folder)
     and `predict_ms` (`predict_latency_ms` on the first PREDICT_ROWS validation rows),
     measured once per call after its first trained epoch (the weights change from epoch
-    to epoch, the computation does not) and reported unchanged every epoch after it."""
-    started = time.perf_counter()
-    cfg = prepare(config)
-    if cfg.get("workers", 1) > 1:  # one model on several processes: data-parallel
-        if init_from is not None:
-            raise ConfigError("--init-from trains one process", hint="drop workers (or --workers)")
-        from tuner.tabular.model.distributed import run_distributed
+    to epoch, the computation does not) and reported unchanged every epoch after it.
 
-        return run_distributed(
-            config,
-            report,
-            trial_dir,
-            workers=cfg["workers"],
-            resume=resume,
-            on_resume=on_resume,
-            keep_best=keep_best,
-            restore_best=restore_best,
-        )
+    `step` is how the model trains (FitStep, this process alone, by default; a rank of
+    a distributed trial passes distributed.CollectiveStep): everything else — inputs,
+    restore, per-epoch seeding and batches, validation, cost, metrics.json, checkpoints,
+    reports, export — is this loop's, whichever step trains."""
+    started = time.perf_counter()
+    trainer: Step = step if step is not None else FitStep()
+    cfg = prepare(config)
     trial_dir = Path(trial_dir).absolute()
     data_dir, data_schema = dataset_schema(cfg["dataset"])
     # everything below up to the first write only reads: a bad input leaves no trace
     created = not trial_dir.exists()
-    last_dir = trial_dir / CHECKPOINTS / "last"
+    last_dir = trial_dir / CHECKPOINTS / "last"  # (the chief's: every process resumes from it)
     resuming = resume and tf.train.latest_checkpoint(str(last_dir)) is not None
     if resuming and (trial_dir / SCHEMA_COPY).exists():
         model_schema = load_schema_file(trial_dir / SCHEMA_COPY)
     elif init_from is not None:
         init_from = Path(init_from).absolute()
         model_schema = load_schema_file(init_from / SCHEMA_COPY)
-        _same_features(model_schema, data_schema, init_from)
+        same_features(model_schema, data_schema, init_from)
     else:
         model_schema = data_schema
     if resuming:
-        _check_same_config(trial_dir, cfg)
-    _check_records(data_dir, data_schema, cfg)
+        check_same_config(trial_dir, cfg)
+    check_records(data_dir, data_schema, cfg)
     if model_schema is data_schema:
-        model_schema = _with_label_stats(data_schema, data_dir, cfg["train_split"])
+        model_schema = with_label_stats(data_schema, data_dir, cfg["train_split"])
     model_schema = with_quantiles(model_schema, data_dir, cfg)
     mark("data_loaded")
 
-    keras.backend.clear_session()
-    if os.environ.get("TUNER_DETERMINISTIC"):  # bit-for-bit repeatable runs (slower)
-        tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(cfg["seed"])
-    built = build_model(model_schema, cfg)
-    model = built.model
     rows = data_schema.splits[cfg["train_split"]].rows
-    steps = max(1, math.ceil(rows / cfg["batch_size"]))
-    optimizers = optimizers_for(cfg, steps)
-    optimizer = combined(optimizers)
-    loss, keras_metrics = _loss_and_metrics(built.task, cfg, label_scale(model_schema)[1])
-    model.compile(
-        optimizer=optimizer,
-        loss=loss,
-        metrics=keras_metrics,
-        steps_per_execution=cfg.get("steps_per_execution", min(DEFAULT_STEPS_PER_EXECUTION, steps)),
-        jit_compile=False,
+    built, optimizers = trainer.build(
+        model_schema, cfg, max(1, math.ceil(rows / cfg["batch_size"]))
     )
-    optimizer.build(model.trainable_variables)
+    model = built.model
     mark("model_built")
     if not resuming and init_from is not None:
         source = tf.train.latest_checkpoint(str(Path(init_from) / CHECKPOINTS / "last"))
@@ -312,31 +353,36 @@ def run_trial(
                 hint=str(exc).splitlines()[0][:200],
             ) from None
     # the inputs are good: from here on the trial folder is written
-    if not resume:
-        for name in (CHECKPOINTS, METRICS, TENSORBOARD, MODEL, CONFIG, SCHEMA_COPY):
-            target = trial_dir / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-    trial_dir.mkdir(parents=True, exist_ok=True)
-    if resume and not resuming and (last_dir / "checkpoint").exists():
-        message = f"{trial_dir}: the last checkpoint is missing; training from scratch"
-        warnings.warn(message, stacklevel=2)
-        print(f"tune: warning: {message}", file=sys.stderr)
-        shutil.rmtree(trial_dir / CHECKPOINTS)
+    if trainer.chief:
+        if not resume:
+            for name in (CHECKPOINTS, METRICS, TENSORBOARD, MODEL, CONFIG, SCHEMA_COPY):
+                target = trial_dir / name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                elif target.exists():
+                    target.unlink()
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        if resume and not resuming and (last_dir / "checkpoint").exists():
+            message = f"{trial_dir}: the last checkpoint is missing; training from scratch"
+            warnings.warn(message, stacklevel=2)
+            print(f"tune: warning: {message}", file=sys.stderr)
+            shutil.rmtree(trial_dir / CHECKPOINTS)
     epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, epoch=epoch_var, **optimizers)
-    last = tf.train.CheckpointManager(checkpoint, str(last_dir), max_to_keep=1)
-    best = tf.train.CheckpointManager(checkpoint, str(trial_dir / CHECKPOINTS / "best"), 1)
+    own = trainer.own_dir(trial_dir) / CHECKPOINTS
+    last = tf.train.CheckpointManager(checkpoint, str(own / "last"), max_to_keep=1)
+    best = tf.train.CheckpointManager(checkpoint, str(own / "best"), max_to_keep=1)
 
     history: list[dict[str, Any]] = []  # {"epoch": int, metric: float, ...}
     best_value: float | None = None
     best_epoch: int | None = None
     if resuming:
         try:
-            checkpoint.restore(last.latest_checkpoint).assert_existing_objects_matched()
+            restored = checkpoint.restore(tf.train.latest_checkpoint(str(last_dir)))
+            restored.assert_existing_objects_matched()
         except (tf.errors.OpError, ValueError, AssertionError) as exc:
+            if trainer.workers is not None:
+                raise  # (the ranks would have to agree to start over: the trial fails)
             reason = " ".join(str(exc).split())[:200]
             message = f"{trial_dir}: the last checkpoint cannot be read ({reason}); "
             warnings.warn(message + "training from scratch", stacklevel=2)
@@ -351,13 +397,14 @@ def run_trial(
                 export=export,
                 on_resume=on_resume,
                 restore_best=restore_best,
+                step=trainer,
             )
         history, best_value, best_epoch = kept_history(trial_dir, int(epoch_var), keep_best)
-    dump_yaml(cfg, trial_dir / CONFIG)
-    save_schema(model_schema, trial_dir)  # as SCHEMA_COPY
-
-    summaries = _Summaries(trial_dir / TENSORBOARD)
-    first_step = _FirstStep()
+    summaries = None
+    if trainer.chief:
+        dump_yaml(cfg, trial_dir / CONFIG)
+        save_schema(model_schema, trial_dir)  # as SCHEMA_COPY
+        summaries = _Summaries(trial_dir / TENSORBOARD)
     start_epoch = int(epoch_var) + 1
     status = "running"
     timings: dict[str, float] = {}
@@ -366,8 +413,12 @@ def run_trial(
     said: set[str] = set()  # metrics said to be undefined (say_undefined)
 
     def save_payload() -> None:
+        if not trainer.chief:
+            return
         best = (keep_best, best_epoch, best_value)
         payload.update(summary(status, int(epoch_var), cfg, history, best, timings))
+        if trainer.workers is not None:
+            payload["workers"] = trainer.workers
         payload["model_checkpoint"] = "best" if restore_best else "last"
         write_metrics(trial_dir / METRICS, payload)
 
@@ -381,18 +432,13 @@ def run_trial(
             report(entry["epoch"], {k: v for k, v in entry.items() if k != "epoch"})
         for epoch in range(start_epoch, cfg["epochs"] + 1):
             _seed_dropout(model, cfg["seed"], epoch)
-            train = epoch_batches(data_dir, cfg, epoch, built)
-            validation = validation_batches(data_dir, cfg, built)
-            callbacks = [keras.callbacks.TerminateOnNaN()]
-            if epoch == start_epoch:
-                callbacks.append(first_step)
+            train = trainer.batches(epoch_batches(data_dir, cfg, epoch, built))
             t0 = time.perf_counter()
             with reader.reading(data_dir, cfg["train_split"]):
-                fitted = model.fit(train, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
+                train_metrics = trainer.train_epoch(train, first=epoch == start_epoch)
             train_time = time.perf_counter() - t0
-            if epoch == start_epoch and first_step.at is not None:
-                timings["start_to_first_step"] = first_step.at - started
-            train_metrics = {k: float(v[-1]) for k, v in fitted.history.items()}
+            if epoch == start_epoch and trainer.first_step_at is not None:
+                timings["start_to_first_step"] = trainer.first_step_at - started
             if not math.isfinite(train_metrics.get("loss", math.nan)):
                 status = "diverged"
                 history.append({"epoch": epoch, **train_metrics})
@@ -402,45 +448,58 @@ def run_trial(
                     status="diverged",
                     hint="lower the learning rate, or clip gradients (clipnorm)",
                 )
-            with reader.reading(data_dir, cfg["validation_split"]):
-                evaluated = model.evaluate(validation, verbose=0, return_dict=True)
-            epoch_time = time.perf_counter() - t0
-            if not cost:  # after the first trained epoch of this call (not in epoch_time)
-                cost = model_size(model)
-                batch = _predict_batch(data_dir, cfg, built)
-                cost["predict_ms"] = predict_latency_ms(model, batch)
-            metrics = {
-                **train_metrics,
-                **{f"val_{k}": float(v) for k, v in evaluated.items()},
-                "examples_per_sec": rows / train_time,
-                "epoch_time": epoch_time,
-                "learning_rate": current_learning_rate(optimizers["main"]),
-                **cost,
-            }
-            if "wide" in optimizers:
-                metrics["wide_learning_rate"] = current_learning_rate(optimizers["wide"])
-            say_undefined(metrics, said)
+            metrics = train_metrics
+            if trainer.chief:
+                judge = trainer.judge()
+                validation = validation_batches(data_dir, cfg, judge)
+                with reader.reading(data_dir, cfg["validation_split"]):
+                    evaluated = judge.model.evaluate(validation, verbose=0, return_dict=True)
+                epoch_time = time.perf_counter() - t0
+                if not cost:  # after the first trained epoch of this call (not in epoch_time)
+                    cost = model_size(judge.model)
+                    batch = predict_batch(data_dir, cfg, judge)
+                    cost["predict_ms"] = predict_latency_ms(judge.model, batch)
+                metrics = {
+                    **train_metrics,
+                    **{f"val_{k}": float(v) for k, v in evaluated.items()},
+                    "examples_per_sec": rows / train_time,
+                    "epoch_time": epoch_time,
+                    "learning_rate": current_learning_rate(optimizers["main"]),
+                    **cost,
+                }
+                if "wide" in optimizers:
+                    metrics["wide_learning_rate"] = current_learning_rate(optimizers["wide"])
+                say_undefined(metrics, said)
             epoch_var.assign(epoch)
-            history.append({"epoch": epoch, **metrics})
-            summaries.write(epoch, metrics)
-            value = metrics.get(keep_best.name)
-            if value is not None and math.isfinite(value) and keep_best.better(value, best_value):
-                best_value, best_epoch = value, epoch
-            # metrics.json first: a kill before the checkpoint below re-runs this epoch
-            # from the previous checkpoint, and its history entry is dropped on resume
-            save_payload()
-            if best_epoch == epoch:
+            if trainer.chief and summaries is not None:
+                history.append({"epoch": epoch, **metrics})
+                summaries.write(epoch, metrics)
+                value = metrics.get(keep_best.name)
+                if (
+                    value is not None
+                    and math.isfinite(value)
+                    and keep_best.better(value, best_value)
+                ):
+                    best_value, best_epoch = value, epoch
+                # metrics.json first: a kill before the checkpoint below re-runs this epoch
+                # from the previous checkpoint, and its history entry is dropped on resume
+                save_payload()
+            if trainer.agree(best_epoch == epoch):
                 best.save(checkpoint_number=epoch)
             faults.point("checkpoint")
             last.save(checkpoint_number=epoch)
             report(epoch, metrics)
-        if export:
-            from tuner.tabular.model.export import export_model
-
+        if export and trainer.chief:
             payload["model_epoch"] = int(epoch_var)
-            if restore_best and best_epoch is not None and best_epoch != int(epoch_var):
-                payload["model_epoch"] = restore_epoch(model, trial_dir, best_epoch, epoch_var)
-            export_model(built, model_schema, cfg, trial_dir / MODEL)
+            restoring = restore_best and best_epoch is not None and best_epoch != int(epoch_var)
+            exported = trainer.exportable(restoring)
+            if restoring:
+                assert best_epoch is not None
+                payload["model_epoch"] = restore_epoch(
+                    exported.model, trial_dir, best_epoch, epoch_var
+                )
+            export_model(exported, model_schema, cfg, trial_dir / MODEL)
+        trainer.finish()
         status = "complete"
     except StopTrial as stop:
         status = "stopped"
@@ -451,19 +510,14 @@ def run_trial(
         payload["error"] = str(exc)
         raise
     finally:
-        summaries.close()
-        if status == "failed" and created and not history:
+        if summaries is not None:
+            summaries.close()
+        if status == "failed" and created and not history and trainer.chief:
             shutil.rmtree(trial_dir, ignore_errors=True)  # nothing trained: leave nothing
         elif status != "diverged":
             save_payload()
+        trainer.close(trial_dir)
     return payload
-
-
-def best_checkpoint(trial_dir: Path, epoch: int) -> str | None:
-    """The path of the checkpoint `checkpoints/best` keeps for `epoch`, or None when it
-    keeps another epoch's (kept by another metric) or none."""
-    found = tf.train.latest_checkpoint(str(trial_dir / CHECKPOINTS / "best"))
-    return found if found is not None and found.endswith(f"ckpt-{epoch}") else None
 
 
 def restore_epoch(model: Any, trial_dir: Path, epoch: int, last_epoch: Any) -> int:
@@ -522,152 +576,8 @@ def summary(
     }
 
 
-def warm_up(config: dict[str, Any]) -> None:
-    """A sweep worker's head start (the objective's warm_up hook): the splits every trial
-    of the sweep reads, parsed into the reader's cache while Ray schedules the first
-    trial (the reader's lock makes a trial that starts meanwhile wait for this parse, not
-    parse again)."""
-    cfg = {**defaults(), **config, "batch_size": 1024}  # (only a streamed split batches)
-    data_dir, schema = dataset_schema(cfg["dataset"])
-    _check_records(data_dir, schema, cfg)
-
-
-def _check_records(data_dir: Path, schema: Schema, cfg: dict[str, Any]) -> None:
-    """Read both splits as training will: a split that fits in memory is parsed whole
-    now (and kept for the epochs: no extra work), a streamed one has each shard's first
-    record checked against the schema, so a corrupt or mismatched data set fails before
-    any write."""
-    for split in dict.fromkeys((cfg["train_split"], cfg["validation_split"])):
-        size = sum((data_dir / f).stat().st_size for f in schema.splits[split].files)
-        if size <= reader.MEMORY_BUDGET:
-            reader.load_split(data_dir, split)
-        else:
-            with reader.reading(data_dir, split):
-                reader.dataset(data_dir, split, batch_size=cfg["batch_size"], shuffle=False)
-
-
-def _with_label_stats(schema: Schema, data_dir: Path, split: str) -> Schema:
-    """The schema with the regression label's mean and std, computed from the training
-    split when the data set was converted before convert recorded them."""
-    label = schema.label
-    if label.kind != "regression" or label.mean is not None:
-        return schema
-    import numpy as np
-
-    count, total, squares = 0, 0.0, 0.0
-    with reader.reading(data_dir, split):
-        for _, y in reader.dataset(data_dir, split, batch_size=1 << 16, shuffle=False):
-            values = y.numpy().astype(np.float64)
-            count, total = count + len(values), total + float(values.sum())
-            squares += float(np.square(values).sum())
-    mean = total / max(count, 1)
-    std = math.sqrt(max(squares / max(count, 1) - mean * mean, 0.0))
-    return replace(schema, label=replace(label, mean=mean, std=std))
-
-
-def with_quantiles(schema: Schema, data_dir: Path, cfg: dict[str, Any]) -> Schema:
-    """The schema with each number's bucket boundaries for numeric_buckets: quantiles of
-    the training split (missing values left out; repeated boundaries, as of a column
-    that is mostly 0, merged). Kept in the model's copy of the schema, so a resumed
-    trial, an export and a rebuild cut at the same places."""
-    count = int(cfg.get("numeric_buckets") or 0)
-    numeric = [f for f in schema.features if f.kind == "numeric"]
-    if count < 2 or not numeric or all(f.quantiles is not None for f in numeric):
-        return schema
-    cut = _quantiles(str(data_dir), cfg["train_split"], count, tuple(f.name for f in numeric))
-    features = tuple(
-        replace(f, quantiles=cut[f.name]) if f.name in cut and f.quantiles is None else f
-        for f in schema.features
-    )
-    return replace(schema, features=features)
-
-
-@functools.lru_cache(maxsize=8)
-def _quantiles(
-    data_dir: str, split: str, count: int, names: tuple[str, ...]
-) -> dict[str, tuple[float, ...]]:
-    """Each column's bucket boundaries, computed once per process for a data set (every
-    trial of a sweep asks for the same ones)."""
-    import numpy as np
-
-    columns: dict[str, list[Any]] = {name: [] for name in names}
-    with reader.reading(data_dir, split):
-        for x, _ in reader.dataset(data_dir, split, batch_size=1 << 16, shuffle=False):
-            for name, chunks in columns.items():
-                chunks.append(x[name].numpy())
-    levels = np.linspace(0.0, 1.0, count + 1)[1:-1]
-    cut = {}
-    for name, parts in columns.items():
-        column = np.concatenate(parts).astype(np.float64)
-        column = column[np.isfinite(column)]
-        edges = np.unique(np.quantile(column, levels)) if column.size else np.array([0.0])
-        cut[name] = tuple(float(e) for e in edges)
-    return cut
-
-
-def epoch_batches(data_dir: Path, cfg: dict[str, Any], epoch: int, built: Built) -> Any:
-    """The training split's batches of `epoch`, keyed as the model's inputs: their order
-    is a function of (seed, epoch), whichever process reads them."""
-    ds = reader.dataset(
-        data_dir,
-        cfg["train_split"],
-        batch_size=cfg["batch_size"],
-        shuffle=True,
-        seed=cfg["seed"],
-        epoch=epoch,
-    )
-    return _for_model(ds, built)
-
-
-def validation_batches(data_dir: Path, cfg: dict[str, Any], built: Built) -> Any:
-    """The validation split in file order, in batches of at least 1,024 rows."""
-    ds = reader.dataset(
-        data_dir, cfg["validation_split"], batch_size=max(cfg["batch_size"], 1024), shuffle=False
-    )
-    return _for_model(ds, built)
-
-
-def _for_model(ds: Any, built: Built) -> Any:
-    """The reader's batches (features keyed by column name) keyed as the model's inputs;
-    as they are when every name is its own key."""
-    if all(name == key for name, key in built.keys.items()):
-        return ds
-    return ds.map(lambda x, y: (built.renamed(x), y))
-
-
-def _check_same_config(trial_dir: Path, cfg: dict[str, Any]) -> None:
-    import yaml
-
-    path = trial_dir / CONFIG
-    if not path.exists():
-        return
-    before = yaml.safe_load(path.read_text()) or {}
-    changed = sorted(
-        k
-        for k in set(before) | set(cfg)
-        if k not in ("epochs", "workers") and before.get(k) != cfg.get(k)
-    )
-    if changed:
-        raise ConfigError(
-            f"the checkpoint here was trained with a different config ({', '.join(changed)})",
-            where=trial_dir,
-            hint="use --from-scratch to start over, or another --out",
-        )
-
-
 def _read_metrics(trial_dir: Path) -> dict[str, Any]:
     import json
 
     path = trial_dir / METRICS
     return json.loads(path.read_text()) if path.exists() else {}
-
-
-def load_schema_file(path: Path) -> Schema:
-    """A data set schema saved beside a model (not inside a data set directory)."""
-    import json
-
-    if not path.exists():
-        raise ConfigError(
-            "no model schema here", where=path.parent, hint="expected a tune train --out folder"
-        )
-    return Schema.from_json(json.loads(path.read_text()))
