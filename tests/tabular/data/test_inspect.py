@@ -95,10 +95,11 @@ def test_nothing_to_inspect(cli, tmp_path, what):
     ("name", "content"),
     [
         ("a.csv", b"age,city,label\n39,Paris,yes\n25,Rome,no\n"),
-        ("a.csv.gz", __import__("gzip").compress(b"age,city,label\n39,Paris,yes\n")),
+        ("a.csv.gz", __import__("gzip").compress(b"age,city,label\n39,Paris,yes\n", mtime=0)),
         ("tiny.tfrecord", b"ab"),
         ("model.keras", b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(200)),
     ],
+    ids=["csv", "gzip", "tfrecord", "keras"],  # (the same on every xdist worker)
 )
 def test_a_file_that_is_no_tfrecord_file_says_so(cli, tmp_path, name, content):
     path = tmp_path / name
