@@ -960,6 +960,21 @@ def _last(ctx: Ctx, c: Chain) -> None:
     expect(len(plots) >= 3, f"plots: {plots}")
 
 
+@fault_and_check("SIGKILL while exporting the best trial", finished=True)
+def _k_export(ctx: Ctx, c: Chain) -> None:
+    done = ctx.tune("best", c.name, "--results", c.results, "--export", TUNER_FAULT="export")
+    expect(done.returncode == -signal.SIGKILL, tail(done))
+    best = c.results / c.name / "best"
+    expect(not best.exists(), "a half export is published")
+    done = ctx.tune("best", c.name, "--results", c.results, "--export", "--json")
+    expect(done.returncode == 0, tail(done))
+    number = json.loads(done.stdout)["trials"][0]["number"]
+    metrics = json.loads((best / "metrics.json").read_text())
+    expect(metrics["number"] == number and (best / "model").is_dir(), metrics)
+    left = [p.name for p in best.parent.iterdir() if p.name.startswith(".best")]
+    expect(not left, f"staging folders left: {left}")
+
+
 @case("faults", "full disk, copied elsewhere, resumed there")
 def _full_disk(ctx: Ctx) -> None:
     disk = ctx.work / "faults" / "tiny"
