@@ -62,3 +62,22 @@ def test_a_stop_while_drawing_ends_the_parent_run_with_the_plots_so_far(
     assert tracker.named("end_sweep") == [
         ("parent", "KILLED", ["leaderboard.csv", "optimization_history.png"])
     ]
+
+
+@pytest.mark.parametrize("name", driver.FULL_DISK_LOGGERS)
+def test_rays_traceback_for_a_snapshot_a_full_disk_refused_is_not_printed(
+    name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The campaign's full disk: Ray's "Experiment state snapshotting failed" with 50
+    lines of stack came before the sweep's one line; any other error still shows."""
+    import errno
+    import logging
+
+    driver._quiet_full_disk_snapshots()
+    logger = logging.getLogger(name)
+    for error in (OSError(errno.ENOSPC, "No space left on device"), ValueError("a bug")):
+        try:
+            raise error
+        except Exception:
+            logger.error("Experiment state snapshotting failed:", exc_info=True, stack_info=True)
+    assert [r.exc_info[1] for r in caplog.records if r.exc_info] == [error]

@@ -239,10 +239,17 @@ class _FullDiskSnapshot(logging.Filter):
         return error is None or disk_full(error) is None
 
 
+# Ray logs a refused snapshot twice: while the sweep runs (experiment_state), and with
+# the whole stack at the end of the sweep's run (tune: "Experiment state snapshotting
+# failed"), where the campaign saw 50 lines of it above the one line a full disk says
+FULL_DISK_LOGGERS = ("ray.tune.execution.experiment_state", "ray.tune.tune")
+
+
 def _quiet_full_disk_snapshots() -> None:
-    logger = logging.getLogger("ray.tune.execution.experiment_state")
-    if not any(isinstance(f, _FullDiskSnapshot) for f in logger.filters):
-        logger.addFilter(_FullDiskSnapshot())
+    for name in FULL_DISK_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _FullDiskSnapshot) for f in logger.filters):
+            logger.addFilter(_FullDiskSnapshot())
 
 
 @contextlib.contextmanager

@@ -379,21 +379,31 @@ def test_csv_options_on_a_libsvm_source_are_refused(tmp_path):
 
 
 def test_a_split_of_one_class_is_refused_and_nothing_is_written(tmp_path, cli):
-    """The campaign's case: 3 rows, a 1-row validation split, val_auc 0.0000 said of it."""
+    """The campaign's case: 3 rows, a 1-row validation split, val_auc 0.0000 said of it.
+    The refusal is the one line on stderr: the tiny split's warning is not said before it."""
     src = write(tmp_path / "t3.csv", "x1,x2,label\n1.2,3,yes\n2.2,1,no\n0.5,2,yes\n")
     code, _, err = cli("data", "convert", src, "--out", tmp_path / "ds", "--split", "0.3")
     assert code == 2 and not (tmp_path / "ds").exists()
     lines = err.strip().splitlines()
     assert lines[0] == (
-        "tune: warning: --split 0.3 of 3 rows leaves 2 training and 1 validation row: "
-        "metrics on so few rows say little"
-    )
-    assert lines[1] == (
         f"tune: error: {src}: --split 0.3 holds out 1 row, of class 'yes': validation AUC "
         "and accuracy need rows of two classes at least (hold out more rows with a larger "
         "--split, or give a --validation file with every class)"
     )
-    assert len(lines) == 2
+    assert len(lines) == 1
+
+
+def test_a_refused_conversion_says_no_warning_before_its_error(tmp_path, cli):
+    """A label of one value over a tiny split, with an identifier-like column: one line,
+    the error (the campaign saw the split's warning first)."""
+    rows = "".join(f"id{i},{i},yes\n" for i in range(60))
+    src = write(tmp_path / "one.csv", "name,x,label\n" + rows)
+    code, _, err = cli("data", "convert", src, "--out", tmp_path / "ds", "--split", "0.1")
+    assert code == 2 and not (tmp_path / "ds").exists()
+    assert err.strip().splitlines() == [
+        f"tune: error: {src}: label 'label' has the single value 'yes' in every training "
+        "row (a label needs at least two values to learn from)"
+    ]
 
 
 def test_a_validation_file_of_one_class_is_refused(tmp_path):

@@ -87,6 +87,8 @@ def convert(
     src = check_file(src)
     out = Path(out)
     _check_options(out, options)
+    # held until write_dataset's checks pass: a refused conversion says one line only
+    held: list[str] = []
     fmt = detect_format(src, options.format)
     if options.validation is not None:
         check_file(options.validation)
@@ -108,7 +110,7 @@ def convert(
             dates=options.dates,
         )
         kinds = {n: "numeric" if n in train.numeric else "categorical" for n in train.order}
-        tables = _split(train, options.split, options.seed, warn)
+        tables = _split(train, options.split, options.seed, held.append)
         if options.validation is not None:
             tables["validation"] = read_csv(
                 options.validation,
@@ -127,7 +129,7 @@ def convert(
             _note_dropped([train, *([tables["validation"]] if options.validation else [])], notes)
         from tuner.tabular.data.columns import warn_columns
 
-        warn_columns(tables["train"], set(options.categorical), warn)
+        warn_columns(tables["train"], set(options.categorical), held.append)
         dialect = CsvDialect(train.delimiter or ",", options.decimal_comma, dict(train.dates))
     elif fmt == "libsvm":
         from tuner.tabular.data.libsvm_source import read_libsvm
@@ -166,6 +168,7 @@ def convert(
         csv=dialect,
         split_by=f"--split {options.split}" if options.split is not None else None,
         warn=warn,
+        held=held,
     )
 
 
@@ -273,18 +276,23 @@ def write_dataset(
     csv: CsvDialect | None = None,
     split_by: str | None = None,
     warn: Callable[[str], None] = warn_stderr,
+    held: Sequence[str] = (),
 ) -> Schema:
     """Derive the schema from tables['train'], encode every split, write atomically.
 
     `split_by` names the option that made the validation split (`--split`), for the
-    messages about its classes."""
+    messages about its classes. `held`: warnings said only once the label and the
+    validation classes pass their checks (a refusal is one line, not warnings and it)."""
     train = tables["train"]
     features: tuple[Feature, ...] = derive_features(train)
     label: Label = derive_label(train, task)
     encoded = {name: encode_labels(t, label) for name, t in tables.items()}
+    said = list(held)
     if "validation" in encoded:
         check = encoded["validation"], label, tables["validation"]
-        _check_validation_classes(*check, split_by, warn)
+        _check_validation_classes(*check, split_by, said.append)
+    for message in said:
+        warn(message)
     if label.kind == "regression":  # the model trains on the label standardized by these
         values = encoded["train"].astype(np.float64)
         label = replace(label, mean=float(values.mean()), std=float(values.std()))
