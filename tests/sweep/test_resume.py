@@ -50,7 +50,7 @@ def _tune(
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=360,  # a hang guard: a TF sweep beside another test on 2 cores
         cwd=cwd,
     )
 
