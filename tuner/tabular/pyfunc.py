@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tuner.tracking.registry import requirement
+from tuner.tracking.requirements import requirement
 from tuner.trial import MlflowModel
 
 if TYPE_CHECKING:

@@ -160,22 +160,6 @@ def _default_model(model_dir: Path) -> Any:
     return mlflow_model(model_dir)
 
 
-def requirement(dist: str) -> str:
-    """`dist>=MAJOR.MINOR,<MAJOR+1` for the installed version (plain `dist` if unknown)."""
-    from importlib import metadata
-
-    candidates = [dist, f"{dist}-cpu"] if dist == "tensorflow" else [dist]
-    for candidate in candidates:
-        try:
-            version = metadata.version(candidate)
-        except metadata.PackageNotFoundError:
-            continue
-        parts = version.split(".")
-        if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
-            return f"{dist}>={parts[0]}.{parts[1]},<{int(parts[0]) + 1}"
-    return dist
-
-
 @contextmanager
 def _tracking_uri(uri: str) -> Iterator[None]:
     """MLflow's fluent API pointed at `uri` for the block (its global tracking URI)."""

@@ -45,7 +45,7 @@ def mlflow_model(model_dir: Path) -> Any:
     import sys
 
     from tuner.errors import ConfigError
-    from tuner.tracking.registry import requirement
+    from tuner.tracking.requirements import requirement
     from tuner.trial import MlflowModel
 
     kind = model_format(model_dir)
