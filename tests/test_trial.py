@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from tuner.errors import ConfigError
-from tuner.trial import MODEL, load_objective, objective
+from tuner.objective_loader import load_objective
+from tuner.trial import MODEL, objective
 
 MADE: list[tuple[Path, Path]] = []
 

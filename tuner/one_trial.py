@@ -55,8 +55,9 @@ def train_file(
 ) -> dict[str, Any]:
     """Run the objective a config file names, once, into `out` (a folder of its own,
     as a trial's)."""
+    from tuner.objective_loader import load_objective
     from tuner.space.yaml_file import parse_override
-    from tuner.trial import checked_report, load_objective
+    from tuner.trial import checked_report
 
     located = load_yaml(path)
     for text in overrides or []:

@@ -23,8 +23,9 @@ from tuner.search.distributions import (
     make_sampler,
     suggest,
 )
-from tuner.space.load import parse_spec, space_schema
+from tuner.space.load import parse_spec
 from tuner.space.model import EXTRAS, PRUNERS, SAMPLERS
+from tuner.space.schema import space_schema
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 HEAVY = ("tensorflow", "keras", "ray", "mlflow")

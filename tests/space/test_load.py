@@ -23,7 +23,8 @@ import yaml
 
 from tests.conftest import write
 from tuner.errors import ConfigError
-from tuner.space.load import SCHEMA_FILE, load_spec, parse_duration, parse_spec, space_schema
+from tuner.space.load import load_spec, parse_spec
+from tuner.space.schema import SCHEMA_FILE, parse_duration, space_schema
 from tuner.trial import objective
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tuner.objective_loader import load_objective
 from tuner.sweep import trial_runner, warm_up
-from tuner.trial import load_objective
 
 
 def _join_warm_up() -> None:

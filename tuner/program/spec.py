@@ -114,7 +114,7 @@ def parse(data: dict[str, Any], folder: Path, where: Any) -> ProgramSpec:
     """A space file's `objective:` mapping (already checked against the JSON Schema) →
     a ProgramSpec, its program and placeholders checked. `where(key)` names a key's place
     in the file; `folder` is the space file's (a relative cwd is relative to it)."""
-    from tuner.space.load import parse_duration
+    from tuner.space.schema import parse_duration
 
     cwd = (folder / str(data.get("cwd", "."))).absolute()
     if not cwd.is_dir():

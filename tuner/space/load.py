@@ -23,7 +23,6 @@ Optuna; the Optuna translation is `tuner.search.distributions`.
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 from dataclasses import replace
 from functools import cache
@@ -54,6 +53,7 @@ from tuner.space.model import (
     WarmStart,
     is_number,
 )
+from tuner.space.schema import parse_duration, space_schema
 from tuner.space.yaml_file import (
     KeyPath,
     Located,
@@ -65,14 +65,6 @@ from tuner.space.yaml_file import (
     suggest,
     validate,
 )
-
-SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "space.schema.json"
-
-
-@cache
-def space_schema() -> dict[str, Any]:
-    """The published JSON Schema of the space file."""
-    return json.loads(SCHEMA_FILE.read_text())
 
 
 def load_spec(
@@ -131,29 +123,6 @@ def _short_choices(located: Located) -> Located:
         for name, dist in params.items()
     }
     return replace(located, data={**located.data, "params": short})
-
-
-def parse_duration(text: str, where: str | None = None, key: str = "budget.time") -> float:
-    """'90s', '30m', '2h', '1h30m', '1.5h', '2d' → seconds (> 0), read with the schema's
-    own pattern for budget.time (so the published rule and this one cannot drift)."""
-    match = _duration().match(text) if isinstance(text, str) else None
-    if not match or not any(match.groups()):
-        raise ConfigError(
-            f"key '{key}': {text!r} is not a duration",
-            where=where,
-            hint="expected e.g. 90s, 30m, 2h or 1h30m",
-        )
-    # the pattern's groups: (a number and its unit, the number's decimals) per unit
-    d, h, m, s = (float(g.rstrip("dhms \t")) if g else 0.0 for g in match.groups()[::2])
-    seconds = ((d * 24 + h) * 60 + m) * 60 + s
-    if seconds <= 0:
-        raise ConfigError(f"key '{key}': {text!r} is no time at all", where=where)
-    return seconds
-
-
-@cache
-def _duration() -> re.Pattern[str]:
-    return re.compile(space_schema()["properties"]["budget"]["properties"]["time"]["pattern"])
 
 
 @cache

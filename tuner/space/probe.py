@@ -77,7 +77,7 @@ def probes(p: Param) -> list[tuple[Any, str]]:
 
 
 def check_objective(spec: SweepSpec, located: Located) -> SweepSpec:
-    from tuner.trial import load_objective
+    from tuner.objective_loader import load_objective
 
     objective = load_objective(
         spec.objective, where=located.where(("objective",)), folder=spec.folder

@@ -241,7 +241,7 @@ def trial_model(study: optuna.Study, trial_dir: Path, dest: Path) -> Path:
     """The trial's model: its exported `model/` copied to `dest`, else made there by its
     objective's `export_model` hook (the tabular objective rebuilds it from the checkpoint
     of the epoch its value is from); a clear error otherwise."""
-    from tuner.trial import load_objective
+    from tuner.objective_loader import load_objective
 
     source = trial_dir / MODEL
     if has_model(source):

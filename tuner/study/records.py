@@ -163,7 +163,7 @@ class SweepRecord:
     @property
     def folder(self) -> Path | None:
         """The space file's folder: where the objective's module is looked for when
-        Python cannot import it (`tuner.trial.load_objective`)."""
+        Python cannot import it (`tuner.objective_loader.load_objective`)."""
         return Path(self.space_path).absolute().parent if self.space_path else None
 
     @property

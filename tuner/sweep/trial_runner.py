@@ -66,9 +66,10 @@ def trainable(ray_config: dict[str, Any]) -> None:
     from ray import tune
     from ray.runtime_context import get_runtime_context
 
+    from tuner.objective_loader import load_objective
     from tuner.space.model import Metric
     from tuner.timeline import mark
-    from tuner.trial import StopTrial, TrialContext, checked_report, load_objective, trial_scope
+    from tuner.trial import StopTrial, TrialContext, checked_report, trial_scope
 
     mark("trial_start", number=ray_config[NUMBER])
     identity = {PID: os.getpid(), NODE: get_runtime_context().get_node_id()}

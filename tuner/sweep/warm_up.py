@@ -39,9 +39,9 @@ def start() -> None:
 
 
 def _warm(text: str) -> None:
+    from tuner.objective_loader import load_objective
     from tuner.sweep.trial_runner import CONFIG, FOLDER, OBJECTIVE, set_up_process
     from tuner.timeline import mark
-    from tuner.trial import load_objective
 
     mark("warm_start")
     try:

@@ -59,12 +59,12 @@ def register_best(
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
+    from tuner.objective_loader import load_objective
     from tuner.study import storage
     from tuner.study.best import has_model, pick_trial, trial_model
     from tuner.study.records import SweepRecord, TrialRecord
     from tuner.tracking import moved
     from tuner.tracking.runs import resolve_tracking_uri
-    from tuner.trial import load_objective
 
     if not model_name or not model_name.strip():
         raise ConfigError("--register: expected a model name")

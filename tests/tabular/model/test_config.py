@@ -17,9 +17,9 @@ import pytest
 
 from tests.conftest import write
 from tuner.errors import ConfigError
+from tuner.objective_loader import load_objective
 from tuner.space.yaml_file import parse_override
 from tuner.tabular.model.config import OPTIMIZERS, hidden_units, metric_names, prepare, trial_schema
-from tuner.trial import load_objective
 
 HEAVY = (
     "tensorflow",
