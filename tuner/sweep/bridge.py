@@ -200,6 +200,12 @@ class Bridge:
         )
         self.restarts = sum(t.state == waiting for t in anew)  # enqueued, not yet asked
         self.counts.before = sum(t.state.is_finished() for t in trials)
+        # Kept from here on as trials are asked and enqueued, so that no step of a trial
+        # lists the study (a per-trial cost that grew with the sweep): the sweep's own
+        # trials (the seeded sampler's draw number) and every trial of the study (a
+        # trial `study.ask` numbers at or past it is new, not an enqueued one popped).
+        self.own = len(trials)
+        self.total = len(study.get_trials(deepcopy=False))
         best = best_trial(study)  # the best so far, earlier runs' included
         self._best: float | None = objective_value(best) if best is not None else None
         # Trials a dead process left RUNNING run again first, under the same number with
@@ -351,9 +357,10 @@ class Bridge:
                 if self.spec.sampler.seed is not None and not self.restarts:
                     # the draws a resume would repeat (by the sweep's own trials: the
                     # trial number, without a warm start)
-                    number = len(records.own_trials(self.study.get_trials(deepcopy=False)))
-                    reseed(self.study.sampler, self.spec.sampler.seed, number)
+                    reseed(self.study.sampler, self.spec.sampler.seed, self.own)
                 trial = self.study.ask()  # (a trial starting over is enqueued: asked first)
+                if trial.number >= self.total:  # a new trial (not an enqueued one)
+                    self.total, self.own = trial.number + 1, self.own + 1
                 config = suggest(trial, self.spec)
                 if records.restart_of(trial) is not None:
                     self.restarts = max(0, self.restarts - 1)  # in the budget already
@@ -566,6 +573,7 @@ class Bridge:
                 )
                 self.restarts += 1
                 self.counts.restarted += 1
+                self.total, self.own = self.total + 1, self.own + 1
             state = optuna.trial.TrialState[
                 "FAIL" if verdict.ending is Ending.START_OVER else verdict.ending.value
             ]

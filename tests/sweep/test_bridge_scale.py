@@ -1,0 +1,87 @@
+"""The bridge's cost per trial does not grow with the sweep (issue 30): asking, recording
+and telling a trial lists no trials of the study, so a study of 2,000 finished trials
+costs each new trial what one of 20 does. Counted, not timed (a loaded 2-core machine
+makes timings flaky): every trial the storage hands out during those steps is counted.
+
+Optuna's own reads stay, and are not counted as the bridge's: `Study.ask` scans for an
+enqueued (WAITING) trial, which returns none here. The pruner reads the finished trials
+at each report — that is its semantics (a median of them) — so the sweep here prunes
+nothing; the pareto pruner likewise compares against every trial at that epoch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+
+from tests.sweep.test_bridge import make_bridge, make_spec, make_study, run_epochs
+
+State = optuna.trial.TrialState
+
+
+def _seeded(n: int) -> optuna.Study:
+    """A study of `n` finished trials, as a long sweep leaves it."""
+    study = make_study(make_spec(trials=n + 10))
+    distribution = optuna.distributions.FloatDistribution(0.0, 1.0)
+    study.add_trials(
+        optuna.trial.create_trial(
+            params={"x": i / n},
+            distributions={"x": distribution},
+            value=i / n,
+            intermediate_values={1: i / n},
+        )
+        for i in range(n)
+    )
+    return study
+
+
+def _listed_per_trial(n: int, monkeypatch: pytest.MonkeyPatch, tmp: Path) -> int:
+    """Trials the storage handed out while the bridge asked, recorded and told 5 trials
+    on a study already holding `n`."""
+    study = _seeded(n)
+    bridge = make_bridge(make_spec(trials=n + 10), tmp, study)
+    storage = study._storage
+    listed = 0
+    real = storage.get_all_trials
+
+    def counted(*args: Any, **kwargs: Any) -> Sequence[optuna.trial.FrozenTrial]:
+        nonlocal listed
+        found = real(*args, **kwargs)
+        listed += len(found)
+        return found
+
+    monkeypatch.setattr(storage, "get_all_trials", counted)
+    for i in range(5):
+        assert bridge.ask(f"ray-{i}") is not None
+        run_epochs(bridge, f"ray-{i}", [0.5, 0.6])
+        bridge.finish(f"ray-{i}")
+    assert bridge.counts.by_state == {"COMPLETE": 5}
+    return listed
+
+
+def test_asking_recording_and_telling_a_trial_lists_no_trials_of_the_study(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small = _listed_per_trial(20, monkeypatch, tmp_path / "small")
+    large = _listed_per_trial(2000, monkeypatch, tmp_path / "large")
+    assert small == large == 0
+
+
+def test_a_seeded_sweep_keeps_its_draw_number_without_listing_the_study(
+    tmp_path: Path,
+) -> None:
+    """The seeded sampler is reseeded by the sweep's own trial count (what a resume
+    repeats): kept as trials are asked and started over, it is the study's count."""
+    from tuner.study import records
+
+    spec = make_spec(trials=10, epochs=2)
+    study = _seeded(3)
+    bridge = make_bridge(spec, tmp_path, study)
+    for i in range(4):
+        assert bridge.ask(f"r{i}") is not None
+        own = records.own_trials(study.get_trials(deepcopy=False))
+        assert (bridge.own, bridge.total) == (len(own), len(study.trials))
+        bridge.finish(f"r{i}")  # no value: fails
