@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -680,18 +681,24 @@ def best_cmd(
     tune best NAME --register M   registers models:/M/<version>; serve it with
                                   mlflow models serve -m models:/M/<version>
     """
-    from tuner.cli.render import render_best
     from tuner.study import best
 
     if top < 1:
         raise ConfigError(f"--top {top}: expected 1 or more")
     folder = _existing_results(results, storage_url)
-    study = best.load_sweep(folder, name, storage_url)
     if number is not None and not (export or out or model_name):
         raise ConfigError("--trial N picks the trial to export", hint="add --export or --register")
+    if not (export or out or model_name or storage_url):
+        data = best.summary_table(folder, name, top)  # (its summary, if current)
+        if data is not None:
+            _print_best(name, data, [], as_json)
+            return
+    study = best.load_sweep(folder, name, storage_url)
     if export or out or model_name:
         best.pick_trial(study, number)  # none: fail before printing anything
     data = best.best_table(study, folder, top)
+    if storage_url is None:  # the next read answers from the summary
+        best.keep_summary(study, folder, name)
     if not data["trials"]:
         raise ConfigError(
             f"sweep '{name}' has no complete trial yet", hint=f"see `tune status {name}`"
@@ -719,6 +726,17 @@ def best_cmd(
         messages.append(
             f"registered {registered.model_uri} (trial {registered.trial}, run "
             f"{registered.run_id}); serve it: mlflow models serve -m {registered.model_uri}"
+        )
+    _print_best(name, data, messages, as_json)
+
+
+def _print_best(name: str, data: dict[str, Any], messages: list[str], as_json: bool) -> None:
+    """`tune best`'s output: its table (JSON, or text with `messages` after it)."""
+    from tuner.cli.render import render_best
+
+    if not data["trials"]:
+        raise ConfigError(
+            f"sweep '{name}' has no complete trial yet", hint=f"see `tune status {name}`"
         )
     if as_json:
         click.echo(json.dumps(data, indent=2))

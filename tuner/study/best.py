@@ -391,3 +391,25 @@ __all__ = [
     "top_trials",
     "trial_model",
 ]
+
+
+# ---------------------------------------------------------------- from the summary
+
+
+def summary_table(results: Path, name: str, k: int) -> dict[str, Any] | None:
+    """`best_table` from the sweep's current summary (tuner/study/summary.py), without
+    replaying its journal; None when it has none current, or `k` is past what it keeps."""
+    from tuner.study import summary
+
+    if k > summary.KEEP_TOP:
+        return None
+    found = summary.read(results, name)
+    return summary.best_of(found, k) if found is not None else None
+
+
+def keep_summary(study: optuna.Study, results: Path, name: str) -> None:
+    """Write the sweep's summary from its study, just read (the next read answers from
+    it); a results folder it cannot be written to is left as it is."""
+    from tuner.study import summary
+
+    summary.refresh(study, results, name)

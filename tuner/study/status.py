@@ -222,12 +222,25 @@ def find_sweep(results: Path, name: str, url: str | None = None) -> optuna.Study
 def load_status(
     results: Path, name: str | None, url: str | None = None, *, top: int = DEFAULT_TOP
 ) -> dict[str, Any]:
-    """`tune status [NAME]`: the status of a sweep found under `results` or at `url`."""
+    """`tune status [NAME]`: the status of a sweep found under `results` or at `url` —
+    from its summary when that is current (tuner/study/summary.py), else from its study,
+    the summary then written again for the next read."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from tuner.study import summary
+
     name = resolve_name(results, name, url)
+    if url is None and top <= summary.KEEP_TOP:
+        found = summary.read(results, name)
+        if found is not None:
+            return summary.status_of(found, top)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = find_sweep(results, name, url)
+    if url is None:
+        built = summary.build(study, results, name)
+        summary.write(results, name, built)
+        if built is not None and top <= summary.KEEP_TOP:
+            return summary.status_of(built, top)
     trials, concurrency = SweepRecord.of(study).budget()
     return sweep_status(study, trials, concurrency=concurrency, top=top)
 
@@ -257,14 +270,22 @@ def sweep_summary(study: optuna.Study) -> dict[str, Any]:
 
 def ls_rows(results: Path) -> list[dict[str, Any]]:
     """`tune ls`: a summary of every sweep under `results` (a study that cannot be read
-    is listed with its error)."""
+    is listed with its error): each from its current summary (tuner/study/summary.py),
+    else from its study, the summary then written again."""
     import optuna
+
+    from tuner.study import summary
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rows = []
     for name in storage.list_sweeps(results):
         try:
-            rows.append(sweep_summary(find_sweep(results, name)))
+            found = summary.read(results, name)
+            if found is None:
+                found = summary.build(find_sweep(results, name), results, name)
+                summary.write(results, name, found)
+            assert found is not None  # (the sweep's journal was just read)
+            rows.append(found["ls"])
         except Exception as exc:
             rows.append({"name": name, "error": f"{type(exc).__name__}: {exc}"})
     return rows

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import optuna
 
     from tuner.study.warm_start import Source
+    from tuner.sweep.listeners import SummaryListener
     from tuner.tracking.protocol import SweepTracker
 
 # Set before Ray is imported: no per-trial result.json/progress.csv/event files, no
@@ -721,7 +722,7 @@ def _run_locked(
     tune: Any,
     lock: SweepLock | None = None,
 ) -> Outcome:
-    from tuner.sweep.listeners import ProgressListener, TrackerListener
+    from tuner.sweep.listeners import ProgressListener, SummaryListener, TrackerListener
     from tuner.sweep.progress import Progress
     from tuner.sweep.ray_adapters import PrunerScheduler, StudySearcher, TrialWatch
     from tuner.sweep.trial_runner import NUMBER, trainable
@@ -752,6 +753,10 @@ def _run_locked(
     if tracker is not None:
         bridge.listeners.append(TrackerListener(tracker, parent, bridge.tracking_failed))
     bridge.listeners.append(ProgressListener(progress))
+    kept = None  # the summary the reading verbs answer from: a sweep in its own journal
+    if url == storage.storage_url(results, spec.name):
+        kept = SummaryListener(study, results, spec.name)
+        bridge.listeners.append(kept)
     bridge.trial_root = root  # (as decided above: --trial-storage wins over the record)
     caught = bridge.catch_up()
     if caught:
@@ -821,7 +826,9 @@ def _run_locked(
             progress.close()
             if bridge.lost is None:
                 phase["ending"] = True
-                outcome = _finish(spec, study, bridge, tracker, parent, results, options, status)
+                outcome = _finish(
+                    spec, study, bridge, tracker, parent, results, options, status, kept
+                )
                 outcome.elapsed = time.monotonic() - started
                 mark("written_up")
     finally:
@@ -969,12 +976,15 @@ def _finish(
     results: Path,
     options: RunOptions,
     status: str,
+    kept: SummaryListener | None = None,
 ) -> Outcome:
     from tuner.study.leaderboard import write_front, write_leaderboard
     from tuner.study.plots import write_plots
     from tuner.study.ranking import best_trial, objective_value
 
     directory = storage.sweep_dir(results, spec.name)
+    if kept is not None:  # the sweep as it ends (its last trials told)
+        kept.flush()
     board = write_leaderboard(study, directory / "leaderboard.csv")
     front = write_front(study, directory / "pareto_front.csv")  # several metrics only
     halt = bridge.halt

@@ -1,0 +1,125 @@
+"""A sweep's answers to `tune status`, `tune best` and `tune ls`, kept beside its study
+(`<results>/<name>/summary.json`), so that reading a sweep does not replay its journal:
+at 2,000 trials the replay was two thirds of a 2.5 s `tune status`, growing with the
+sweep (issue 30).
+
+The journal stays the truth; the summary is a cache of what was read from it. Each
+summary names the journal it was built from and that file's size and modification time,
+taken *before* the study was read: the summary holds at least what the journal held
+then. A journal that has changed since (a trial reported, a resume repaired its tail)
+makes it stale, and a reader then replays the journal as before, and writes the summary
+again for the next one. It is written whole through a temporary file and a rename
+(tuner/atomic.py), so a process killed while writing it leaves the old one or the new.
+
+The driver keeps it up to date as trials finish (`SummaryListener` in
+tuner/sweep/listeners.py, throttled: building it reads every trial) and at the sweep's
+end. Only a sweep in its own journal has one (with --storage the database answers).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tuner.study import storage
+
+if TYPE_CHECKING:
+    import optuna
+
+SUMMARY = "summary.json"
+VERSION = 1
+KEEP_TOP = 10  # leaderboard rows kept: `tune status`'s default, `tune best --top` up to it
+
+
+def path(results: Path, name: str) -> Path:
+    return storage.sweep_dir(results, name) / SUMMARY
+
+
+def journal_mark(results: Path, name: str) -> dict[str, Any] | None:
+    """What identifies the journal's content now: its path, size and modification time
+    (None when there is no journal)."""
+    journal = storage.sweep_dir(results, name) / storage.JOURNAL
+    try:
+        found = journal.stat()
+    except OSError:
+        return None
+    return {"path": str(journal.absolute()), "size": found.st_size, "mtime_ns": found.st_mtime_ns}
+
+
+def build(study: optuna.Study, results: Path, name: str) -> dict[str, Any] | None:
+    """The summary of the sweep whose study is `study` (its journal under `results` as
+    `name`): status with the top KEEP_TOP rows, the `tune ls` row, the best table. None
+    without a journal."""
+    from tuner.study.best import best_table
+    from tuner.study.records import SweepRecord
+    from tuner.study.status import sweep_status, sweep_summary
+
+    mark = journal_mark(results, name)  # before the study is read: it covers at least this
+    if mark is None:
+        return None
+    trials, concurrency = SweepRecord.of(study).budget()
+    return {
+        "version": VERSION,
+        "journal": mark,
+        "status": sweep_status(study, trials, concurrency=concurrency, top=KEEP_TOP),
+        "ls": sweep_summary(study),
+        "best": best_table(study, results, KEEP_TOP),
+    }
+
+
+def write(results: Path, name: str, summary: dict[str, Any] | None) -> bool:
+    """Keep `summary` beside the journal; False when it cannot be written (a read-only
+    results folder, a full disk: the readers replay the journal then)."""
+    from tuner import faults
+    from tuner.atomic import staged_file
+
+    if summary is None:
+        return False
+    try:
+        with staged_file(path(results, name)) as tmp:
+            tmp.write_text(json.dumps(summary, separators=(",", ":")))
+            faults.point("summary")  # (the kill tests': killed here, the old one stands)
+    except OSError:
+        return False
+    return True
+
+
+def refresh(study: optuna.Study, results: Path, name: str) -> bool:
+    """Build the summary from the study and keep it (False if it could not be)."""
+    return write(results, name, build(study, results, name))
+
+
+def read(results: Path, name: str) -> dict[str, Any] | None:
+    """The sweep's summary when it is current: its journal is the one it was built from,
+    unchanged since. None when missing, unreadable or stale."""
+    try:
+        found = json.loads(path(results, name).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(found, dict) or found.get("version") != VERSION:
+        return None
+    mark = journal_mark(results, name)
+    if mark is None or found.get("journal") != mark:
+        return None
+    return found
+
+
+def status_of(summary: dict[str, Any], top: int, now: datetime | None = None) -> dict[str, Any]:
+    """`tune status` from a current summary, `top` ≤ KEEP_TOP rows. A sweep with trials
+    left RUNNING (its driver runs, or died) is timed to now, as `sweep_status` does."""
+    status = dict(summary["status"])
+    status["top"] = status["top"][: max(top, 0)]
+    started = status.get("started")
+    if status["counts"].get("running") and started:
+        now = now or datetime.now()
+        status["elapsed_s"] = (now - datetime.fromisoformat(started)).total_seconds()
+    return status
+
+
+def best_of(summary: dict[str, Any], top: int) -> dict[str, Any]:
+    """`tune best --json` from a current summary, `top` ≤ KEEP_TOP trials."""
+    table = dict(summary["best"])
+    table["trials"] = table["trials"][:top]
+    return table
