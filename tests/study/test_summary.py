@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.study.studies import make_study
-from tuner.study import summary
+from tuner.study import records, summary
 from tuner.study.best import best_table, summary_table
 from tuner.study.status import find_sweep, load_status, ls_rows, sweep_status, sweep_summary
 
@@ -65,11 +65,24 @@ def test_a_journal_that_changed_makes_the_summary_stale(results: Path) -> None:
     study = make_study(results)
     load_status(results, "demo")
     assert summary.read(results, "demo") is not None
-    study.set_user_attr("touched", 1)  # any record appended
+    # the sweep lock's heartbeats and release answer nothing: still current
+    study.set_user_attr(records.LOCK, {"host": "h", "pid": 1, "heartbeat": 2.0})
+    study.set_user_attr(records.LOCK, None)
+    assert summary.read(results, "demo") is not None
+    study.set_user_attr("touched", 1)  # any other record appended
     assert summary.read(results, "demo") is None
     status = load_status(results, "demo")  # replayed, and kept again
     assert summary.read(results, "demo") is not None
     assert _timeless(status) == _timeless(_truth(results)["status"])
+
+
+def test_a_journal_cut_and_written_again_makes_the_summary_stale(results: Path) -> None:
+    make_study(results)
+    load_status(results, "demo")
+    journal = results / "demo" / "study.journal"
+    data = journal.read_bytes()
+    journal.write_bytes(data[:-200] + b"x" * 200)  # as long, other bytes
+    assert summary.read(results, "demo") is None
 
 
 def test_a_torn_or_foreign_summary_is_not_read(results: Path) -> None:

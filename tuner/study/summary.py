@@ -4,11 +4,13 @@ at 2,000 trials the replay was two thirds of a 2.5 s `tune status`, growing with
 sweep (issue 30).
 
 The journal stays the truth; the summary is a cache of what was read from it. Each
-summary names the journal it was built from and that file's size and modification time,
-taken *before* the study was read: the summary holds at least what the journal held
-then. A journal that has changed since (a trial reported, a resume repaired its tail)
-makes it stale, and a reader then replays the journal as before, and writes the summary
-again for the next one. It is written whole through a temporary file and a rename
+summary names the journal it was built from, that file's size and a digest of its bytes
+just before that size, taken *before* the study was read: the summary holds at least
+what the journal held then. Records appended since make it stale — unless all of them
+are the sweep lock's (its heartbeat every few seconds, its release: tuner/study/lock.py),
+which no answer reads; a journal cut shorter or rewritten (a repaired tail) makes it
+stale too. A reader then replays the journal as before, and writes the summary again for
+the next one. It is written whole through a temporary file and a rename
 (tuner/atomic.py), so a process killed while writing it leaves the old one or the new.
 
 The driver keeps it up to date as trials finish (`SummaryListener` in
@@ -18,7 +20,9 @@ end. Only a sweep in its own journal has one (with --storage the database answer
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,21 +35,72 @@ if TYPE_CHECKING:
 SUMMARY = "summary.json"
 VERSION = 1
 KEEP_TOP = 10  # leaderboard rows kept: `tune status`'s default, `tune best --top` up to it
+DIGESTED = 4096  # the journal's bytes before the marked size that are digested
+LOCK_TAIL = 1 << 20  # lock records read past the mark (~5 hours of heartbeats)
 
 
 def path(results: Path, name: str) -> Path:
     return storage.sweep_dir(results, name) / SUMMARY
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 def journal_mark(results: Path, name: str) -> dict[str, Any] | None:
-    """What identifies the journal's content now: its path, size and modification time
-    (None when there is no journal)."""
+    """What identifies the journal's content now: its path, its size and the digest of
+    its last DIGESTED bytes (None when there is no journal)."""
     journal = storage.sweep_dir(results, name) / storage.JOURNAL
     try:
-        found = journal.stat()
+        with journal.open("rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - DIGESTED))
+            last = f.read(size - max(0, size - DIGESTED))
     except OSError:
         return None
-    return {"path": str(journal.absolute()), "size": found.st_size, "mtime_ns": found.st_mtime_ns}
+    return {"path": str(journal.absolute()), "size": size, "digest": _digest(last)}
+
+
+def _lock_only(records: bytes) -> bool:
+    """Whether journal records hold nothing but the sweep lock's attribute (complete
+    lines of Optuna's journal: a study user attribute set)."""
+    from tuner.compat.optuna import SET_STUDY_USER_ATTR
+    from tuner.study.records import LOCK
+
+    for line in records.splitlines():
+        try:
+            op = json.loads(line)
+        except ValueError:
+            return False
+        if not isinstance(op, dict) or op.get("op_code") != SET_STUDY_USER_ATTR:
+            return False
+        if list(op.get("user_attr") or ()) != [LOCK]:
+            return False
+    return records.endswith(b"\n") or not records
+
+
+def _current(recorded: Any, results: Path, name: str) -> bool:
+    """Whether the journal is the one `recorded` marks, with nothing but the lock's
+    records appended since (at most LOCK_TAIL bytes of them: more is read as stale)."""
+    if not isinstance(recorded, dict):
+        return False
+    journal = storage.sweep_dir(results, name) / storage.JOURNAL
+    if recorded.get("path") != str(journal.absolute()):
+        return False
+    size = recorded.get("size")
+    if not isinstance(size, int):
+        return False
+    try:
+        with journal.open("rb") as f:
+            end = f.seek(0, os.SEEK_END)
+            if not size <= end <= size + LOCK_TAIL:
+                return False
+            f.seek(max(0, size - DIGESTED))
+            last = f.read(size - max(0, size - DIGESTED))
+            since = f.read(end - size)
+    except OSError:
+        return False
+    return _digest(last) == recorded.get("digest") and _lock_only(since)
 
 
 def build(study: optuna.Study, results: Path, name: str) -> dict[str, Any] | None:
@@ -100,8 +155,7 @@ def read(results: Path, name: str) -> dict[str, Any] | None:
         return None
     if not isinstance(found, dict) or found.get("version") != VERSION:
         return None
-    mark = journal_mark(results, name)
-    if mark is None or found.get("journal") != mark:
+    if not _current(found.get("journal"), results, name):
         return None
     return found
 
