@@ -85,3 +85,54 @@ def test_a_seeded_sweep_keeps_its_draw_number_without_listing_the_study(
         own = records.own_trials(study.get_trials(deepcopy=False))
         assert (bridge.own, bridge.total) == (len(own), len(study.trials))
         bridge.finish(f"r{i}")  # no value: fails
+
+
+MULTI = """\
+name: multi
+objective: tests.sweep.cheap:tradeoff
+metrics:
+  - {name: score, goal: maximize}
+  - {name: loss, goal: minimize}
+constraints:
+  - {metric: size, max: 60}
+budget: {trials: 60, max_epochs: 1}
+sampler: {type: random, seed: 3}
+pruner: {type: none}
+params:
+  x: {float: [0.0, 1.0]}
+"""
+
+
+def test_the_front_the_bridge_keeps_is_the_studys_after_every_trial(tmp_path: Path) -> None:
+    """Several metrics: the live line's Pareto front, kept as trials are told (a resumed
+    bridge seeding it from the study), is what `ranking.front_summary` reads from the
+    study — ties, infeasible and failed trials included."""
+    import random
+
+    from tuner.space.load import parse_spec
+    from tuner.study import records
+    from tuner.study.ranking import front_summary
+    from tuner.sweep.events import Ended, Listener
+
+    spec = parse_spec(MULTI, "multi.yaml", check_objective=False)
+    fronts: list[Any] = []
+
+    class Fronts(Listener):
+        def trial_finished(self, event: Ended) -> None:
+            fronts.append(event.front)
+
+    study = optuna.create_study(directions=[m.direction for m in spec.metrics])
+    records.describe(study, spec)
+    rng = random.Random(5)
+    for run in range(2):  # the second bridge starts from the study's front
+        bridge = make_bridge(spec, tmp_path, study, listeners=[Fronts()])
+        for i in range(30):
+            ray_id = f"r{run}-{i}"
+            assert bridge.ask(ray_id) is not None
+            score, loss = rng.choice([0.5, 0.6, 0.7]), rng.choice([1.0, 2.0, 3.0])
+            size = rng.choice([10.0, 10.0, 10.0, 90.0])  # a quarter infeasible
+            if i % 7 != 3:  # (some report nothing: they fail)
+                bridge.record(ray_id, {"epoch": 1, "score": score, "loss": loss, "size": size})
+            bridge.finish(ray_id)
+            assert fronts[-1] == front_summary(study), i
+    assert fronts[-1]["size"] > 1

@@ -206,6 +206,13 @@ class Bridge:
         # trial `study.ask` numbers at or past it is new, not an enqueued one popped).
         self.own = len(trials)
         self.total = len(study.get_trials(deepcopy=False))
+        # several metrics: the Pareto front (number, values), kept as trials are told
+        # (the front of the front and a new point is the front of all: no trial is read)
+        self.front: list[tuple[int, list[float]]] = []
+        if spec.multi:
+            from tuner.study.ranking import pareto_trials
+
+            self.front = [(t.number, list(t.values)) for t in pareto_trials(study)]
         best = best_trial(study)  # the best so far, earlier runs' included
         self._best: float | None = objective_value(best) if best is not None else None
         # Trials a dead process left RUNNING run again first, under the same number with
@@ -597,9 +604,7 @@ class Bridge:
                 self._best = kept
             front = None
             if self.spec.multi:
-                from tuner.study.ranking import front_summary
-
-                front = front_summary(self.study)
+                front = self._front(entry.number, state.name, told, outside)
             self._announce(
                 "trial_finished",
                 Ended(
@@ -617,6 +622,28 @@ class Bridge:
                 ),
             )
             faults.point("trial_end")
+
+    def _front(
+        self, number: int, state: str, told: Any, outside: list[str] | None
+    ) -> dict[str, Any]:
+        """The Pareto front's summary (ranking.front_summary) with trial `number` told:
+        a feasible COMPLETE trial with every objective's value joins the kept front,
+        which drops the points it dominates — no trial of the study is read."""
+        from tuner.search.pareto import front
+        from tuner.study.ranking import finite, summarize_front
+
+        vector = list(told) if isinstance(told, list) else None
+        if (
+            state == "COMPLETE"
+            and not outside
+            and vector is not None
+            and len(vector) == len(self.goals)
+            and all(finite(v) for v in vector)
+        ):
+            points = [*self.front, (number, vector)]
+            kept = set(front(points, self.goals))
+            self.front = [p for p in points if p[0] in kept]
+        return summarize_front(self.front, self.goals)
 
     def _scored_by(self) -> dict[str, str] | None:
         """The metric whose best epoch is a trial's value, for the objective (its
