@@ -136,3 +136,48 @@ def test_the_front_the_bridge_keeps_is_the_studys_after_every_trial(tmp_path: Pa
             bridge.finish(ray_id)
             assert fronts[-1] == front_summary(study), i
     assert fronts[-1]["size"] > 1
+
+
+def test_the_pareto_pruner_compares_with_every_trials_vector_as_the_study_has_it(
+    tmp_path: Path,
+) -> None:
+    """The pareto pruner's vectors, kept by the bridge as epochs are recorded (a resumed
+    bridge seeding them from the study), decide as the study's own would, trial by trial
+    and epoch by epoch — running trials' epochs included."""
+    import random
+
+    from tuner.search.pareto import should_prune
+    from tuner.space.load import parse_spec
+    from tuner.study import records
+
+    text = MULTI.replace("{type: none}", "{type: pareto, min_trials: 2, dominated_by: 1}")
+    text = text.replace("max_epochs: 1}", "max_epochs: 3}\nconcurrency: 2")
+    spec = parse_spec(text, "multi.yaml", check_objective=False)
+    study = optuna.create_study(directions=[m.direction for m in spec.metrics])
+    records.describe(study, spec)
+    rng = random.Random(11)
+    decided = []
+    for run in range(2):
+        bridge = make_bridge(spec, tmp_path, study)
+        assert bridge.pareto is not None
+        for i in range(12):
+            ids = [f"r{run}-{i}-a", f"r{run}-{i}-b"]  # two at once: one sees the other's
+            numbers = {ray_id: bridge.ask(ray_id)["number"] for ray_id in ids}  # type: ignore[index]
+            for epoch in (1, 2, 3):
+                for ray_id in ids:
+                    if bridge.running[ray_id].pruned:
+                        continue
+                    vector = [rng.random(), rng.random()]
+                    others = [
+                        found[epoch]
+                        for t in study.get_trials(deepcopy=False)
+                        if t.number != numbers[ray_id]
+                        and epoch in (found := records.epoch_values(t))
+                    ]
+                    expected = should_prune(vector, epoch, others, spec.metrics, bridge.pareto)
+                    result = {"epoch": epoch, "score": vector[0], "loss": vector[1], "size": 1.0}
+                    assert bridge.record(ray_id, result) == expected, (run, i, epoch)
+                    decided.append(expected)
+            for ray_id in ids:
+                bridge.finish(ray_id)
+    assert True in decided and False in decided

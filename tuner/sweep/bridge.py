@@ -213,6 +213,13 @@ class Bridge:
             from tuner.study.ranking import pareto_trials
 
             self.front = [(t.number, list(t.values)) for t in pareto_trials(study)]
+        # the pareto pruner's: every trial's vector at each epoch (epoch → number →
+        # vector), as the study has them, kept as epochs are recorded
+        self.vectors: dict[int, dict[int, list[float]]] = {}
+        if self.pareto is not None:
+            for t in study.get_trials(deepcopy=False):
+                for epoch, found in records.epoch_values(t).items():
+                    self.vectors.setdefault(epoch, {})[t.number] = found
         best = best_trial(study)  # the best so far, earlier runs' included
         self._best: float | None = objective_value(best) if best is not None else None
         # Trials a dead process left RUNNING run again first, under the same number with
@@ -456,6 +463,8 @@ class Bridge:
                     if not replayed:
                         records.write_epoch_values(entry.trial, epoch, entry.last_vector)
                         entry.known[epoch] = tuple(entry.last_vector)
+                        if self.pareto is not None:
+                            self.vectors.setdefault(epoch, {})[entry.number] = entry.last_vector
                     entry.last_value, entry.value_epoch = value, epoch
             elif value is not None and math.isfinite(value):
                 if not replayed:
@@ -482,15 +491,14 @@ class Bridge:
         return False
 
     def _dominated(self, entry: Running, epoch: int, vector: list[float]) -> bool:
-        """The pareto pruner's answer: the other trials' vectors at this epoch, from the
-        study (finished and running trials, earlier runs' included)."""
+        """The pareto pruner's answer: the other trials' vectors at this epoch, as the
+        study has them (finished and running trials, earlier runs' and a warm start's
+        included) — kept by the bridge as epochs are recorded, not read from the study
+        at each report. Comparing with each of them is the pruner's rule."""
         if self.pareto is None:
             return False
-        others = [
-            found[epoch]
-            for t in self.study.get_trials(deepcopy=False)
-            if t.number != entry.number and epoch in (found := records.epoch_values(t))
-        ]
+        at = self.vectors.get(epoch, {})
+        others = [found for number, found in at.items() if number != entry.number]
         return should_prune(vector, epoch, others, self.goals, self.pareto)
 
     def _identify(self, entry: Running, result: dict[str, Any]) -> None:
