@@ -181,3 +181,28 @@ def test_the_pareto_pruner_compares_with_every_trials_vector_as_the_study_has_it
             for ray_id in ids:
                 bridge.finish(ray_id)
     assert True in decided and False in decided
+
+
+def test_a_ray_runs_quota_bounds_the_new_trials_it_starts(tmp_path: Path) -> None:
+    """The quota of one Ray Tune run (driver._fit): new trials stop at it, the sweep
+    still has more to start for the next run."""
+    bridge = make_bridge(make_spec(trials=5, epochs=1), tmp_path)
+    bridge.quota = 2
+    assert bridge.ask("a") is not None and bridge.ask("b") is not None
+    assert bridge.ask("c") is None and bridge.more()
+    for ray_id in ("a", "b"):
+        run_epochs(bridge, ray_id, [0.5])
+        bridge.finish(ray_id)
+    assert bridge.ask("c") is None and not bridge.waiting()  # this run is finished
+    bridge.quota = 2  # the next run
+    assert bridge.ask("c") is not None
+
+
+def test_a_trial_to_run_again_is_not_held_back_by_a_spent_quota(tmp_path: Path) -> None:
+    bridge = make_bridge(make_spec(trials=5, epochs=1), tmp_path)
+    bridge.quota = 1
+    config = bridge.ask("a")
+    assert config is not None
+    bridge.dropped("a", "Ray ended it before it started")  # queued to run again
+    again = bridge.ask("a2")
+    assert again is not None and again["number"] == config["number"]

@@ -231,6 +231,9 @@ class Bridge:
         self.finished = [t for t in trials if t.state.is_finished()]  # (for `catch_up`)
         self.resumed: list[int] = []
         self.retry: list[Running] = []  # trials whose worker died: run again first
+        # trials the current Ray Tune run may still start (None: any); a re-run of one
+        # whose worker died is not a new start (see driver._fit)
+        self.quota: int | None = None
 
     @property
     def stopping(self) -> str | None:
@@ -333,6 +336,11 @@ class Bridge:
     def budget_left(self) -> int:
         return self.spec.budget.trials - self.counts.asked
 
+    def more(self) -> bool:
+        """Whether any trial is still to start: a re-run, a dead driver's, one starting
+        over, or the budget's next."""
+        return bool(self.retry or self.stale or self.restarts or self.budget_left() > 0)
+
     def waiting(self) -> bool:
         """Whether a running trial may still need to run again (its worker could die, or
         Ray drop it before it starts): the searcher must not tell Ray it is finished yet."""
@@ -344,8 +352,8 @@ class Bridge:
         from tuner.search.distributions import reseed, suggest
 
         with self._lock, self._fenced():
-            more = self.retry or self.stale or self.restarts or self.budget_left() > 0
-            if self.stopping or not more:
+            spent = self.quota is not None and self.quota <= 0 and not self.retry
+            if self.stopping or spent or not self.more():
                 return None  # (Ray polls while trials run: no storage read for that)
             if len(self.running) >= self.spec.trials_at_once:
                 return None  # the sweep's concurrency (see driver: not Ray's limiter)
@@ -353,6 +361,8 @@ class Bridge:
                 return None
             known: dict[int, tuple[float, ...]] = {}
             retries = dropped = 0
+            if self.quota is not None and not self.retry:
+                self.quota -= 1
             if self.retry:  # same number, same config: resumes from its checkpoint
                 again = self.retry.pop(0)
                 trial, config, known = again.trial, again.config, again.known

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from tuner.study.warm_start import Source
     from tuner.sweep.listeners import SummaryListener
     from tuner.tracking.protocol import SweepTracker
+
+RAY_RUN_TRIALS = 500  # trials one Ray Tune run starts at most (see _fit)
 
 # Set before Ray is imported: no per-trial result.json/progress.csv/event files, no
 # chdir into trial folders, experiment snapshots rarely (the study is the record).
@@ -773,32 +776,37 @@ def _run_locked(
     def name(trial: Any) -> str:
         return f"trial_{trial.config[NUMBER]}"
 
-    tuner = tune.Tuner(
-        tune.with_resources(trainable, _placement(resources, spec.resources.workers)),
-        tune_config=tune.TuneConfig(
-            search_alg=StudySearcher(bridge),
-            scheduler=scheduler,
-            num_samples=-1,
-            # (no max_concurrent_trials: Ray's ConcurrencyLimiter would keep a slot for a
-            # trial Ray drops without telling its searcher; the bridge counts instead)
-            # a trial of several workers starts fresh rank processes anyway; reusing its
-            # actor failed after a pruned one (its thread still ending the ranks: Ray
-            # could not reset it, and the next trial never started)
-            reuse_actors=spec.resources.workers == 1,
-            trial_name_creator=name,
-            trial_dirname_creator=name,
-        ),
-        run_config=tune.RunConfig(
-            name="ray",
-            storage_path=str(storage.sweep_dir(root, spec.name) / ".ray"),
-            stop=_stopper(bridge, spec.budget.time),
-            verbose=0,
-            failure_config=tune.FailureConfig(max_failures=0),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            log_to_file=False,
-            callbacks=[TrialWatch(scheduler)],
-        ),
-    )
+    ray_root = storage.sweep_dir(root, spec.name) / ".ray"
+
+    def ray_run(part: int) -> Any:
+        """One Ray Tune run of at most RAY_RUN_TRIALS trials started (see `_fit`)."""
+        return tune.Tuner(
+            tune.with_resources(trainable, _placement(resources, spec.resources.workers)),
+            tune_config=tune.TuneConfig(
+                search_alg=StudySearcher(bridge),
+                scheduler=scheduler,
+                num_samples=-1,
+                # (no max_concurrent_trials: Ray's ConcurrencyLimiter would keep a slot for
+                # a trial Ray drops without telling its searcher; the bridge counts instead)
+                # a trial of several workers starts fresh rank processes anyway; reusing
+                # its actor failed after a pruned one (its thread still ending the ranks:
+                # Ray could not reset it, and the next trial never started)
+                reuse_actors=spec.resources.workers == 1,
+                trial_name_creator=name,
+                trial_dirname_creator=name,
+            ),
+            run_config=tune.RunConfig(
+                name=f"ray-{part}" if part else "ray",
+                storage_path=str(ray_root),
+                stop=_stopper(bridge, spec.budget.time),
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=0),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                log_to_file=False,
+                callbacks=[TrialWatch(scheduler)],
+            ),
+        )
+
     started = time.monotonic()
     status = "FINISHED"
     mark("fit_start")
@@ -808,7 +816,7 @@ def _run_locked(
         try:
             with warnings.catch_warnings(), _pending_trials(spec.trials_at_once):
                 warnings.simplefilter("ignore")
-                tuner.fit()
+                _fit(bridge, ray_run, ray_root)
             mark("fit_end")
             if bridge.interrupted:
                 status = "KILLED"
@@ -841,6 +849,32 @@ def _run_locked(
             tracker.close(discard=True)
         raise ConfigError(bridge.lost, hint="follow it with `tune status`")
     return outcome
+
+
+def ray_run_trials() -> int:
+    """How many trials one Ray Tune run starts at most (TUNER_RAY_RUN_TRIALS for tests)."""
+    return int(os.environ.get("TUNER_RAY_RUN_TRIALS") or RAY_RUN_TRIALS)
+
+
+def _fit(bridge: Bridge, ray_run: Callable[[int], Any], ray_root: Path) -> None:
+    """Run the sweep's trials as successive Ray Tune runs of at most `ray_run_trials()`
+    trials each. Ray keeps every trial of a run in its controller and its experiment
+    state (~15 KB a trial, rewritten whole at each snapshot; a folder per trial): over a
+    long sweep its records outgrew the study's and its per-step work grew with them. The
+    study is the sweep's record, so each run's Ray experiment is disposable: removed
+    once the run ended, and the next run starts when the last one's trials have ended
+    (the bridge counts its quota: a trial re-run after its worker died is not a new
+    one). Stopping, resuming, pruning and MLflow go through the bridge, as before."""
+    for earlier in [ray_root / "ray", *ray_root.glob("ray-*")]:  # (a dead driver's runs)
+        shutil.rmtree(earlier, ignore_errors=True)
+    part = 0
+    while True:
+        bridge.quota = ray_run_trials()
+        ray_run(part).fit()
+        if bridge.halt is not None or not bridge.more():
+            return
+        shutil.rmtree(ray_root / (f"ray-{part}" if part else "ray"), ignore_errors=True)
+        part += 1
 
 
 @contextlib.contextmanager
