@@ -11,9 +11,14 @@ ratios within one run (JSON on stdout):
    of 3) on that sweep and on a 20-trial one, and their ratios; where the sweep keeps a
    summary (summary.json), the same reads after removing it (the journal replayed).
 3. The sweep's files: Ray's (`.ray/`: bytes, trial folders), the journal, MLflow's store.
+4. `--samplers N,...`: the sampler's own cost per trial in plain Optuna (no tuner), on an
+   in-memory study already holding N finished trials of the same space: ms per ask,
+   suggest and tell (mean of 10), for TPE's defaults and the options that change its
+   cost (`n_ei_candidates`, `multivariate`), and for the random sampler. Skips 1-3.
 
 Run it against another checkout with PYTHONPATH (the bench uses only run_sweep and the
 CLI). Usage: python bench/scale.py [--trials N] [--pruner none|median] [--keep DIR]
+                             [--samplers N,...]
 """
 
 from __future__ import annotations
@@ -129,12 +134,72 @@ def du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
 
 
+SAMPLERS: dict[str, dict[str, Any]] = {
+    "tpe": {},
+    "tpe n_ei_candidates=8": {"n_ei_candidates": 8},
+    "tpe multivariate": {"multivariate": True},
+    "random": {},
+}
+
+
+def sampler_cost(sizes: list[int], repeat: int = 10) -> dict[str, dict[str, float]]:
+    """ms per trial (ask, suggest the four params, tell) of each sampler, on a study
+    already holding n finished trials, for n in `sizes` (see the module text, 4.)."""
+    import random
+
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    sys.path.insert(0, str(ROOT))
+    from bench.analytic import loss
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = {
+        "x": FloatDistribution(0.0, 1.0),
+        "y": FloatDistribution(-1.0, 1.0),
+        "lr": FloatDistribution(1e-4, 1.0, log=True),
+        "opt": CategoricalDistribution(["adam", "sgd", "rmsprop"]),
+    }
+    out: dict[str, dict[str, float]] = {}
+    for n in sizes:
+        rng = random.Random(7)
+        history = []
+        for _ in range(n):
+            params = {
+                "x": rng.random(),
+                "y": rng.uniform(-1, 1),
+                "lr": 10 ** rng.uniform(-4, 0),
+                "opt": rng.choice(["adam", "sgd", "rmsprop"]),
+            }
+            history.append(
+                optuna.trial.create_trial(params=params, distributions=space, value=loss(params))
+            )
+        for label, options in SAMPLERS.items():
+            kind = (
+                optuna.samplers.RandomSampler if label == "random" else optuna.samplers.TPESampler
+            )
+            study = optuna.create_study(sampler=kind(seed=7, **options))
+            study.add_trials(history)
+            began = time.process_time()
+            for _ in range(repeat):
+                trial = study.ask(space)
+                study.tell(trial, loss(trial.params))
+            spent = (time.process_time() - began) / repeat * 1000
+            out.setdefault(label, {})[f"ms_at_{n}"] = round(spent, 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--pruner", choices=["none", "median"], default="none")
     parser.add_argument("--keep", type=Path, help="work here and keep it (default: a temp dir)")
+    parser.add_argument("--samplers", help="N,...: the samplers' own cost only (see 4.)")
     args = parser.parse_args()
+    if args.samplers:
+        sizes = [int(n) for n in args.samplers.split(",")]
+        print(json.dumps({"sampler_ms_per_trial": sampler_cost(sizes)}, indent=2))
+        return
 
     os.chdir(ROOT)  # Ray's workers import bench.analytic from the repository root
     sys.path.insert(0, str(ROOT))
