@@ -206,3 +206,12 @@ def test_a_trial_to_run_again_is_not_held_back_by_a_spent_quota(tmp_path: Path) 
     bridge.dropped("a", "Ray ended it before it started")  # queued to run again
     again = bridge.ask("a2")
     assert again is not None and again["number"] == config["number"]
+
+
+def test_a_ray_run_holds_fifty_waves_of_the_sweeps_trials(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tuner.sweep.driver import ray_run_trials
+
+    monkeypatch.delenv("TUNER_RAY_RUN_TRIALS", raising=False)
+    assert [ray_run_trials(c) for c in (1, 2, 8)] == [100, 100, 400]
+    monkeypatch.setenv("TUNER_RAY_RUN_TRIALS", "3")
+    assert ray_run_trials(8) == 3

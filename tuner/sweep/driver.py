@@ -43,7 +43,11 @@ if TYPE_CHECKING:
     from tuner.sweep.listeners import SummaryListener
     from tuner.tracking.protocol import SweepTracker
 
-RAY_RUN_TRIALS = 500  # trials one Ray Tune run starts at most (see _fit)
+# trials one Ray Tune run starts at most (see _fit): RAY_RUN_WAVES times the sweep's
+# concurrency, at least RAY_RUN_TRIALS — the moment below full concurrency between two
+# runs is then at most one wave in RAY_RUN_WAVES
+RAY_RUN_TRIALS = 100
+RAY_RUN_WAVES = 50
 
 # Set before Ray is imported: no per-trial result.json/progress.csv/event files, no
 # chdir into trial folders, experiment snapshots rarely (the study is the record).
@@ -779,7 +783,7 @@ def _run_locked(
     ray_root = storage.sweep_dir(root, spec.name) / ".ray"
 
     def ray_run(part: int) -> Any:
-        """One Ray Tune run of at most RAY_RUN_TRIALS trials started (see `_fit`)."""
+        """One Ray Tune run of the sweep's trials (see `_fit`)."""
         return tune.Tuner(
             tune.with_resources(trainable, _placement(resources, spec.resources.workers)),
             tune_config=tune.TuneConfig(
@@ -851,13 +855,14 @@ def _run_locked(
     return outcome
 
 
-def ray_run_trials() -> int:
+def ray_run_trials(concurrency: int) -> int:
     """How many trials one Ray Tune run starts at most (TUNER_RAY_RUN_TRIALS for tests)."""
-    return int(os.environ.get("TUNER_RAY_RUN_TRIALS") or RAY_RUN_TRIALS)
+    found = os.environ.get("TUNER_RAY_RUN_TRIALS")
+    return int(found) if found else max(RAY_RUN_TRIALS, RAY_RUN_WAVES * concurrency)
 
 
 def _fit(bridge: Bridge, ray_run: Callable[[int], Any], ray_root: Path) -> None:
-    """Run the sweep's trials as successive Ray Tune runs of at most `ray_run_trials()`
+    """Run the sweep's trials as successive Ray Tune runs of at most `ray_run_trials`
     trials each. Ray keeps every trial of a run in its controller and its experiment
     state (~15 KB a trial, rewritten whole at each snapshot; a folder per trial): over a
     long sweep its records outgrew the study's and its per-step work grew with them. The
@@ -869,7 +874,7 @@ def _fit(bridge: Bridge, ray_run: Callable[[int], Any], ray_root: Path) -> None:
         shutil.rmtree(earlier, ignore_errors=True)
     part = 0
     while True:
-        bridge.quota = ray_run_trials()
+        bridge.quota = ray_run_trials(bridge.spec.trials_at_once)
         ray_run(part).fit()
         if bridge.halt is not None or not bridge.more():
             return
