@@ -4,7 +4,8 @@
 `point(name)` — no sleeps, no races. The driver passes the moments a sweep can be
 interrupted at: trial_start (a trial was asked, not yet run), epoch (an epoch recorded),
 trial_end (a trial was told), plot (before each of a sweep's plots, at its end),
-export (while exporting the best trial). The MLflow writer passes `writer` after each
+export (while exporting the best trial), summary (a sweep's summary written, not yet
+in place). The MLflow writer passes `writer` after each
 message it wrote (it kills itself). A trial process
 passes `checkpoint` (between a trial's best and last checkpoints) and kills the driver,
 whose pid it finds in TUNER_DRIVER_PID. `tune data convert` passes `convert` (the data

@@ -1,52 +1,130 @@
-"""What mattered: the spread of the complete trials' values and the params' importance,
-read from a study as the driver leaves it (tests/study/studies.py), and the closing
-lines `tune run` prints from them."""
+"""tuner.study.summary: `tune status`/`best`/`ls` answer from the summary kept beside the
+study when it is current, replay the journal when it is missing or stale — and answer
+the same either way (no Ray, no TensorFlow: studies built with Optuna in a journal)."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.study.studies import TRIALS, make_study
-from tuner.cli.render import render_mattered
-from tuner.study.summary import Spread, importances, spread
+from tests.study.studies import make_study
+from tuner.study import records, summary
+from tuner.study.best import best_table
+from tuner.study.status import find_sweep, sweep_status, sweep_summary
+from tuner.study.summary import load_status, ls_rows, summary_table
 
 
-def test_the_spread_is_over_the_complete_trials_only(study: Any) -> None:
-    # COMPLETE (score: last) 0.88, 0.95, 0.91; the pruned, failed and running ones don't count
-    assert spread(study) == Spread(best=0.95, median=0.91, worst=0.88, complete=3)
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    return tmp_path / "results"
 
 
-def test_minimizing_puts_the_lowest_value_first(tmp_path: Path) -> None:
-    minimized = make_study(tmp_path / "results", goal="minimize")
-    assert spread(minimized) == Spread(best=0.88, median=0.91, worst=0.95, complete=3)
+def _truth(results: Path, name: str = "demo") -> dict[str, Any]:
+    """What the journal says, replayed."""
+    study = find_sweep(results, name)
+    return {
+        "status": sweep_status(study, 10, concurrency=2, top=summary.KEEP_TOP),
+        "ls": sweep_summary(study),
+        "best": best_table(study, results, summary.KEEP_TOP),
+    }
 
 
-def test_one_complete_trial_has_no_spread(tmp_path: Path) -> None:
-    one = make_study(tmp_path / "results", trials=[t for t in TRIALS if t[1] != "COMPLETE"][:2])
-    assert spread(one) is None
-    assert importances(one) == {}
+def _timeless(status: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in status.items() if k != "elapsed_s"}
 
 
-def test_importances_share_the_variation_largest_first(study: Any) -> None:
-    found = importances(study)
-    assert set(found) <= {"optimizer", "learning_rate", "momentum"} and found
-    assert sum(found.values()) == pytest.approx(1.0)
-    assert list(found.values()) == sorted(found.values(), reverse=True)
+def test_a_read_writes_the_summary_and_the_next_answers_from_it_alone(
+    results: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_study(results)
+    assert summary.read(results, "demo") is None  # none yet
+    first = load_status(results, "demo", top=3)
+    kept = summary.read(results, "demo")
+    assert kept is not None
+    truth = _truth(results)
+    assert _timeless(kept["status"]) == _timeless(truth["status"])
+    assert kept["ls"] == truth["ls"] and kept["best"] == truth["best"]
+
+    # the next reads never open the study
+    def refused(*args: Any) -> None:
+        raise AssertionError("the journal was replayed")
+
+    monkeypatch.setattr("tuner.study.status.find_sweep", refused)
+    again = load_status(results, "demo", top=3)
+    assert _timeless(again) == _timeless(first) and len(again["top"]) == 3
+    assert ls_rows(results) == [truth["ls"]]
+    table = summary_table(results, "demo", 2)
+    assert table is not None and table["trials"] == truth["best"]["trials"][:2]
+    assert summary_table(results, "demo", summary.KEEP_TOP + 1) is None  # past what it keeps
 
 
-def test_the_closing_lines_say_what_mattered() -> None:
-    lines = render_mattered(
-        "val_auc",
-        {"optimizer": "adam", "learning_rate": 0.0091777},
-        Spread(best=0.8297, median=0.7426, worst=0.5628, complete=13),
-        {"learning_rate": 0.54, "depth": 0.31, "optimizer": 0.15},
-    )
-    assert lines == [
-        "  params: optimizer=adam learning_rate=0.009178",
-        "spread of the 13 complete trials: val_auc best 0.8297, median 0.7426, worst 0.5628",
-        "what mattered (param importance for val_auc): learning_rate 54%, depth 31%, optimizer 15%",
-    ]
-    assert render_mattered("val_auc", {}, None, {}) == []
+def test_a_journal_that_changed_makes_the_summary_stale(results: Path) -> None:
+    study = make_study(results)
+    load_status(results, "demo")
+    assert summary.read(results, "demo") is not None
+    # the sweep lock's heartbeats and release answer nothing: still current
+    study.set_user_attr(records.LOCK, {"host": "h", "pid": 1, "heartbeat": 2.0})
+    study.set_user_attr(records.LOCK, None)
+    assert summary.read(results, "demo") is not None
+    study.set_user_attr("touched", 1)  # any other record appended
+    assert summary.read(results, "demo") is None
+    status = load_status(results, "demo")  # replayed, and kept again
+    assert summary.read(results, "demo") is not None
+    assert _timeless(status) == _timeless(_truth(results)["status"])
+
+
+def test_a_journal_cut_and_written_again_makes_the_summary_stale(results: Path) -> None:
+    make_study(results)
+    load_status(results, "demo")
+    journal = results / "demo" / "study.journal"
+    data = journal.read_bytes()
+    journal.write_bytes(data[:-200] + b"x" * 200)  # as long, other bytes
+    assert summary.read(results, "demo") is None
+
+
+def test_a_torn_or_foreign_summary_is_not_read(results: Path) -> None:
+    make_study(results)
+    load_status(results, "demo")
+    where = summary.path(results, "demo")
+    kept = json.loads(where.read_text())
+    where.write_text(json.dumps(kept)[:50])
+    assert summary.read(results, "demo") is None
+    kept["journal"]["path"] = "/elsewhere/study.journal"  # a moved results folder's
+    where.write_text(json.dumps(kept))
+    assert summary.read(results, "demo") is None
+
+
+def test_a_sweep_with_running_trials_is_timed_to_now(results: Path) -> None:
+    make_study(results)  # (one trial RUNNING)
+    kept = summary.build(find_sweep(results, "demo"), results, "demo")
+    assert kept is not None
+    started = datetime.fromisoformat(kept["status"]["started"])
+    later = summary.status_of(kept, 10, now=started.replace(year=started.year + 1))
+    assert later["elapsed_s"] > 360 * 86400
+
+
+def test_an_unwritable_results_folder_is_still_read(
+    results: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_study(results)
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("tuner.atomic.tempfile.mkstemp", full)
+    assert load_status(results, "demo")["counts"]["done"] == 3
+    assert not summary.path(results, "demo").exists()
+
+
+def test_best_from_the_cli_answers_from_the_summary(results: Path, cli) -> None:
+    make_study(results)
+    code, out, err = cli("best", "demo", "--results", results, "--json", "--top", "2")
+    assert (code, err) == (0, "")
+    replayed = json.loads(out)
+    assert summary.read(results, "demo") is not None
+    code, out, err = cli("best", "demo", "--results", results, "--json", "--top", "2")
+    assert (code, err) == (0, "") and json.loads(out) == replayed

@@ -114,13 +114,12 @@ def test_only_ray_processes_of_a_dead_drivers_session_are_ended(tmp_path: Path) 
                 if k != "reader"
             ),
             "the fake processes renamed",
-            10,
         )
         if sys.platform.startswith("linux"):
             assert set(local_ray.processes(mine)) == {procs["agent"].pid}
         ended = local_ray.end_leftovers(sweep, None, socket.gethostname())
         assert ended == [procs["agent"].pid]
-        assert procs["agent"].wait(5) == -signal.SIGKILL
+        assert procs["agent"].wait(60) == -signal.SIGKILL
         for name in ("reader", "live", "none"):
             assert procs[name].poll() is None, name
     finally:
@@ -140,7 +139,7 @@ def test_the_session_a_dead_lock_holder_names_is_ended_wherever_it_is(tmp_path: 
     elsewhere = _session(tmp_path / "moved", os.getpid())  # named by the lock, not the folder
     proc = _fake("ray::RuntimeEnvAgent", elsewhere / "logs" / "a.log")
     try:
-        _wait(lambda: set(local_ray.processes(elsewhere)) == {proc.pid}, "the fake agent", 10)
+        _wait(lambda: set(local_ray.processes(elsewhere)) == {proc.pid}, "the fake agent")
         host = socket.gethostname()
         dead = {"host": host, "pid": _reaped(), "started": 1, "ray_session": str(elsewhere)}
         sweep = tmp_path / "sweep"
@@ -150,7 +149,7 @@ def test_the_session_a_dead_lock_holder_names_is_ended_wherever_it_is(tmp_path: 
         assert local_ray.end_leftovers(sweep, {**dead, "host": "elsewhere"}, host) == []
         assert proc.poll() is None
         assert local_ray.end_leftovers(sweep, dead, host) == [proc.pid]
-        assert proc.wait(5) == -signal.SIGKILL
+        assert proc.wait(60) == -signal.SIGKILL
     finally:
         proc.kill()
         proc.wait()
@@ -257,7 +256,7 @@ def test_sigkill_of_the_driver_leaves_nothing_of_its_ray_and_the_resume_ends_wha
     assert not str(session).startswith("/tmp/ray/")
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait()
-    _wait(lambda: not local_ray.processes(session), "the killed driver's Ray gone", 30)
+    _wait(lambda: not local_ray.processes(session), "the killed driver's Ray gone")
 
     # the watcher killed too: the next run ends what the first one left
     driver = _start(space, results)

@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -572,7 +573,7 @@ def status_cmd(name, results, storage_url, top: int, as_json: bool) -> None:
     NAME may be left out when there is only one sweep.
     """
     from tuner.cli.render import render_status
-    from tuner.study.status import load_status
+    from tuner.study.summary import load_status
 
     if top < 0:
         raise ConfigError(f"--top {top}: expected 0 or more")
@@ -589,7 +590,7 @@ def status_cmd(name, results, storage_url, top: int, as_json: bool) -> None:
 def ls_cmd(results) -> None:
     """List the sweeps under the results folder: trials, best value, metric, last activity."""
     from tuner.cli.render import render_ls
-    from tuner.study.status import ls_rows
+    from tuner.study.summary import ls_rows
 
     folder = _existing_results(results)
     rows = ls_rows(folder)
@@ -685,18 +686,24 @@ def best_cmd(
     tune best NAME --register M   registers models:/M/<version>; serve it with
                                   mlflow models serve -m models:/M/<version>
     """
-    from tuner.cli.render import render_best
-    from tuner.study import best
+    from tuner.study import best, summary
 
     if top < 1:
         raise ConfigError(f"--top {top}: expected 1 or more")
     folder = _existing_results(results, storage_url)
-    study = best.load_sweep(folder, name, storage_url)
     if number is not None and not (export or out or model_name):
         raise ConfigError("--trial N picks the trial to export", hint="add --export or --register")
+    if not (export or out or model_name or storage_url):
+        data = summary.summary_table(folder, name, top)  # (its summary, if current)
+        if data is not None:
+            _print_best(name, data, [], as_json)
+            return
+    study = best.load_sweep(folder, name, storage_url)
     if export or out or model_name:
         best.pick_trial(study, number)  # none: fail before printing anything
     data = best.best_table(study, folder, top)
+    if storage_url is None:  # the next read answers from the summary
+        summary.refresh(study, folder, name)
     if not data["trials"]:
         raise ConfigError(
             f"sweep '{name}' has no complete trial yet", hint=f"see `tune status {name}`"
@@ -724,6 +731,17 @@ def best_cmd(
         messages.append(
             f"registered {registered.model_uri} (trial {registered.trial}, run "
             f"{registered.run_id}); serve it: mlflow models serve -m {registered.model_uri}"
+        )
+    _print_best(name, data, messages, as_json)
+
+
+def _print_best(name: str, data: dict[str, Any], messages: list[str], as_json: bool) -> None:
+    """`tune best`'s output: its table (JSON, or text with `messages` after it)."""
+    from tuner.cli.render import render_best
+
+    if not data["trials"]:
+        raise ConfigError(
+            f"sweep '{name}' has no complete trial yet", hint=f"see `tune status {name}`"
         )
     if as_json:
         click.echo(json.dumps(data, indent=2))

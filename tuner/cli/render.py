@@ -214,7 +214,7 @@ def render_mattered(
 ) -> list[str]:
     """`tune run`'s closing lines on what the sweep showed: the best trial's params, the
     spread of the complete trials (best, median, worst) and each param's importance
-    (`spread`: a tuner.study.summary.Spread)."""
+    (`spread`: a tuner.study.spread.Spread)."""
     lines = []
     if best_params:
         lines.append(f"  params: {fmt_params(best_params)}")

@@ -15,7 +15,7 @@ Optuna is imported inside the functions.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from tuner.study.records import SweepRecord, feasible, own_trials
@@ -155,20 +155,29 @@ def front_summary(study: optuna.Study) -> dict[str, Any] | None:
     record = SweepRecord.of(study)
     if not record.multi:
         return None
-    front = pareto_trials(study)
-    extremes = []
-    for i, m in enumerate(record.metrics):
+    return summarize_front([(t.number, t.values) for t in pareto_trials(study)], record.metrics)
 
-        def rank(t: optuna.trial.FrozenTrial, i: int = i, m: Metric = m) -> tuple[float, int]:
-            return m.key(t.values[i]), t.number
+
+def summarize_front(
+    front: Sequence[tuple[int, Sequence[float]]], metrics: Sequence[Metric]
+) -> dict[str, Any]:
+    """`front_summary` of a front given as (trial number, its values) — the driver's,
+    kept as trials end (tuner/sweep/bridge.py), or the study's."""
+    extremes = []
+    for i, m in enumerate(metrics):
+
+        def rank(
+            point: tuple[int, Sequence[float]], i: int = i, m: Metric = m
+        ) -> tuple[float, int]:
+            return m.key(point[1][i]), point[0]
 
         top = min(front, key=rank, default=None)
         extremes.append(
             {
                 "metric": m.name,
                 "goal": m.goal,
-                "number": None if top is None else top.number,
-                "value": None if top is None else top.values[i],
+                "number": None if top is None else top[0],
+                "value": None if top is None else top[1][i],
             }
         )
     return {"size": len(front), "extremes": extremes}

@@ -3,7 +3,8 @@ tuner.cli.render):
 
 - `sweep_status(study, budget_trials)`: trial counts against the budget, the best trial,
   elapsed and estimated remaining time, and the top of the leaderboard.
-- `sweep_summary(study)` / `ls_rows(results)`: one row per sweep.
+- `sweep_summary(study)`: one `tune ls` row (`tune status`/`tune ls` read through
+  tuner/study/summary.py: its kept summary when current, else these).
 - `find_sweep` / `resolve_name`: a sweep by name, archived ones included.
 
 Counts: done = COMPLETE, running = RUNNING, pruned = PRUNED, failed = FAIL, waiting =
@@ -220,19 +221,6 @@ def find_sweep(results: Path, name: str, url: str | None = None) -> optuna.Study
     return storage.find_study(results, name, url)
 
 
-def load_status(
-    results: Path, name: str | None, url: str | None = None, *, top: int = DEFAULT_TOP
-) -> dict[str, Any]:
-    """`tune status [NAME]`: the status of a sweep found under `results` or at `url`."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    name = resolve_name(results, name, url)
-    study = find_sweep(results, name, url)
-    trials, concurrency = SweepRecord.of(study).budget()
-    return sweep_status(study, trials, concurrency=concurrency, top=top)
-
-
 def sweep_summary(study: optuna.Study) -> dict[str, Any]:
     """One `tune ls` row of a study."""
     from tuner.study.ranking import best_trial
@@ -254,21 +242,6 @@ def sweep_summary(study: optuna.Study) -> dict[str, Any]:
         "goal": record.goal,
         "last_activity": last.isoformat() if last else None,
     }
-
-
-def ls_rows(results: Path) -> list[dict[str, Any]]:
-    """`tune ls`: a summary of every sweep under `results` (a study that cannot be read
-    is listed with its error)."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    rows = []
-    for name in storage.list_sweeps(results):
-        try:
-            rows.append(sweep_summary(find_sweep(results, name)))
-        except Exception as exc:
-            rows.append({"name": name, "error": f"{type(exc).__name__}: {exc}"})
-    return rows
 
 
 # ---------------------------------------------------------------- live progress

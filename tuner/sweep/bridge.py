@@ -200,6 +200,26 @@ class Bridge:
         )
         self.restarts = sum(t.state == waiting for t in anew)  # enqueued, not yet asked
         self.counts.before = sum(t.state.is_finished() for t in trials)
+        # Kept from here on as trials are asked and enqueued, so that no step of a trial
+        # lists the study (a per-trial cost that grew with the sweep): the sweep's own
+        # trials (the seeded sampler's draw number) and every trial of the study (a
+        # trial `study.ask` numbers at or past it is new, not an enqueued one popped).
+        self.own = len(trials)
+        self.total = len(study.get_trials(deepcopy=False))
+        # several metrics: the Pareto front (number, values), kept as trials are told
+        # (the front of the front and a new point is the front of all: no trial is read)
+        self.front: list[tuple[int, list[float]]] = []
+        if spec.multi:
+            from tuner.study.ranking import pareto_trials
+
+            self.front = [(t.number, list(t.values)) for t in pareto_trials(study)]
+        # the pareto pruner's: every trial's vector at each epoch (epoch → number →
+        # vector), as the study has them, kept as epochs are recorded
+        self.vectors: dict[int, dict[int, list[float]]] = {}
+        if self.pareto is not None:
+            for t in study.get_trials(deepcopy=False):
+                for epoch, found in records.epoch_values(t).items():
+                    self.vectors.setdefault(epoch, {})[t.number] = found
         best = best_trial(study)  # the best so far, earlier runs' included
         self._best: float | None = objective_value(best) if best is not None else None
         # Trials a dead process left RUNNING run again first, under the same number with
@@ -211,6 +231,9 @@ class Bridge:
         self.finished = [t for t in trials if t.state.is_finished()]  # (for `catch_up`)
         self.resumed: list[int] = []
         self.retry: list[Running] = []  # trials whose worker died: run again first
+        # trials the current Ray Tune run may still start (None: any); a re-run of one
+        # whose worker died is not a new start (see driver._fit)
+        self.quota: int | None = None
 
     @property
     def stopping(self) -> str | None:
@@ -313,6 +336,11 @@ class Bridge:
     def budget_left(self) -> int:
         return self.spec.budget.trials - self.counts.asked
 
+    def more(self) -> bool:
+        """Whether any trial is still to start: a re-run, a dead driver's, one starting
+        over, or the budget's next."""
+        return bool(self.retry or self.stale or self.restarts or self.budget_left() > 0)
+
     def waiting(self) -> bool:
         """Whether a running trial may still need to run again (its worker could die, or
         Ray drop it before it starts): the searcher must not tell Ray it is finished yet."""
@@ -324,8 +352,8 @@ class Bridge:
         from tuner.search.distributions import reseed, suggest
 
         with self._lock, self._fenced():
-            more = self.retry or self.stale or self.restarts or self.budget_left() > 0
-            if self.stopping or not more:
+            spent = self.quota is not None and self.quota <= 0 and not self.retry
+            if self.stopping or spent or not self.more():
                 return None  # (Ray polls while trials run: no storage read for that)
             if len(self.running) >= self.spec.trials_at_once:
                 return None  # the sweep's concurrency (see driver: not Ray's limiter)
@@ -333,6 +361,8 @@ class Bridge:
                 return None
             known: dict[int, tuple[float, ...]] = {}
             retries = dropped = 0
+            if self.quota is not None and not self.retry:
+                self.quota -= 1
             if self.retry:  # same number, same config: resumes from its checkpoint
                 again = self.retry.pop(0)
                 trial, config, known = again.trial, again.config, again.known
@@ -351,9 +381,10 @@ class Bridge:
                 if self.spec.sampler.seed is not None and not self.restarts:
                     # the draws a resume would repeat (by the sweep's own trials: the
                     # trial number, without a warm start)
-                    number = len(records.own_trials(self.study.get_trials(deepcopy=False)))
-                    reseed(self.study.sampler, self.spec.sampler.seed, number)
+                    reseed(self.study.sampler, self.spec.sampler.seed, self.own)
                 trial = self.study.ask()  # (a trial starting over is enqueued: asked first)
+                if trial.number >= self.total:  # a new trial (not an enqueued one)
+                    self.total, self.own = trial.number + 1, self.own + 1
                 config = suggest(trial, self.spec)
                 if records.restart_of(trial) is not None:
                     self.restarts = max(0, self.restarts - 1)  # in the budget already
@@ -442,6 +473,8 @@ class Bridge:
                     if not replayed:
                         records.write_epoch_values(entry.trial, epoch, entry.last_vector)
                         entry.known[epoch] = tuple(entry.last_vector)
+                        if self.pareto is not None:
+                            self.vectors.setdefault(epoch, {})[entry.number] = entry.last_vector
                     entry.last_value, entry.value_epoch = value, epoch
             elif value is not None and math.isfinite(value):
                 if not replayed:
@@ -468,15 +501,14 @@ class Bridge:
         return False
 
     def _dominated(self, entry: Running, epoch: int, vector: list[float]) -> bool:
-        """The pareto pruner's answer: the other trials' vectors at this epoch, from the
-        study (finished and running trials, earlier runs' included)."""
+        """The pareto pruner's answer: the other trials' vectors at this epoch, as the
+        study has them (finished and running trials, earlier runs' and a warm start's
+        included) — kept by the bridge as epochs are recorded, not read from the study
+        at each report. Comparing with each of them is the pruner's rule."""
         if self.pareto is None:
             return False
-        others = [
-            found[epoch]
-            for t in self.study.get_trials(deepcopy=False)
-            if t.number != entry.number and epoch in (found := records.epoch_values(t))
-        ]
+        at = self.vectors.get(epoch, {})
+        others = [found for number, found in at.items() if number != entry.number]
         return should_prune(vector, epoch, others, self.goals, self.pareto)
 
     def _identify(self, entry: Running, result: dict[str, Any]) -> None:
@@ -566,6 +598,7 @@ class Bridge:
                 )
                 self.restarts += 1
                 self.counts.restarted += 1
+                self.total, self.own = self.total + 1, self.own + 1
             state = optuna.trial.TrialState[
                 "FAIL" if verdict.ending is Ending.START_OVER else verdict.ending.value
             ]
@@ -589,9 +622,7 @@ class Bridge:
                 self._best = kept
             front = None
             if self.spec.multi:
-                from tuner.study.ranking import front_summary
-
-                front = front_summary(self.study)
+                front = self._front(entry.number, state.name, told, outside)
             self._announce(
                 "trial_finished",
                 Ended(
@@ -609,6 +640,28 @@ class Bridge:
                 ),
             )
             faults.point("trial_end")
+
+    def _front(
+        self, number: int, state: str, told: Any, outside: list[str] | None
+    ) -> dict[str, Any]:
+        """The Pareto front's summary (ranking.front_summary) with trial `number` told:
+        a feasible COMPLETE trial with every objective's value joins the kept front,
+        which drops the points it dominates — no trial of the study is read."""
+        from tuner.search.pareto import front
+        from tuner.study.ranking import finite, summarize_front
+
+        vector = list(told) if isinstance(told, list) else None
+        if (
+            state == "COMPLETE"
+            and not outside
+            and vector is not None
+            and len(vector) == len(self.goals)
+            and all(finite(v) for v in vector)
+        ):
+            points = [*self.front, (number, vector)]
+            kept = set(front(points, self.goals))
+            self.front = [p for p in points if p[0] in kept]
+        return summarize_front(self.front, self.goals)
 
     def _scored_by(self) -> dict[str, str] | None:
         """The metric whose best epoch is a trial's value, for the objective (its

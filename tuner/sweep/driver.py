@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -38,9 +39,16 @@ from tuner.trial import objective_name
 if TYPE_CHECKING:
     import optuna
 
-    from tuner.study.summary import Spread
+    from tuner.study.spread import Spread
     from tuner.study.warm_start import Source
+    from tuner.sweep.listeners import SummaryListener
     from tuner.tracking.protocol import SweepTracker
+
+# trials one Ray Tune run starts at most (see _fit): RAY_RUN_WAVES times the sweep's
+# concurrency, at least RAY_RUN_TRIALS — the moment below full concurrency between two
+# runs is then at most one wave in RAY_RUN_WAVES
+RAY_RUN_TRIALS = 100
+RAY_RUN_WAVES = 50
 
 # Set before Ray is imported: no per-trial result.json/progress.csv/event files, no
 # chdir into trial folders, experiment snapshots rarely (the study is the record).
@@ -98,7 +106,7 @@ class Outcome:
     exit_code: int = 0  # 128 + the signal that interrupted it (130 Ctrl-C, 143 SIGTERM)
     metric: str = "value"  # the metric best_value is of
     front: Path | None = None  # several metrics: the Pareto front's CSV
-    # what mattered (tuner/study/summary.py): the best trial's params, the spread of the
+    # what mattered (tuner/study/spread.py): the best trial's params, the spread of the
     # complete trials' values, each param's importance
     best_params: dict[str, Any] = field(default_factory=dict)
     spread: Spread | None = None
@@ -734,7 +742,7 @@ def _run_locked(
     tune: Any,
     lock: SweepLock | None = None,
 ) -> Outcome:
-    from tuner.sweep.listeners import ProgressListener, TrackerListener
+    from tuner.sweep.listeners import ProgressListener, SummaryListener, TrackerListener
     from tuner.sweep.progress import Progress
     from tuner.sweep.ray_adapters import PrunerScheduler, StudySearcher, TrialWatch
     from tuner.sweep.trial_runner import NUMBER, trainable
@@ -766,6 +774,10 @@ def _run_locked(
     if tracker is not None:
         bridge.listeners.append(TrackerListener(tracker, parent, bridge.tracking_failed))
     bridge.listeners.append(ProgressListener(progress))
+    kept = None  # the summary the reading verbs answer from: a sweep in its own journal
+    if url == storage.storage_url(results, spec.name):
+        kept = SummaryListener(study, results, spec.name)
+        bridge.listeners.append(kept)
     bridge.trial_root = root  # (as decided above: --trial-storage wins over the record)
     caught = bridge.catch_up()
     if caught:
@@ -782,32 +794,37 @@ def _run_locked(
     def name(trial: Any) -> str:
         return f"trial_{trial.config[NUMBER]}"
 
-    tuner = tune.Tuner(
-        tune.with_resources(trainable, _placement(resources, spec.resources.workers)),
-        tune_config=tune.TuneConfig(
-            search_alg=StudySearcher(bridge),
-            scheduler=scheduler,
-            num_samples=-1,
-            # (no max_concurrent_trials: Ray's ConcurrencyLimiter would keep a slot for a
-            # trial Ray drops without telling its searcher; the bridge counts instead)
-            # a trial of several workers starts fresh rank processes anyway; reusing its
-            # actor failed after a pruned one (its thread still ending the ranks: Ray
-            # could not reset it, and the next trial never started)
-            reuse_actors=spec.resources.workers == 1,
-            trial_name_creator=name,
-            trial_dirname_creator=name,
-        ),
-        run_config=tune.RunConfig(
-            name="ray",
-            storage_path=str(storage.sweep_dir(root, spec.name) / ".ray"),
-            stop=_stopper(bridge, spec.budget.time),
-            verbose=0,
-            failure_config=tune.FailureConfig(max_failures=0),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            log_to_file=False,
-            callbacks=[TrialWatch(scheduler)],
-        ),
-    )
+    ray_root = storage.sweep_dir(root, spec.name) / ".ray"
+
+    def ray_run(part: int) -> Any:
+        """One Ray Tune run of the sweep's trials (see `_fit`)."""
+        return tune.Tuner(
+            tune.with_resources(trainable, _placement(resources, spec.resources.workers)),
+            tune_config=tune.TuneConfig(
+                search_alg=StudySearcher(bridge),
+                scheduler=scheduler,
+                num_samples=-1,
+                # (no max_concurrent_trials: Ray's ConcurrencyLimiter would keep a slot for
+                # a trial Ray drops without telling its searcher; the bridge counts instead)
+                # a trial of several workers starts fresh rank processes anyway; reusing
+                # its actor failed after a pruned one (its thread still ending the ranks:
+                # Ray could not reset it, and the next trial never started)
+                reuse_actors=spec.resources.workers == 1,
+                trial_name_creator=name,
+                trial_dirname_creator=name,
+            ),
+            run_config=tune.RunConfig(
+                name=f"ray-{part}" if part else "ray",
+                storage_path=str(ray_root),
+                stop=_stopper(bridge, spec.budget.time),
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=0),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                log_to_file=False,
+                callbacks=[TrialWatch(scheduler)],
+            ),
+        )
+
     started = time.monotonic()
     status = "FINISHED"
     mark("fit_start")
@@ -817,7 +834,7 @@ def _run_locked(
         try:
             with warnings.catch_warnings(), _pending_trials(spec.trials_at_once):
                 warnings.simplefilter("ignore")
-                tuner.fit()
+                _fit(bridge, ray_run, ray_root)
             mark("fit_end")
             if bridge.interrupted:
                 status = "KILLED"
@@ -835,7 +852,9 @@ def _run_locked(
             progress.close()
             if bridge.lost is None:
                 phase["ending"] = True
-                outcome = _finish(spec, study, bridge, tracker, parent, results, options, status)
+                outcome = _finish(
+                    spec, study, bridge, tracker, parent, results, options, status, kept
+                )
                 outcome.elapsed = time.monotonic() - started
                 mark("written_up")
     finally:
@@ -848,6 +867,33 @@ def _run_locked(
             tracker.close(discard=True)
         raise ConfigError(bridge.lost, hint="follow it with `tune status`")
     return outcome
+
+
+def ray_run_trials(concurrency: int) -> int:
+    """How many trials one Ray Tune run starts at most (TUNER_RAY_RUN_TRIALS for tests)."""
+    found = os.environ.get("TUNER_RAY_RUN_TRIALS")
+    return int(found) if found else max(RAY_RUN_TRIALS, RAY_RUN_WAVES * concurrency)
+
+
+def _fit(bridge: Bridge, ray_run: Callable[[int], Any], ray_root: Path) -> None:
+    """Run the sweep's trials as successive Ray Tune runs of at most `ray_run_trials`
+    trials each. Ray keeps every trial of a run in its controller and its experiment
+    state (~15 KB a trial, rewritten whole at each snapshot; a folder per trial): over a
+    long sweep its records outgrew the study's and its per-step work grew with them. The
+    study is the sweep's record, so each run's Ray experiment is disposable: removed
+    once the run ended, and the next run starts when the last one's trials have ended
+    (the bridge counts its quota: a trial re-run after its worker died is not a new
+    one). Stopping, resuming, pruning and MLflow go through the bridge, as before."""
+    for earlier in [ray_root / "ray", *ray_root.glob("ray-*")]:  # (a dead driver's runs)
+        shutil.rmtree(earlier, ignore_errors=True)
+    part = 0
+    while True:
+        bridge.quota = ray_run_trials(bridge.spec.trials_at_once)
+        ray_run(part).fit()
+        if bridge.halt is not None or not bridge.more():
+            return
+        shutil.rmtree(ray_root / (f"ray-{part}" if part else "ray"), ignore_errors=True)
+        part += 1
 
 
 @contextlib.contextmanager
@@ -990,13 +1036,16 @@ def _finish(
     results: Path,
     options: RunOptions,
     status: str,
+    kept: SummaryListener | None = None,
 ) -> Outcome:
     from tuner.study.leaderboard import write_front, write_leaderboard
     from tuner.study.plots import write_plots
     from tuner.study.ranking import best_trial, objective_value
-    from tuner.study.summary import importances, spread
+    from tuner.study.spread import importances, spread
 
     directory = storage.sweep_dir(results, spec.name)
+    if kept is not None:  # the sweep as it ends (its last trials told)
+        kept.flush()
     board = write_leaderboard(study, directory / "leaderboard.csv")
     front = write_front(study, directory / "pareto_front.csv")  # several metrics only
     halt = bridge.halt

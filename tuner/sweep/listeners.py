@@ -1,11 +1,15 @@
-"""The two listeners of a sweep (tuner/sweep/events.py): MLflow (`TrackerListener`, over
-the tracker protocol: the writer process or the inline tracker) and the live line
-(`ProgressListener`). What each event means to MLflow or to the screen lives here; the
-bridge only announces."""
+"""The listeners of a sweep (tuner/sweep/events.py): MLflow (`TrackerListener`, over
+the tracker protocol: the writer process or the inline tracker), the live line
+(`ProgressListener`) and the summary the reading verbs answer from (`SummaryListener`).
+What each event means to MLflow, the screen or the summary lives here; the bridge only
+announces."""
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuner.study import records, storage
@@ -165,3 +169,46 @@ class ProgressListener(Listener):
             best=best,
             front=dict(event.front) if event.front is not None else None,
         )
+
+
+class SummaryListener(Listener):
+    """Keeps the sweep's summary (tuner/study/summary.py) current as trials finish, so
+    that `tune status`/`best`/`ls` need not replay the journal. Building it reads every
+    trial, so it is throttled: at most once every `every` seconds, and no more than
+    `share` of the driver's time (a long sweep's summary costs more to build, and is
+    built less often). A sweep's end writes it once more (`flush`). A summary that
+    cannot be built or written is only a cache lost: the readers replay the journal."""
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        results: Path,
+        name: str,
+        *,
+        every: float = 10.0,
+        share: float = 0.02,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.study, self.results, self.name = study, results, name
+        self.every, self.share, self.clock = every, share, clock
+        self.next_at = clock()  # (the first finished trial writes one)
+        self.broken = False
+
+    def trial_finished(self, event: Ended) -> None:
+        if self.clock() >= self.next_at:
+            self.flush()
+
+    def flush(self) -> None:
+        """Build and write the summary now."""
+        from tuner.study import summary
+
+        if self.broken:
+            return
+        began = self.clock()
+        try:
+            summary.refresh(self.study, self.results, self.name)
+        except Exception as exc:  # (a cache: never the sweep's failure)
+            self.broken = True
+            print(f"tune: the sweep's summary.json is not kept ({exc})", file=sys.stderr)
+        spent = self.clock() - began
+        self.next_at = self.clock() + max(self.every, spent / self.share)

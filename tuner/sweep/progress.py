@@ -58,7 +58,9 @@ class Progress:
         self._epochs: dict[int, int] = {}
         self._last: dict[int, float] = {}
         self.counts = {"complete": 0, "pruned": 0, "failed": 0}
-        self._durations: list[float] = []
+        # finished trials' durations, summed (the estimate's mean: a list of them made
+        # each redraw's cost grow with the sweep)
+        self._spent, self._timed = 0.0, 0
         # value, number, params: the sweep's best as the bridge (which owns it) last said
         self.best: tuple[float, int, dict[str, Any]] | None = None
         # several metrics: the Pareto front's size and extremes (ranking.front_summary)
@@ -89,7 +91,7 @@ class Progress:
                     continue
                 self._count(state)
                 if state != "FAIL" and (d := duration_s(t)) is not None:
-                    self._durations.append(d)
+                    self._spent, self._timed = self._spent + d, self._timed + 1
 
     # -- events
 
@@ -131,7 +133,8 @@ class Progress:
             epochs = self._epochs.pop(number, 0)
             self._last.pop(number, None)
             if started is not None and state in ("COMPLETE", "PRUNED"):
-                self._durations.append(self._clock() - started)
+                self._spent += self._clock() - started
+                self._timed += 1
             self._count(state)
             if best is not None:
                 self.best = best
@@ -177,8 +180,9 @@ class Progress:
             if self.total is None:
                 return None
             finished = sum(self.counts.values())
+            mean = [self._spent / self._timed] if self._timed else []
             return remaining_estimate(
-                self._durations, self.total - finished, self.concurrency or len(self._running)
+                mean, self.total - finished, self.concurrency or len(self._running)
             )
 
     # -- internals (called with the lock held)
