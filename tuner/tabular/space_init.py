@@ -44,6 +44,7 @@ STEPS_PER_TRIAL = 1000  # epochs enough for about this many steps a trial …
 MIN_EPOCHS, MAX_EPOCHS = 10, 40  # … within these bounds
 MIN_BATCH, MAX_BATCH = 16, 512
 TINY_ROWS, LARGE_ROWS = 1_000, 10_000  # training rows: tiny < 1,000 ≤ small < 10,000 ≤ large
+SPACE_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "space.schema.json"
 ID_SHARE = 0.5  # a text column with distinct values in over half the rows: an identifier?
 
 
@@ -137,7 +138,7 @@ def space_text(ref: str, schema: Schema, *, name: str | None = None, trials: int
         if n
     )
     out = [
-        "# yaml-language-server: $schema=https://tuner.dev/schemas/space.schema.json",
+        f"# yaml-language-server: $schema={SPACE_SCHEMA}",
         f"# Written by `tune init {ref}`: a first sweep fitted to this data set — edit from",
         "# here (the file format: search_spaces/README.md). Run it with `tune run FILE`.",
         f"# The data set: {what}; {_n(rows)} training rows ({facts.size}); {columns} column(s).",
@@ -176,8 +177,8 @@ def space_text(ref: str, schema: Schema, *, name: str | None = None, trials: int
         "  # Adam trains at every batch size here; the other Keras optimizers need tuning of",
         "  # their own (momentum, initial accumulators) and thousands of steps.",
         "  optimizer: adam",
-        f"  # {_n(rows)} training rows / {batch} = {_n(steps)} steps an epoch (at least "
-        f"~{STEPS_PER_EPOCH}, batch {MIN_BATCH}-{MAX_BATCH}).",
+        f"  # {_n(rows)} training rows / {batch} = {_n(steps)} steps an epoch (~{STEPS_PER_EPOCH} "
+        f"or more where the rows allow; batch {MIN_BATCH}-{MAX_BATCH}).",
         f"  batch_size: {batch}",
         "  # The learning rate decays along a cosine to the last epoch: large steps first,",
         "  # fine ones at the end.",
