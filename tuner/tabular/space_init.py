@@ -144,14 +144,11 @@ def space_text(ref: str, schema: Schema, *, name: str | None = None, trials: int
         f"# The data set: {what}; {_n(rows)} training rows ({facts.size}); {columns} column(s).",
     ]
     for column, distinct in facts.identifiers:
-        out.append(
-            f"# Note: text column '{column}' has {_n(distinct)} distinct values in {_n(rows)} "
-            "rows: an identifier or a"
-        )
-        out.append(
-            "# date? Its embedding learns little from so few rows each; consider converting "
-            f"again with --ignore '{column}' (or --dates)."
-        )
+        out += [
+            f"# Note: text column '{column}' has {_n(distinct)} distinct values in {_n(rows)} rows",
+            "# (an identifier, or dates?): its embedding learns little from a row or two a value.",
+            f"# Consider converting again with --ignore '{column}' (or --dates '{column}').",
+        ]
     out += [
         f"name: {sweep_name(ref) if name is None else name}",
         f"dataset: {json.dumps(ref)}",
