@@ -460,7 +460,7 @@ def test_reseed_makes_a_new_sampler_go_on_where_the_old_one_was(kind):
 
 @pytest.mark.parametrize(
     ("trials", "expected"),
-    [(1, 3), (4, 3), (10, 3), (12, 3), (16, 4), (20, 5), (30, 8), (40, 10), (200, 10)],
+    [(1, 3), (4, 3), (10, 3), (12, 4), (16, 5), (20, 7), (29, 10), (30, 10), (200, 10)],
 )
 def test_tpe_random_start_scales_with_the_budget(trials, expected):
     """Optuna's fixed 10 random trials would make a 10-trial sweep a random search."""
@@ -482,7 +482,7 @@ def test_a_random_start_the_space_file_sets_is_kept():
 def test_the_sweep_says_how_many_trials_are_random():
     s = spec_of(HEAD.replace("trials: 30", "trials: 20") + PARAMS)  # tpe by default
     assert describe_start(s) == (
-        "sampler: TPE, the first 5 of 20 trials at random, then modelled "
+        "sampler: TPE, the first 7 of 20 trials at random, then modelled "
         "(scaled to the budget; sampler.n_startup_trials sets it)"
     )
     few = spec_of(HEAD.replace("trials: 30", "trials: 2") + PARAMS)
@@ -496,9 +496,9 @@ def test_the_sweep_says_how_many_trials_are_random():
 
 def test_tpe_models_after_its_scaled_random_start():
     """After the random start the sampler is TPE's model, not its random fallback: with a
-    budget of 12 (3 random), the 4th trial's point depends on the first three's values."""
+    budget of 9 (3 random), the 4th trial's point depends on the first three's values."""
     s = spec_of(
-        HEAD.replace("trials: 30", "trials: 12")
+        HEAD.replace("trials: 30", "trials: 9")
         + "sampler: {type: tpe, seed: 2}\n"
         + "params:\n  x: {float: [0.0, 1.0]}\n"
     )

@@ -164,7 +164,7 @@ def space_text(ref: str, schema: Schema, *, name: str | None = None, trials: int
         f"budget: {{trials: {trials}, max_epochs: {n_epochs}, time: 2h}}",
         "# Trials at once: raise it to the cores (or GPUs) the machine has to spare.",
         "concurrency: 2",
-        "# TPE with a random start of a quarter of the trials (scaled to the budget; set",
+        "# TPE with a random start of a third of the trials (scaled to the budget; set",
         "# n_startup_trials to change it), then it models the results.",
         "sampler: {type: tpe, seed: 0}",
         f"# A trial below the median of the others at the same epoch stops, after {warmup} epochs",
