@@ -7,13 +7,13 @@ written with `df.to_csv(path, index=False)`, then
     tune predict OUT/model VALIDATION.csv
 
 must succeed with the expected task. The trial config is one point of the space `tune
-init` wrote (its fixed keys — batch size, optimizer, schedule — and each param's last
-choice or middle value, which turns numeric buckets, embeddings and L2 on), trained for
-one epoch: every data set's space builds and trains. The predictions on the validation
-CSV must equal those on the converted validation split (no skew between the CSV and
-TFRecord paths; and the test's copy of the split is the converter's), and the metric
-computed from them must be the value training recorded (the export is the best epoch's
-model, and its metrics are in the label's own units).
+init` wrote (its fixed keys — batch size, optimizer, schedule —, numeric buckets,
+embeddings and L2 on, the smallest network, a range's middle), trained for one epoch:
+every data set's space builds and trains. The predictions on the validation CSV must
+equal those on the converted validation split (no skew between the CSV and TFRecord
+paths; and the test's copy of the split is the converter's), and the metric computed
+from them must be the value training recorded (the export is the best epoch's model, and
+its metrics are in the label's own units).
 
 One data set per task (SWEPT) takes the sweep's path instead of `tune train`:
 
@@ -88,15 +88,17 @@ def _init_space(ds: Path, tmp_path: Path, cli, *args: str) -> Path:
 
 
 def _one_point(space: Path) -> dict[str, Any]:
-    """A trial config of the space: each param's last choice (buckets, embeddings and
-    L2 on) or its range's middle (geometric on a log scale), one epoch."""
+    """A trial config of the space, one epoch: the features' and regularizers' last
+    choice (buckets, embeddings, L2 on), the network's first (the cheapest), a range's
+    middle (geometric on a log scale)."""
     from tuner.space.load import load_spec
 
     spec = load_spec(space)
     values: dict[str, Any] = {}
     for p in spec.params:
         if p.kind == "choice":
-            values[p.name] = p.decode(p.encoded_choices[-1])
+            last = p.name in ("numeric_buckets", "embedding_dim", "l2")
+            values[p.name] = p.decode(p.encoded_choices[-1 if last else 0])
         else:
             low, high = p.bounds
             middle = math.sqrt(low * high) if p.log else (low + high) / 2
