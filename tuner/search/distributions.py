@@ -154,8 +154,8 @@ def __getattr__(name: str) -> Any:
 
 
 # TPE's random start when the space file sets none: this fraction of budget.trials, at
-# least STARTUP_MIN, at most Optuna's own default (10). Chosen in bench/startup_trials.py
-# (README, "A search that learns within its budget"): on three corpus sets, 20 trials,
+# least STARTUP_MIN, at most Optuna's own default (10). Chosen by bench/startup_trials.py
+# (its JSON, 2026-12-08): on three corpus sets, 2 seeds, 20 trials,
 # a third (7 random) found 0.8 % better values than Optuna's 10, a quarter (5) 0.3 %
 # worse; at 10 trials 3 random were 0.4 % better than a random search — all within the
 # seeds' spread, so the rule is the plainer argument: most of a small budget modelled.
