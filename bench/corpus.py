@@ -3,9 +3,13 @@ the real-data corpus of tests/corpus/datasets.py (JSON on stdout).
 
 For each data set: written as CSV (`df.to_csv(path, index=False)`, R's row names dropped),
 converted as a user would (`tune data convert CSV --label COL --split 0.2`, no --task),
-then swept (`tune run`'s path: `run_sweep` on a space file; default 8 trials × 8 epochs,
-concurrency 2, TPE, median pruner, a DNN over learning rate, width, depth, dropout and
-batch size). The baseline is `HistGradientBoostingClassifier`/`Regressor` with its
+then swept (`tune run`'s path: `run_sweep` on a space file, concurrency 2). The space
+file, `--space`: `init` (the default) is the one `tune init DATASET` writes for the
+converted data set (tuner/tabular/space_init.py: batch size and epochs from its rows,
+Adam, cosine decay, width, depth, dropout, L2, numeric buckets, embeddings; TPE and the
+median pruner), 20 trials; `plain` is the earlier hand-written one (8 trials × 8
+epochs, TPE, median pruner, a DNN over learning rate, width, depth, dropout and batch
+size). The baseline is `HistGradientBoostingClassifier`/`Regressor` with its
 defaults (it stops early on a slice of its own training rows), fitted on exactly the
 converted training rows and scored on exactly the validation rows (the converter's split,
 copied in tests/corpus/datasets.py and checked against the converted data set by the
@@ -19,9 +23,10 @@ binary `val_auc`, multiclass `val_accuracy`, regression `val_rmse` (in the label
 better (ours / sklearn for AUC and accuracy, sklearn / ours for RMSE). The summary gives
 the geometric mean of `relative` per task and overall, and the data sets that failed.
 
-Usage: python bench/corpus.py [--quick] [--trials N] [--epochs E] [--concurrency C]
-                              [--only NAME,NAME] [--keep DIR]
---quick: the corpus test's budget (2 trials × 2 epochs, one at a time).
+Usage: python bench/corpus.py [--space init|plain] [--quick] [--trials N] [--epochs E]
+                              [--concurrency C] [--only NAME,NAME] [--keep DIR]
+--quick: the corpus test's budget (2 trials × 2 epochs, one at a time, a fixed space).
+--epochs: the plain space's epochs (init's come from the data set).
 """
 
 from __future__ import annotations
@@ -165,23 +170,30 @@ def run_one(entry: Any, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     if schema.label.kind != entry.task:
         raise RuntimeError(f"inferred {schema.label.kind}, expected {entry.task}")
 
-    template = QUICK_SPACE if args.quick else SPACE
     space = folder / "space.yaml"
-    space.write_text(
-        template.format(
-            name=entry.name,
-            dataset=json.dumps(str(folder / "ds")),
-            metric=metric,
-            goal=goal,
-            trials=args.trials,
-            epochs=args.epochs,
-            concurrency=args.concurrency,
+    if args.space == "init" and not args.quick:
+        from tuner.tabular.space_init import space_text
+
+        space.write_text(
+            space_text(str(folder / "ds"), schema, name=entry.name, trials=args.trials)
         )
-    )
+    else:
+        template = QUICK_SPACE if args.quick else SPACE
+        space.write_text(
+            template.format(
+                name=entry.name,
+                dataset=json.dumps(str(folder / "ds")),
+                metric=metric,
+                goal=goal,
+                trials=args.trials,
+                epochs=args.epochs,
+                concurrency=args.concurrency,
+            )
+        )
+    spec = load_spec(space, concurrency=args.concurrency)
+    row["space"] = {"max_epochs": spec.budget.max_epochs, "fixed": spec.fixed}
     started = time.perf_counter()
-    outcome = run_sweep(
-        load_spec(space), RunOptions(results=folder / "results", quiet=True, plots=False)
-    )
+    outcome = run_sweep(spec, RunOptions(results=folder / "results", quiet=True, plots=False))
     row["sweep_s"] = round(time.perf_counter() - started, 1)
     row["trials"] = outcome.counts
     if outcome.best_value is None:
@@ -207,15 +219,21 @@ def geomean(values: list[float]) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--space",
+        choices=["init", "plain"],
+        default="init",
+        help="the space file: tune init's for the data set (default), or the plain one",
+    )
     parser.add_argument("--quick", action="store_true", help="the corpus test's budget")
-    parser.add_argument("--trials", type=int, help="trials per sweep (default 8; quick 2)")
-    parser.add_argument("--epochs", type=int, help="epochs per trial (default 8; quick 2)")
+    parser.add_argument("--trials", type=int, help="trials per sweep (init 20, plain 8; quick 2)")
+    parser.add_argument("--epochs", type=int, help="plain: epochs per trial (8; quick 2)")
     parser.add_argument("--concurrency", type=int, help="trials at once (default 2; quick 1)")
     parser.add_argument("--only", help="comma-separated corpus names (see --list)")
     parser.add_argument("--list", action="store_true", help="print the corpus names and exit")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     args = parser.parse_args()
-    args.trials = args.trials or (2 if args.quick else 8)
+    args.trials = args.trials or (2 if args.quick else 20 if args.space == "init" else 8)
     args.epochs = args.epochs or (2 if args.quick else 8)
     args.concurrency = args.concurrency or (1 if args.quick else 2)
 
@@ -266,7 +284,7 @@ def main() -> None:
             "trials": args.trials,
             "epochs": args.epochs,
             "concurrency": args.concurrency,
-            "space": "quick" if args.quick else "default",
+            "space": "quick" if args.quick else args.space,
         },
         "data_sets": len(rows),
         "failed": [r["data_set"] for r in rows if "error" in r],
@@ -276,6 +294,9 @@ def main() -> None:
         },
         "relative_geomean_all": geomean([r.get("relative") for r in rows]),
         "at_least_98_percent_of_sklearn": sum(1 for r in rows if (r.get("relative") or 0) >= 0.98),
+        "below_90_percent_of_sklearn": [
+            r["data_set"] for r in rows if r.get("relative") is not None and r["relative"] < 0.9
+        ],
         "load_average": {"before": load_before, "after": load()},
         "wall_s": round(time.perf_counter() - started, 1),
     }

@@ -91,6 +91,32 @@ CORPUS: tuple[Entry, ...] = (
         "negative integers, 33k rows, high-cardinality text (tailnum)",
     ),
     Entry("Ecdat", "Males", "wage", "regression", "log wages, 4,360 rows, 7 text columns"),
+    # the kinds a new user brings (issue 27): a few hundred rows, many classes, text
+    # identifiers, dates, skewed regression targets
+    Entry("carData", "Mroz", "lfp", "binary", "no/yes label, 753 rows"),
+    Entry("MASS", "fgl", "type", "multiclass", "6 glass types from 214 rows, rare classes"),
+    Entry("DAAG", "leafshape", "location", "multiclass", "6 places from 286 rows"),
+    Entry(
+        "AER",
+        "CASchools",
+        "math",
+        "regression",
+        "420 rows; district and school names: text identifiers, one value a row",
+    ),
+    Entry(
+        "ggplot2",
+        "economics",
+        "unemploy",
+        "regression",
+        "574 monthly rows, an ISO date column (one value a row), a trending target",
+    ),
+    Entry(
+        "AER",
+        "NMES1988",
+        "visits",
+        "regression",
+        "skewed counts (0-89, most under 10), 4,406 rows, 8 text columns",
+    ),
 )
 
 

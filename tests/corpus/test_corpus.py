@@ -2,21 +2,27 @@
 written with `df.to_csv(path, index=False)`, then
 
     tune data convert CSV --label COL --split 0.2 --out DIR   (no --task: inferred)
+    tune init DIR --out SPACE.yaml                             (the space fitted to it)
     tune train CONFIG.yaml --out OUT                           (one epoch, in-process)
     tune predict OUT/model VALIDATION.csv
 
-must succeed with the expected task. The predictions on the validation CSV must equal
-those on the converted validation split (no skew between the CSV and TFRecord paths; and
-the test's copy of the split is the converter's), and the metric computed from them must
-be the value training recorded (the export is the best epoch's model, and its metrics are
-in the label's own units).
+must succeed with the expected task. The trial config is one point of the space `tune
+init` wrote (its fixed keys — batch size, optimizer, schedule —, numeric buckets,
+embeddings and L2 on, the smallest network, a range's middle), trained for one epoch:
+every data set's space builds and trains. The predictions on the validation CSV must
+equal those on the converted validation split (no skew between the CSV and TFRecord
+paths; and the test's copy of the split is the converter's), and the metric computed
+from them must be the value training recorded (the export is the best epoch's model, and
+its metrics are in the label's own units).
 
 One data set per task (SWEPT) takes the sweep's path instead of `tune train`:
 
-    tune run SPACE.yaml                                        (2 trials × 2 epochs)
+    tune init DIR --out SPACE.yaml --trials 2                  (max_epochs edited to 2)
+    tune run SPACE.yaml
     tune best NAME --export
 
-with the same checks on the exported best trial. The rest train in-process: what the data
+with the same checks on the exported best trial, and each trial's value (its best
+epoch's) is never worse than its last epoch's. The rest train in-process: what the data
 changes (the schema, the model's inputs, the predictions) is the same on both paths, and
 a sweep per data set costs two trial processes (each importing TensorFlow) and a sweep's
 write-up, ~3× the suite's time for this module.
@@ -27,6 +33,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +52,6 @@ from tests.corpus.datasets import (
 )
 
 pytestmark = [pytest.mark.slow]
-
-SPACE = """\
-name: {name}
-dataset: {dataset}
-metric: {{name: {metric}, goal: {goal}}}
-budget: {{trials: 2, max_epochs: 2, time: 5m}}
-concurrency: 1
-sampler: {{type: random, seed: 0}}
-pruner: {{type: none}}
-fixed: {{model: dnn, batch_size: 256, depth: 1, width: 16}}
-params:
-  learning_rate: {{float: [3.0e-3, 3.0e-2], log: true}}
-"""
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -79,29 +73,45 @@ def metric_of(entry: Entry, truth: list[str], rows: list[dict[str, str]], classe
     return float(accuracy_score(truth, [r["predicted"] for r in rows]))
 
 
-CONFIG = """\
-dataset: {dataset}
-model: dnn
-epochs: 1
-batch_size: 256
-seed: 0
-optimizer: adam
-learning_rate: 1.0e-2
-depth: 1
-width: 16
-"""
-
 # one per task, small, each with something of its own (text label; names with spaces,
 # parentheses and '/'; seven text columns)
 SWEPT = {"cardata-arrests", "palmerpenguins-penguins_raw", "ecdat-males"}
 
 
+def _init_space(ds: Path, tmp_path: Path, cli, *args: str) -> Path:
+    """`tune init DS`: the space file written for the data set."""
+    space = tmp_path / "space.yaml"
+    code, out, err = cli("init", ds, "--out", space, *args)
+    assert code == 0, f"tune init failed: {err.strip()[-2000:]}"
+    assert f"wrote {space}" in out
+    return space
+
+
+def _one_point(space: Path) -> dict[str, Any]:
+    """A trial config of the space, one epoch: the features' and regularizers' last
+    choice (buckets, embeddings, L2 on), the network's first (the cheapest), a range's
+    middle (geometric on a log scale)."""
+    from tuner.space.load import load_spec
+
+    spec = load_spec(space)
+    values: dict[str, Any] = {}
+    for p in spec.params:
+        if p.kind == "choice":
+            last = p.name in ("numeric_buckets", "embedding_dim", "l2")
+            values[p.name] = p.decode(p.encoded_choices[-1 if last else 0])
+        else:
+            low, high = p.bounds
+            middle = math.sqrt(low * high) if p.log else (low + high) / 2
+            values[p.name] = round(middle) if p.kind == "int" else middle
+    return {**spec.config(values), "epochs": 1, "seed": 0}
+
+
 def _trained(entry: Entry, ds: Path, tmp_path: Path, cli) -> tuple[float, Path]:
-    """`tune train` one epoch: (the recorded metric, the exported model: the best epoch's
-    by val_loss, here the only one)."""
+    """`tune train` one epoch of a point of `tune init`'s space: (the recorded metric,
+    the exported model: the best epoch's by val_loss, here the only one)."""
     metric, _ = METRICS[entry.task]
     config = tmp_path / "config.yaml"
-    config.write_text(CONFIG.format(dataset=json.dumps(str(ds))))
+    config.write_text(json.dumps(_one_point(_init_space(ds, tmp_path, cli))))  # (YAML ⊃ JSON)
     out = tmp_path / "trained"
     code, _, err = cli("train", config, "--out", out)
     assert code == 0, f"tune train failed: {err.strip()[-3000:]}"
@@ -112,20 +122,27 @@ def _trained(entry: Entry, ds: Path, tmp_path: Path, cli) -> tuple[float, Path]:
 
 
 def _swept(entry: Entry, ds: Path, tmp_path: Path, cli) -> tuple[float, Path]:
-    """A 2-trial sweep and the best trial's export: (its recorded metric, its model)."""
-    metric, goal = METRICS[entry.task]
-    space = tmp_path / f"{entry.name}.yaml"
-    space.write_text(
-        SPACE.format(name=entry.name, dataset=json.dumps(str(ds)), metric=metric, goal=goal)
-    )
+    """A 2-trial sweep of `tune init`'s space (its epochs cut to 2, one trial at a time)
+    and the best trial's export: (its recorded metric, its model)."""
+    from tuner.study.best import load_sweep
+
+    _, goal = METRICS[entry.task]
+    space = _init_space(ds, tmp_path, cli, "--trials", "2", "--name", entry.name)
+    text = re.sub(r"max_epochs: \d+", "max_epochs: 2", space.read_text())
+    space.write_text(re.sub(r"(?m)^concurrency: \d+$", "concurrency: 1", text))
     results = tmp_path / "results"
     code, out, err = cli("run", space, "--results", results, "--quiet")
     assert code == 0, f"tune run failed: {(out + err).strip()[-3000:]}"
+    assert "tune: sampler: TPE, all 2 trials at random" in err
 
     code, out, err = cli("best", entry.name, "--export", "--results", results, "--json")
     assert code == 0, f"tune best failed: {err.strip()[-2000:]}"
     best = json.loads(out)
     assert best["complete"] == 2, best
+    # a trial's value is its best epoch's: never worse than its last epoch's
+    for trial in load_sweep(results, entry.name).get_trials():
+        last = trial.intermediate_values[max(trial.intermediate_values)]
+        assert (trial.value >= last) if goal == "maximize" else (trial.value <= last), trial
     return best["trials"][0]["value"], Path(best["export"]) / "model"
 
 

@@ -15,12 +15,15 @@ import pytest
 
 from tuner.search.distributions import (
     config_from_params,
+    describe_start,
     distribution,
     distributions,
     grid,
     grid_size,
     make_pruner,
     make_sampler,
+    scaled_startup,
+    startup_trials,
     suggest,
 )
 from tuner.space.load import parse_spec
@@ -450,3 +453,58 @@ def test_reseed_makes_a_new_sampler_go_on_where_the_old_one_was(kind):
     resumed = optuna.load_study(study_name="s", storage=storage, sampler=make())
     run(resumed, 4)
     assert [t.params for t in resumed.trials] == [t.params for t in whole.trials]
+
+
+@pytest.mark.parametrize(
+    ("trials", "expected"),
+    [(1, 3), (4, 3), (10, 3), (12, 4), (16, 5), (20, 7), (29, 10), (30, 10), (200, 10)],
+)
+def test_tpe_random_start_scales_with_the_budget(trials, expected):
+    """Optuna's fixed 10 random trials would make a 10-trial sweep a random search."""
+    text = HEAD.replace("trials: 30", f"trials: {trials}") + "sampler: {type: tpe, seed: 1}\n"
+    s = spec_of(text + PARAMS)
+    assert startup_trials(s) == expected == scaled_startup(trials)
+    assert make_sampler(s)._n_startup_trials == expected
+
+
+def test_a_random_start_the_space_file_sets_is_kept():
+    s = spec_of(HEAD + "sampler: {type: tpe, n_startup_trials: 12}\n" + PARAMS)
+    assert make_sampler(s)._n_startup_trials == 12 == startup_trials(s)
+    assert describe_start(s) == (
+        "sampler: TPE, the first 12 of 30 trials at random, then modelled "
+        "(sampler.n_startup_trials)"
+    )
+
+
+def test_the_sweep_says_how_many_trials_are_random():
+    s = spec_of(HEAD.replace("trials: 30", "trials: 20") + PARAMS)  # tpe by default
+    assert describe_start(s) == (
+        "sampler: TPE, the first 7 of 20 trials at random, then modelled "
+        "(scaled to the budget; sampler.n_startup_trials sets it)"
+    )
+    few = spec_of(HEAD.replace("trials: 30", "trials: 2") + PARAMS)
+    assert describe_start(few) == (
+        "sampler: TPE, all 2 trials at random (scaled to the budget; "
+        "sampler.n_startup_trials sets it)"
+    )
+    other = spec_of(HEAD + "sampler: {type: random}\n" + PARAMS)
+    assert describe_start(other) is None and startup_trials(other) is None
+
+
+def test_tpe_models_after_its_scaled_random_start():
+    """After the random start the sampler is TPE's model, not its random fallback: with a
+    budget of 9 (3 random), the 4th trial's point depends on the first three's values."""
+    s = spec_of(
+        HEAD.replace("trials: 30", "trials: 9")
+        + "sampler: {type: tpe, seed: 2}\n"
+        + "params:\n  x: {float: [0.0, 1.0]}\n"
+    )
+    fourth = []
+    for sign in (1, -1):
+        st = optuna.create_study(sampler=make_sampler(s), direction="maximize")
+        for _ in range(3):
+            trial = st.ask()
+            x = suggest(trial, s)["x"]
+            st.tell(trial, sign * x)
+        fourth.append(suggest(st.ask(), s)["x"])
+    assert fourth[0] != fourth[1]

@@ -68,6 +68,8 @@ def test_a_warm_started_sweep_runs_the_best_first_and_reports_only_its_own(
         f"{skipped} skipped (no longer fit the space: x out of range"
     )
     assert line in err, err
+    # (and what its sampler does first: Optuna's 10 random trials scaled to the budget)
+    assert "tune: sampler: TPE, the first 3 of 4 trials at random, then modelled" in err
     trials = b.study.get_trials(deepcopy=False)
     history = [t for t in trials if records.is_history(t)]
     own = records.own_trials(trials)

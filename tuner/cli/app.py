@@ -246,6 +246,33 @@ def data_inspect(path: str, head: int, as_json: bool) -> None:
     click.echo(json.dumps(info, indent=2) if as_json else render(info))
 
 
+@cli.command("init")
+@click.argument("dataset", metavar="DATASET")
+@click.option(
+    "--out",
+    "-o",
+    "out",
+    type=click.Path(path_type=Path),
+    help="The space file to write (default: ./<data set name>.yaml).",
+)
+@click.option("--name", help="The sweep's name (default: the data set folder's name).")
+@click.option(
+    "--trials", type=click.IntRange(min=1), default=20, show_default=True, help="budget.trials."
+)
+@click.option("--force", is_flag=True, help="Overwrite the space file if it exists.")
+def init_cmd(dataset: str, out: Path | None, name: str | None, trials: int, force: bool) -> None:
+    """Write a first space file for DATASET (a converted data set folder or builtin:NAME),
+    chosen from its task, size and columns: batch size and epochs from the row count,
+    Adam's learning rate, the network's size, dropout, weight decay, numeric buckets and
+    embeddings, each choice explained in a comment. Edit it, then `tune run` it."""
+    from tuner.tabular.space_init import init_space
+
+    path, text = init_space(dataset, out, force=force, trials=trials, name=name)
+    summary = next(line for line in text.splitlines() if line.startswith("# The data set:"))
+    click.echo(f"wrote {path}: {summary[len('# The data set: ') :]}")
+    click.echo(f"next: tune run {path}")
+
+
 def _format_epoch(epoch: int, epochs: int, metrics: dict[str, float]) -> str:
     order = ["loss", "accuracy", "auc", "top_k_accuracy", "rmse", "mae"]
     train = [f"{k} {metrics[k]:.4f}" for k in order if k in metrics]

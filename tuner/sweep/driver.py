@@ -495,10 +495,16 @@ def _open_and_run(
     study = _study(spec, url, opened)
     new_study = not study.get_trials(deepcopy=False) and SweepRecord.of(study).uid is None
     check_same_sweep(study, spec)
+    budget = spec.budget
     spec = _last_budget(spec, study)
+    if spec.budget != budget:  # (the sampler's random start is scaled to the budget)
+        from tuner.search.distributions import make_sampler
+
+        study.sampler = make_sampler(spec)
     lock = SweepLock(study)
     lock.acquire()
     mark("study_ready")
+    _announce_start(spec)
     discard = False
     try:
         if sources is not None:
@@ -534,6 +540,16 @@ def _open_and_run(
         lock.release()
         if discard:
             _discard(study, url, directory if new_folder else None)
+
+
+def _announce_start(spec: SweepSpec) -> None:
+    """Say how many of the trials the sampler picks at random before it models the
+    results (TPE: scaled to the budget unless the space file sets it)."""
+    from tuner.search.distributions import describe_start
+
+    line = describe_start(spec)
+    if line is not None:
+        print(f"tune: {line}", file=sys.stderr, flush=True)
 
 
 def _last_budget(spec: SweepSpec, study: optuna.Study) -> SweepSpec:
