@@ -982,6 +982,26 @@ _SIGNALS: dict[int, str] = {
 }
 
 
+def _redeliver_swallowed_interrupts() -> None:
+    """A second signal that lands while the main thread runs a finalizer or a weakref
+    callback has its `Interrupted` swallowed there, and Python prints it as an "Exception
+    ignored in …" traceback (seen in CI: SIGTERM twice). Such an interrupt is sent again
+    instead, to be raised where the sweep's code runs. Installed once; other unraisable
+    exceptions go to the hook that was there."""
+    previous = sys.unraisablehook
+    if getattr(previous, "tuner_redelivers", False):
+        return
+
+    def hook(info: Any) -> None:
+        if isinstance(info.exc_value, Interrupted):
+            signal.raise_signal(info.exc_value.exit_code - 128)
+            return
+        previous(info)
+
+    hook.tuner_redelivers = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
+
+
 def _graceful_signals(bridge: Bridge, phase: dict[str, Any]) -> dict[int, Any]:
     """The first Ctrl-C, SIGTERM or SIGHUP ends the sweep after the running trials'
     current epoch (they stay RUNNING in the study and continue on resume); a second one
@@ -992,11 +1012,14 @@ def _graceful_signals(bridge: Bridge, phase: dict[str, Any]) -> dict[int, Any]:
     Returns the handlers replaced, to put back afterwards."""
     if threading.current_thread() is not threading.main_thread():
         return {}
+    _redeliver_swallowed_interrupts()
 
     def handler(signum: int, frame: Any) -> None:
         name = _SIGNALS.get(signum, signal.Signals(signum).name)
         if bridge.interrupted or phase.get("signalled"):
-            print(f"\ntune: {name} again: stopping at once", file=sys.stderr, flush=True)
+            if not phase.get("hurried"):
+                phase["hurried"] = True
+                print(f"\ntune: {name} again: stopping at once", file=sys.stderr, flush=True)
             raise Interrupted(signum)
         if phase.get("ending"):  # every trial has ended: only the plots are being drawn
             phase["signalled"] = signum
