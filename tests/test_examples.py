@@ -163,8 +163,9 @@ def test_the_dense_classifier_program_is_tuned_unchanged_resumed_exported_and_se
     assert len(trials) == 4 and {t.state.name for t in trials} <= {"COMPLETE", "PRUNED"}
     # Ran again after the kill: from its checkpoint — never more than the one epoch it was
     # in (its first epoch then is at least the epochs it had finished: BackupAndRestore
-    # saves just after Keras prints an epoch's line) — or, killed while Keras wrote that
-    # checkpoint, started over, saying why.
+    # saves just after Keras prints an epoch's line) — or, where its folder was no place
+    # to continue from (a checkpoint torn by the kill, or past the sweep's record of it),
+    # started over in a fresh folder, saying why.
     again = {}
     for t in trials:
         log = (results / "dense_classifier" / "trials" / str(t.number) / "program.log").read_text()
@@ -175,7 +176,7 @@ def test_the_dense_classifier_program_is_tuned_unchanged_resumed_exported_and_se
             again[t.number] = (int(first.split()[1].split("/")[0]), finished, runs[-2])
     assert again, "no trial was interrupted"
     for number, (epoch, finished, before) in again.items():
-        started_over = "failed before its first epoch" in before
+        started_over = "starting it over" in before
         assert epoch >= max(1, finished) or started_over, (number, epoch, finished)
     client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("dense_classifier")

@@ -144,7 +144,9 @@ def _run(
             while True:
                 ended = process.poll() is not None and not reader.is_alive()
                 for epoch, metrics in collector.poll(final=ended):
-                    if resume_epoch and epoch > resume_epoch + 1 and epoch == collector.first:
+                    # (a record of no epoch too: killed after it checkpointed and
+                    # printed its first epoch, before the sweep recorded it)
+                    if epoch > resume_epoch + 1 and epoch == collector.first:
                         raise _StartOver(
                             f"resumed at the sweep's epoch {resume_epoch}, it reported "
                             f"epoch {epoch} first"
