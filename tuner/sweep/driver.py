@@ -982,23 +982,23 @@ _SIGNALS: dict[int, str] = {
 }
 
 
-def _redeliver_swallowed_interrupts() -> None:
+def _quiet_swallowed_interrupts() -> None:
     """A second signal that lands while the main thread runs a finalizer or a weakref
-    callback has its `Interrupted` swallowed there, and Python prints it as an "Exception
-    ignored in …" traceback (seen in CI: SIGTERM twice). Such an interrupt is sent again
-    instead, to be raised where the sweep's code runs. Installed once; other unraisable
+    callback has its `Interrupted` swallowed there, and Python printed it as an
+    "Exception ignored in …" traceback (seen in CI: SIGTERM twice). Such an interrupt is
+    dropped quietly: the stop the first signal began goes on (sending the signal again
+    from here ran the handler inside this hook). Installed once; other unraisable
     exceptions go to the hook that was there."""
     previous = sys.unraisablehook
-    if getattr(previous, "tuner_redelivers", False):
+    if getattr(previous, "tuner_quiet", False):
         return
 
     def hook(info: Any) -> None:
         if isinstance(info.exc_value, Interrupted):
-            signal.raise_signal(info.exc_value.exit_code - 128)
-            return
+            return  # (the stop the first signal began goes on; only its hurry is lost)
         previous(info)
 
-    hook.tuner_redelivers = True  # type: ignore[attr-defined]
+    hook.tuner_quiet = True  # type: ignore[attr-defined]
     sys.unraisablehook = hook
 
 
@@ -1012,7 +1012,7 @@ def _graceful_signals(bridge: Bridge, phase: dict[str, Any]) -> dict[int, Any]:
     Returns the handlers replaced, to put back afterwards."""
     if threading.current_thread() is not threading.main_thread():
         return {}
-    _redeliver_swallowed_interrupts()
+    _quiet_swallowed_interrupts()
 
     def handler(signum: int, frame: Any) -> None:
         name = _SIGNALS.get(signum, signal.Signals(signum).name)
